@@ -1,0 +1,45 @@
+# The two commands of the README: `make demo` and `make test`.
+# Both install what they need into a project-local virtual environment (.venv) and keep
+# AiiDA's configuration in the project (.aiida for the demo, a temporary one for the tests).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export AIIDA_PATH := $(CURDIR)/.aiida
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+# TensorFlow: no GPU probing noise, and leave one core to AiiDA on small machines
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: install demo test test-fast lint docs bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[pacemaker,tests,plot,docs,pre-commit]'
+	# tensorpotential's declared requirements pull a CUDA TensorFlow: install it alone
+	$(BIN)/pip install --quiet --no-deps tensorpotential==0.6.2.1
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+test: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m 'not pacemaker'
+
+lint: $(STAMP)
+	$(BIN)/pre-commit run --all-files
+
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W -b html docs docs/_build/html
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .aiida docs/_build demo_output

@@ -1,0 +1,59 @@
+"""Shared base of the plugin's CalcJobs."""
+
+from __future__ import annotations
+
+import shlex
+import typing as t
+
+import yaml
+from aiida import orm
+from aiida.engine import CalcJob
+
+__all__ = ('PaceBaseCalculation', 'sibling_command', 'write_yaml')
+
+
+def write_yaml(folder: t.Any, filename: str, content: dict[str, t.Any]) -> None:
+    """Write ``content`` as YAML (block style, key order kept) into the sandbox ``folder``."""
+    with folder.open(filename, 'w', encoding='utf8') as handle:
+        yaml.safe_dump(content, handle, sort_keys=False, default_flow_style=False)
+
+
+def sibling_command(code: orm.AbstractCode, executable: str) -> str:
+    """Return a shell-quoted path to ``executable`` installed next to ``code``'s executable.
+
+    pacemaker's command-line tools are installed together (one Python environment), so the
+    sibling of an `InstalledCode` is found in the same directory on the remote computer.
+    For other kinds of code the tool is expected on the ``PATH``.
+    """
+    filepath = getattr(code, 'filepath_executable', None)
+    if filepath is None:
+        return shlex.quote(executable)
+    return shlex.quote(str(filepath.parent / executable))
+
+
+class PaceBaseCalculation(CalcJob):
+    """Base of the pacemaker CalcJobs: defaults for resources and the exit-status capture."""
+
+    #: file into which the job script writes the main command's exit status
+    EXIT_STATUS_FILE = 'exit_status'
+    _DEFAULT_STDOUT = 'aiida.out'
+
+    @classmethod
+    def define(cls, spec):  # type: ignore[no-untyped-def]
+        """Define the common defaults and exit codes."""
+        super().define(spec)
+        spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
+        spec.inputs['metadata']['options']['withmpi'].default = False
+        spec.exit_code(
+            300, 'ERROR_NO_RETRIEVED_FOLDER', invalid_result=True, message='The retrieved folder is missing.'
+        )
+        spec.exit_code(
+            301,
+            'ERROR_NO_EXIT_STATUS',
+            invalid_result=True,
+            message='The job wrote no exit status: it was killed before its command ended.{detail}',
+        )
+
+    def exit_status_capture(self) -> str:
+        """Shell lines that record the exit status of the command that just ran."""
+        return f'echo $? > {self.EXIT_STATUS_FILE}'

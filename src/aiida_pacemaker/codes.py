@@ -1,0 +1,95 @@
+"""Register pacemaker's command-line tools as AiiDA codes (idempotent)."""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+import sys
+
+from aiida import orm
+from aiida.common.exceptions import NotExistent
+
+__all__ = ('EXECUTABLES', 'find_executable', 'get_or_create_code', 'get_or_create_localhost', 'setup_codes')
+
+#: code label -> (executable, default CalcJob plugin)
+EXECUTABLES: dict[str, tuple[str, str | None]] = {
+    'pacemaker': ('pacemaker', 'pacemaker.train'),
+    'pace_activeset': ('pace_activeset', 'pacemaker.activeset'),
+    'pace_select': ('pace_select', 'pacemaker.select'),
+    'pace_yaml2yace': ('pace_yaml2yace', None),
+    'pace_explore': ('python', 'pacemaker.explore'),
+}
+
+
+def find_executable(name: str, search_dir: str | pathlib.Path | None = None) -> pathlib.Path:
+    """Find ``name`` in ``search_dir``, else next to this Python interpreter, else on the PATH.
+
+    :raises FileNotFoundError: with a hint on installing pacemaker.
+    """
+    directories = [pathlib.Path(search_dir)] if search_dir else [pathlib.Path(sys.executable).parent]
+    for directory in directories:
+        candidate = directory / name
+        if candidate.is_file():
+            return candidate
+    found = shutil.which(name)
+    if found:
+        return pathlib.Path(found)
+    raise FileNotFoundError(
+        f'`{name}` was found neither in {[str(d) for d in directories]} nor on the PATH; install pacemaker '
+        '(`pip install "aiida-pacemaker[pacemaker]"`) or give its directory'
+    )
+
+
+def get_or_create_localhost(label: str = 'localhost', workdir: str | None = None) -> orm.Computer:
+    """Load the computer ``label``, or set up and configure a local one."""
+    try:
+        return orm.load_computer(label)
+    except NotExistent:
+        import tempfile
+
+        computer = orm.Computer(
+            label=label,
+            hostname='localhost',
+            description='this machine',
+            transport_type='core.local',
+            scheduler_type='core.direct',
+            workdir=workdir or str(pathlib.Path(tempfile.gettempdir()) / 'aiida_pacemaker_work'),
+        ).store()
+        computer.set_minimum_job_poll_interval(0.0)
+        computer.set_default_mpiprocs_per_machine(1)
+        computer.configure(safe_interval=0.0)
+        return computer
+
+
+def get_or_create_code(
+    label: str, computer: orm.Computer, executable: pathlib.Path, plugin: str | None
+) -> orm.InstalledCode:
+    """Load ``label@computer`` if it runs ``executable``, else create it (under a fresh label if taken)."""
+    query = orm.QueryBuilder().append(orm.Computer, filters={'id': computer.pk}, tag='computer')
+    query.append(orm.InstalledCode, with_computer='computer', filters={'label': label})
+    for (code,) in query.iterall():
+        if str(code.filepath_executable) == str(executable):
+            return code
+    taken = query.count() > 0
+    code = orm.InstalledCode(
+        label=f'{label}-{executable.parent.name}' if taken else label,
+        computer=computer,
+        filepath_executable=str(executable),
+        default_calc_job_plugin=plugin,
+        description=f'{label} from {executable.parent}',
+    )
+    return code.store()
+
+
+def setup_codes(
+    computer: orm.Computer | None = None, search_dir: str | pathlib.Path | None = None
+) -> dict[str, orm.InstalledCode]:
+    """Register ``pacemaker``, ``pace_activeset``, ``pace_select``, ``pace_yaml2yace`` and the
+    exploration interpreter as codes on ``computer`` (localhost by default). Idempotent.
+    """
+    computer = computer or get_or_create_localhost()
+    codes = {}
+    for label, (executable, plugin) in EXECUTABLES.items():
+        path = find_executable(executable, search_dir)
+        codes[label] = get_or_create_code(label, computer, path, plugin)
+    return codes

@@ -1,0 +1,1 @@
+"""Parsers of the plugin's CalcJobs."""

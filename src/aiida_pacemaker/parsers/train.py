@@ -1,0 +1,160 @@
+"""Parser of `PaceTrainCalculation`: the fitted potential and its metrics."""
+
+from __future__ import annotations
+
+import math
+import re
+import typing as t
+
+from aiida import orm
+from aiida.engine import ExitCode
+
+from aiida_pacemaker.data.potential import PacePotentialData, PotentialError
+
+from .base import PaceBaseParser
+
+__all__ = ('PaceTrainParser', 'parse_metrics_table', 'parse_optimizer_results')
+
+_OPTIMIZER_RESULT = re.compile(
+    r'Optimization result\(success=(?P<success>\w+), status=(?P<status>-?\d+), message=(?P<message>.*?), nfev='
+)
+_PRECISION_LOSS_STATUS = 2  # scipy BFGS: 'Desired error not necessarily achieved due to precision loss.'
+
+
+def parse_metrics_table(text: str) -> list[dict[str, float]]:
+    """Parse pacemaker's whitespace table (``metrics.txt`` and friends) into rows of floats.
+
+    :raises ValueError: if the table is empty or malformed.
+    """
+    lines = [line.split() for line in text.splitlines() if line.strip()]
+    if len(lines) < 2:
+        raise ValueError('the table has no data rows')
+    header, rows = lines[0], lines[1:]
+    parsed = []
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f'a row has {len(row)} columns, the header {len(header)}')
+        parsed.append({key: float(value) for key, value in zip(header, row, strict=True)})
+    return parsed
+
+
+def parse_optimizer_results(log: str) -> list[dict[str, t.Any]]:
+    """Return every ``Optimization result(...)`` line of pacemaker's ``log.txt``."""
+    return [
+        {'success': m['success'] == 'True', 'status': int(m['status']), 'message': m['message']}
+        for m in _OPTIMIZER_RESULT.finditer(log)
+    ]
+
+
+class PaceTrainParser(PaceBaseParser):
+    """Attach the potential (``.yaml`` + ``.yace``) and the metrics; every failure is an exit code."""
+
+    def parse(self, **kwargs: t.Any) -> ExitCode | None:
+        """Parse the retrieved files of a pacemaker fit."""
+        calc = self.node.process_class
+        names = set(self.retrieved_names())
+        status = self.recorded_exit_status()
+        log_tail = self.tail(calc.LOG_FILE, calc.STDOUT_FILE)
+
+        metrics, metrics_error = self._parse_metrics()
+        if metrics:
+            # JSON has no NaN: a non-finite value is stored as None (and the loss checked below)
+            finite = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in metrics.items()}
+            self.out('metrics', orm.Dict(finite))
+
+        if status is None or status != 0:
+            interim = self._latest_interim(names)
+            if interim is not None:
+                self.out('interim_potential', interim)
+            if status is None:
+                if interim is not None:
+                    return self.exit_codes.ERROR_FIT_INTERRUPTED.format(detail=f'\n{log_tail}')
+                return self.exit_codes.ERROR_NO_EXIT_STATUS.format(detail=f'\n{log_tail}')
+            return self.exit_codes.ERROR_PACEMAKER_FAILED.format(status=status, log_tail=log_tail)
+
+        content = self.read_bytes(calc.OUTPUT_POTENTIAL_FILE)
+        if not content:
+            return self.exit_codes.ERROR_OUTPUT_POTENTIAL_MISSING.format(detail=f'\n{log_tail}')
+        yace = self.read_bytes(calc.OUTPUT_YACE_FILE)
+        if not yace:
+            return self.exit_codes.ERROR_YACE_MISSING.format(detail=self.tail('yaml2yace.out'))
+        try:
+            potential = PacePotentialData(content, yace, **self._baseline())
+        except (PotentialError, ValueError) as exception:
+            return self.exit_codes.ERROR_OUTPUT_POTENTIAL_UNREADABLE.format(detail=str(exception))
+        self.out('potential', potential)
+
+        if not metrics:
+            return self.exit_codes.ERROR_METRICS_UNREADABLE.format(detail=metrics_error)
+        if not math.isfinite(metrics['loss']):
+            return self.exit_codes.ERROR_NON_FINITE_LOSS.format(loss=metrics['loss'])
+        return self._check_convergence(metrics)
+
+    def _baseline(self) -> dict[str, t.Any]:
+        if 'baseline' not in self.node.inputs:
+            return {}
+        parameters = self.node.inputs.baseline.get_dict()
+        return {'physics_baseline': parameters.get('type', 'lj'), 'baseline_parameters': parameters}
+
+    def _latest_interim(self, names: set[str]) -> PacePotentialData | None:
+        """The newest readable interim potential among the retrieved files."""
+        candidates = sorted(
+            (n for n in names if n.startswith('interim_potential_') and n.endswith('.yaml')),
+            key=lambda n: (n != 'interim_potential_best_cycle.yaml', n),
+            reverse=True,
+        )
+        for name in candidates:
+            content = self.read_bytes(name)
+            if not content:
+                continue
+            try:
+                return PacePotentialData(content, **self._baseline())
+            except (PotentialError, ValueError):
+                continue
+        return None
+
+    def _parse_metrics(self) -> tuple[dict[str, t.Any], str]:
+        """Metrics in meV/atom and meV/Å from ``metrics.txt`` and ``test_metrics.txt``."""
+        text = self.read_text('metrics.txt')
+        if not text:
+            return {}, 'metrics.txt was not written'
+        try:
+            train = parse_metrics_table(text)
+        except ValueError as exception:
+            return {}, f'metrics.txt: {exception}'
+        last = train[-1]
+        metrics: dict[str, t.Any] = {
+            'train_energy_rmse': last['rmse_epa'] * 1000.0,
+            'train_force_rmse': last['rmse_f_comp'] * 1000.0,
+            'train_force_mae': last.get('mae_f_comp', math.nan) * 1000.0,
+            'loss': last['loss'],
+            'initial_loss': train[0]['loss'],
+            'iterations': int(last['iter_num']),
+            'number_of_functions': int(last.get('nfuncs', 0)),
+        }
+        test_text = self.read_text('test_metrics.txt')
+        if test_text:
+            try:
+                test = parse_metrics_table(test_text)[-1]
+                metrics['test_energy_rmse'] = test['rmse_epa'] * 1000.0
+                metrics['test_force_rmse'] = test['rmse_f_comp'] * 1000.0
+            except ValueError as exception:
+                return {}, f'test_metrics.txt: {exception}'
+        results = parse_optimizer_results(self.read_text('log.txt') or '')
+        if results:
+            metrics['optimizer_status'] = results[-1]['status']
+            metrics['optimizer_message'] = results[-1]['message']
+        return metrics, ''
+
+    def _check_convergence(self, metrics: dict[str, t.Any]) -> ExitCode | None:
+        """Flag BFGS's early 'precision loss' stop that leaves a barely fitted potential."""
+        maxiter = int(self.input_option(('fit', 'maxiter'), 0) or 0)
+        if metrics.get('optimizer_status') != _PRECISION_LOSS_STATUS or maxiter <= 0:
+            return None
+        iterations = metrics['iterations']
+        barely_improved = metrics['loss'] > 0.5 * metrics['initial_loss']
+        if iterations < max(5, 0.1 * maxiter) and barely_improved:
+            return self.exit_codes.ERROR_FIT_NOT_CONVERGED.format(
+                iterations=iterations, maxiter=maxiter, reason=metrics.get('optimizer_message', '')
+            )
+        return None

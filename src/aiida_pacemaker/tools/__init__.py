@@ -1,0 +1,1 @@
+"""Tools: example data, provenance queries, learning curves and plots."""

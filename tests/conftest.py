@@ -1,0 +1,80 @@
+"""Shared fixtures: a temporary AiiDA profile, pacemaker codes and EMT-labelled data."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import tempfile
+
+# keep AiiDA's configuration out of ~/.aiida before aiida is imported anywhere
+os.environ.setdefault('AIIDA_PATH', tempfile.mkdtemp(prefix='aiida_pacemaker_tests_'))
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import pytest  # noqa: E402
+
+pytest_plugins = ['aiida.tools.pytest_fixtures']
+
+FAST_POTENTIAL = {
+    'elements': ['Cu'],
+    'embeddings': {'ALL': {'npot': 'FinnisSinclairShiftedScaled', 'fs_parameters': [1, 1, 1, 0.5], 'ndensity': 2}},
+    'bonds': {'ALL': {'radbase': 'SBessel', 'radparameters': [5.25], 'rcut': 5.0, 'dcut': 0.01}},
+    'functions': {
+        'number_of_functions_per_element': 12,
+        'ALL': {'nradmax_by_orders': [6, 3, 2], 'lmax_by_orders': [0, 2, 1]},
+    },
+}
+
+
+def fast_parameters(maxiter: int = 15, **fit: object) -> dict:
+    """pacemaker parameters for a fit of a few seconds (tensorpot backend)."""
+    return {
+        'cutoff': 5.0,
+        'seed': 42,
+        'potential': FAST_POTENTIAL,
+        'fit': {'loss': {'kappa': 0.3, 'L1_coeffs': 1e-8, 'L2_coeffs': 1e-8}, 'optimizer': 'BFGS', 'maxiter': maxiter}
+        | fit,
+        'backend': {'evaluator': 'tensorpot', 'batch_size': 100, 'display_step': 50},
+        'data': {'reference_energy': 0},
+    }
+
+
+@pytest.fixture
+def emt_structures():
+    """Factory: ``n`` distorted fcc Cu cells labelled with EMT (ASE Atoms)."""
+    from aiida_pacemaker.tools.examples import emt_label, random_bulk_structures
+
+    def factory(count: int = 20, seed: int = 0, **kwargs):
+        return emt_label(random_bulk_structures(count, seed=seed, **kwargs))
+
+    return factory
+
+
+@pytest.fixture
+def training_set(aiida_profile, emt_structures):
+    """A stored TrainingSetData of 24 EMT Cu structures."""
+    from aiida_pacemaker.data import TrainingSetData
+
+    return TrainingSetData.from_ase(emt_structures(24)).store()
+
+
+@pytest.fixture
+def pacemaker_codes(aiida_profile, aiida_localhost):
+    """The real pacemaker tools of this environment registered as codes on localhost."""
+    from aiida_pacemaker.codes import setup_codes
+
+    aiida_localhost.set_minimum_job_poll_interval(0.0)
+    return setup_codes(aiida_localhost)
+
+
+@pytest.fixture
+def fake_executable(tmp_path):
+    """Factory: write an executable script into ``tmp_path`` and return its path."""
+
+    def factory(name: str, body: str) -> pathlib.Path:
+        path = tmp_path / 'bin' / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(body)
+        path.chmod(0o755)
+        return path
+
+    return factory
