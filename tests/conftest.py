@@ -27,10 +27,12 @@ FAST_POTENTIAL = {
 
 def fast_parameters(maxiter: int = 15, **fit: object) -> dict:
     """pacemaker parameters for a fit of a few seconds (tensorpot backend)."""
+    import copy
+
     return {
         'cutoff': 5.0,
         'seed': 42,
-        'potential': FAST_POTENTIAL,
+        'potential': copy.deepcopy(FAST_POTENTIAL),
         'fit': {'loss': {'kappa': 0.3, 'L1_coeffs': 1e-8, 'L2_coeffs': 1e-8}, 'optimizer': 'BFGS', 'maxiter': maxiter}
         | fit,
         'backend': {'evaluator': 'tensorpot', 'batch_size': 100, 'display_step': 50},
@@ -78,3 +80,44 @@ def fake_executable(tmp_path):
         return path
 
     return factory
+
+
+@pytest.fixture
+def generate_calc_job(tmp_path):
+    """Factory: run ``prepare_for_submission`` of a CalcJob on ``inputs``; returns (folder, calcinfo)."""
+
+    def factory(entry_point: str, inputs: dict):
+        from aiida.common.folders import Folder
+        from aiida.engine.utils import instantiate_process
+        from aiida.manage.manager import get_manager
+        from aiida.plugins import CalculationFactory
+
+        process = instantiate_process(get_manager().get_runner(), CalculationFactory(entry_point), **inputs)
+        (tmp_path / 'sandbox').mkdir()
+        folder = Folder(str(tmp_path / 'sandbox'))
+        return folder, process.prepare_for_submission(folder)
+
+    return factory
+
+
+DUMMY_POTENTIAL = """\
+metadata:
+  reference_energy: "{}"
+global:
+  DeltaSplineBins: 0.001
+species:
+  - speciesblock: Cu
+    ndensityi: 1
+    npoti: FinnisSinclair
+    parameters: [1, 1]
+    rcutij: 5
+    dcutij: 0.01
+    nradbaseij: 1
+    radbase: SBessel
+    radparameters: [5.25]
+    radcoefficients: [[[1]]]
+    nbody:
+      - {type: Cu Cu, nr: [1], nl: [0], c: [0.1]}
+"""
+
+METRICS_HEADER = 'ladder_step cycle_step iter_num loss rmse_epa rmse_f_comp mae_f_comp nfuncs\n'

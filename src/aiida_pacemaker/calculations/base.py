@@ -45,12 +45,12 @@ class PaceBaseCalculation(CalcJob):
         spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
         spec.inputs['metadata']['options']['withmpi'].default = False
         spec.exit_code(
-            300, 'ERROR_NO_RETRIEVED_FOLDER', invalid_result=True, message='The retrieved folder is missing.'
+            300, 'ERROR_NO_RETRIEVED_FOLDER', invalidates_cache=True, message='The retrieved folder is missing.'
         )
         spec.exit_code(
             301,
             'ERROR_NO_EXIT_STATUS',
-            invalid_result=True,
+            invalidates_cache=True,
             message='The job wrote no exit status: it was killed before its command ended.{detail}',
         )
 

@@ -186,11 +186,26 @@ class PacePotentialData(Data):
         if active_set is not None:
             active_set.check_potential(self)
             calculator.set_active_set(str(active_set.write_asi(folder / 'potential.asi')))
-        if self.physics_baseline == 'lj':
+        reference = {k: v for k, v in self.reference_energies.items() if v}
+        if self.physics_baseline == 'lj' or reference:
             from aiida_pacemaker.baselines import BaselineSumCalculator, baseline_from_parameters
 
-            return BaselineSumCalculator(calculator, baseline_from_parameters(self.baseline_parameters))
+            baseline = baseline_from_parameters(self.baseline_parameters) if self.physics_baseline == 'lj' else None
+            return BaselineSumCalculator(calculator, baseline=baseline, reference_energies=reference or None)
         return calculator
+
+    @property
+    def reference_energies(self) -> dict[str, float]:
+        """Per-element energies (eV/atom) that pacemaker subtracted before the fit (``reference_energy``)."""
+        return self.base.attributes.get('reference_energies', {})
+
+    def lammps_lines(self, yace_filename: str = 'potential.yace') -> list[str]:
+        """LAMMPS ``pair_style``/``pair_coeff`` lines for this potential, including its baseline."""
+        if self.physics_baseline == 'lj':
+            from aiida_pacemaker.baselines import baseline_from_parameters
+
+            return baseline_from_parameters(self.baseline_parameters).lammps_lines(self.elements, yace_filename)
+        return ['pair_style pace', f'pair_coeff * * {yace_filename} {" ".join(self.elements)}']
 
 
 def _read_bytes(source: bytes | str | pathlib.Path | t.IO) -> bytes:

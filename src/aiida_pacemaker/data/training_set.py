@@ -42,7 +42,7 @@ if t.TYPE_CHECKING:
     import ase
     from aiida.orm import ArrayData, Float, StructureData
 
-__all__ = ('TrainingSetData', 'TrainingSetError', 'structure_hash')
+__all__ = ('TrainingSetData', 'TrainingSetError', 'portable_dataframe', 'structure_hash', 'write_structures_pickle')
 
 FILENAME = 'training_set.npz'
 MAX_ABS_FORCE = 1.0e4  # eV/Å; larger labels are almost certainly a unit or parsing error
@@ -70,6 +70,27 @@ def structure_hash(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray,
     ):
         digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
+
+
+def portable_dataframe(columns: dict[str, t.Any]) -> t.Any:
+    """Build a DataFrame that pandas 2 and pandas 3 can both unpickle.
+
+    pandas 3 stores strings as ``StringDtype``, which pandas 2 cannot read back, so the
+    ``name`` column and the column index are forced to ``object``.
+    """
+    import pandas as pd
+
+    if 'name' in columns:
+        columns = {**columns, 'name': pd.Series([str(n) for n in columns['name']], dtype=object)}
+    frame = pd.DataFrame(columns)
+    frame.columns = pd.Index(list(frame.columns), dtype=object)
+    return frame
+
+
+def write_structures_pickle(handle_or_path: t.Any, names: Sequence[str], atoms_list: Sequence[t.Any]) -> None:
+    """Write unlabelled structures as pacemaker's gzipped DataFrame (columns ``name``, ``ase_atoms``)."""
+    frame = portable_dataframe({'name': list(names), 'ase_atoms': list(atoms_list)})
+    frame.to_pickle(handle_or_path, compression='gzip')
 
 
 def _content_hash(arrays: dict[str, np.ndarray]) -> str:
@@ -411,14 +432,12 @@ class TrainingSetData(Data):
         The ``energy`` column holds the total energy (eV); pacemaker derives
         ``energy_corrected`` from it with the ``data: reference_energy`` option.
         """
-        import pandas as pd
-
         arrays = self.get_arrays()
         atoms_list = self.to_ase()
         for atoms in atoms_list:
             atoms.calc = None
         columns: dict[str, t.Any] = {
-            'name': pd.Series([str(n) for n in arrays['names']], dtype=object),
+            'name': [str(n) for n in arrays['names']],
             'ase_atoms': atoms_list,
             'energy': arrays['energy'].astype(float),
             'forces': [arrays['forces'][s].copy() for s in self._slices()],
@@ -431,10 +450,7 @@ class TrainingSetData(Data):
             w_forces = arrays.get('w_forces', np.ones(natoms.size))
             columns['w_energy'] = w_energy.astype(float)
             columns['w_forces'] = [np.full(n, w) for n, w in zip(natoms, w_forces, strict=True)]
-        frame = pd.DataFrame(columns)
-        # pandas 3 would store strings as StringDtype, which pandas 2 cannot unpickle
-        frame.columns = pd.Index(list(frame.columns), dtype=object)
-        return frame
+        return portable_dataframe(columns)
 
     def write_pacemaker_pickle(self, handle_or_path: t.Any) -> None:
         """Write pacemaker's gzipped pickle of the DataFrame (:meth:`to_dataframe`).

@@ -133,7 +133,7 @@ class PaceTrainParser(PaceBaseParser):
             'number_of_functions': int(last.get('nfuncs', 0)),
         }
         test_text = self.read_text('test_metrics.txt')
-        if test_text:
+        if test_text and len(test_text.strip().splitlines()) > 1:  # pacemaker writes a bare header without test data
             try:
                 test = parse_metrics_table(test_text)[-1]
                 metrics['test_energy_rmse'] = test['rmse_epa'] * 1000.0

@@ -1,0 +1,150 @@
+"""Calcfunctions: derived training sets and the built-in ASE labeller.
+
+Each one is a node in the provenance graph, so every training set shows where it came
+from: which earlier set, which labelled structures, which baseline.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import typing as t
+
+import numpy as np
+from aiida import orm
+from aiida.engine import calcfunction
+
+from aiida_pacemaker.data.training_set import TrainingSetData, _Builder, structure_hash
+
+__all__ = (
+    'extend_training_set',
+    'label_with_ase',
+    'load_calculator_class',
+    'subtract_baseline_from_training_set',
+)
+
+_IMPORT_PATH = re.compile(r'^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$')
+
+
+def load_calculator_class(import_path: str) -> type:
+    """Import an ASE calculator class from ``package.module.Class`` (no eval, no shell).
+
+    :raises ValueError: if the path is malformed or does not name a class.
+    """
+    if not _IMPORT_PATH.match(import_path):
+        raise ValueError(f'`{import_path}` is not an import path like `ase.calculators.emt.EMT`')
+    module_name, _, name = import_path.rpartition('.')
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exception:
+        raise ValueError(f'cannot import `{module_name}` for the calculator `{import_path}`: {exception}') from None
+    cls = getattr(module, name, None)
+    if not isinstance(cls, type):
+        raise ValueError(f'`{import_path}` is not a class')
+    return cls
+
+
+@calcfunction
+def label_with_ase(structure: orm.StructureData, calculator: orm.Str, **kwargs: t.Any) -> dict[str, orm.Data]:
+    """Label ``structure`` with an ASE calculator: ``total_energy`` (eV), ``forces`` (eV/Å), ``stress``.
+
+    :param calculator: import path of the calculator class, e.g. ``ase.calculators.emt.EMT``.
+    :param kwargs: optional ``calculator_kwargs`` (Dict) passed to the calculator's constructor.
+
+    A calcfunction: cheap calculators (EMT, classical force fields, small GPAW runs) run in
+    the AiiDA process itself, and caching reuses a label for an identical structure. A DFT
+    code on a cluster belongs in its own CalcJob plugin (see the labeller convention).
+    """
+    options = kwargs['calculator_kwargs'].get_dict() if 'calculator_kwargs' in kwargs else {}
+    atoms = structure.get_ase()
+    atoms.calc = load_calculator_class(calculator.value)(**options)
+    energy = float(atoms.get_potential_energy())
+    forces = np.asarray(atoms.get_forces(), dtype=float)
+    if not (np.isfinite(energy) and np.all(np.isfinite(forces))):
+        raise ValueError(f'the calculator returned a non-finite energy or forces for {atoms.get_chemical_formula()}')
+    results: dict[str, orm.Data] = {'total_energy': orm.Float(energy)}
+    force_array = orm.ArrayData()
+    force_array.set_array('forces', forces)
+    results['forces'] = force_array
+    if atoms.pbc.all():
+        try:
+            stress = np.asarray(atoms.get_stress(voigt=True), dtype=float)
+        except Exception:  # noqa: BLE001 - many calculators have no stress
+            stress = None
+        if stress is not None and np.all(np.isfinite(stress)):
+            stress_array = orm.ArrayData()
+            stress_array.set_array('stress', stress)
+            results['stress'] = stress_array
+    return results
+
+
+@calcfunction
+def extend_training_set(**kwargs: t.Any) -> dict[str, orm.Data]:
+    """Add labelled structures to a training set (or make a first one), skipping duplicates.
+
+    Inputs: optional ``training_set``; for each key K: ``structure_K`` (StructureData),
+    ``energy_K`` (Float, eV), ``forces_K`` (ArrayData ``forces``, eV/Å), optional
+    ``stress_K`` (ArrayData ``stress``, eV/Å³). Each new structure is named by the UUID of
+    its StructureData, so a training structure leads back to its node and labeller.
+
+    Outputs: ``training_set`` and ``added`` (Dict: the added keys and the skipped duplicates).
+    """
+    previous = kwargs.get('training_set')
+    keys = sorted(label[len('structure_') :] for label in kwargs if label.startswith('structure_'))
+    builder = _Builder()
+    seen: set[str] = set()
+    if previous is not None:
+        for index, atoms in enumerate(previous.to_ase()):
+            results = atoms.calc.results
+            builder.add(
+                index,
+                atoms.numbers,
+                atoms.positions,
+                atoms.cell.array,
+                atoms.pbc,
+                results['energy'],
+                results['forces'],
+                results.get('stress'),
+                atoms.info['name'],
+                atoms.info.get('w_energy'),
+                atoms.info.get('w_forces'),
+            )
+        seen = set(previous.structure_hashes())
+    added, duplicates = [], []
+    for key in keys:
+        structure = kwargs[f'structure_{key}']
+        atoms = structure.get_ase()
+        digest = structure_hash(atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc)
+        if digest in seen:
+            duplicates.append(key)
+            continue
+        seen.add(digest)
+        stress = kwargs.get(f'stress_{key}')
+        builder.add(
+            len(builder.energy),
+            atoms.numbers,
+            atoms.positions,
+            atoms.cell.array,
+            atoms.pbc,
+            kwargs[f'energy_{key}'].value,
+            kwargs[f'forces_{key}'].get_array('forces'),
+            stress.get_array('stress') if stress is not None else None,
+            structure.uuid,
+        )
+        added.append(key)
+    return {
+        'training_set': TrainingSetData(arrays=builder.arrays()),
+        'added': orm.Dict({'added': added, 'duplicates': duplicates}),
+    }
+
+
+@calcfunction
+def subtract_baseline_from_training_set(training_set: TrainingSetData, baseline: orm.Dict) -> TrainingSetData:
+    """Return the residual training set: labels minus the baseline (delta learning).
+
+    :param baseline: parameters of an additive baseline (see :mod:`aiida_pacemaker.baselines`).
+    """
+    from aiida_pacemaker.baselines import baseline_from_parameters, subtract_baseline
+
+    model = baseline_from_parameters(baseline.get_dict())
+    return TrainingSetData(arrays=subtract_baseline(training_set.get_arrays(), model))

@@ -1,0 +1,775 @@
+"""pacemaker input: validation of its sections and the `TrainerConfig` that renders them.
+
+The ``pacemaker.train`` CalcJob receives pacemaker's ``input.yaml`` as a dict (its ``parameters``
+input) with the top-level sections of :data:`SECTIONS`. :func:`validate_pacemaker_parameters`
+refuses unknown keys (naming the closest valid one) and the values that pacemaker crashes on or
+silently misreads. The valid keys are read off pacemaker's own source (``python-ace==0.4.0rc1``);
+each list below says where it comes from. Units: lengths in Å, energies in eV.
+
+:class:`TrainerConfig` is the user-facing description of a fit (basis, physics baseline, fitting
+parameters); :meth:`TrainerConfig.to_pacemaker_parameters` renders the sections and
+:meth:`TrainerConfig.from_pacemaker_input` reads an existing ``input.yaml`` back into one.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import json
+import math
+import numbers
+import os
+import re
+import typing as t
+from collections.abc import Callable, Mapping, Sequence
+
+import yaml
+from ase.data import chemical_symbols
+
+__all__ = ('DEFAULTS', 'SECTIONS', 'ConfigError', 'TrainerConfig', 'validate_pacemaker_parameters')
+
+
+class ConfigError(ValueError):
+    """Raised for pacemaker parameters that are unknown, inconsistent or that pacemaker would crash on."""
+
+
+# top-level keys of input.yaml: pyace/cli/pacemaker.py (`main`); `cutoff` is deprecated and ignored by
+# pacemaker 0.4 (the neighbour cutoff is the largest `potential.bonds.*.rcut`), `metadata` is copied
+# into the potential section and not read further.
+SECTIONS = ('cutoff', 'seed', 'metadata', 'potential', 'fit', 'backend', 'data')
+
+BASELINES = ('none', 'zbl', 'lj')
+
+DEFAULTS: dict[str, t.Any] = {
+    'cutoff': 5.0,  # Å, outer cutoff `rcut` of all bonds
+    'number_of_functions_per_element': 30,
+    'embeddings': {
+        'ALL': {'npot': 'FinnisSinclairShiftedScaled', 'fs_parameters': [1, 1, 1, 0.5], 'ndensity': 2}
+    },
+    'bonds': {'ALL': {'radbase': 'SBessel', 'radparameters': [5.25], 'dcut': 0.01}},  # plus rcut = cutoff
+    'functions': {'ALL': {'nradmax_by_orders': [15, 3, 2, 1], 'lmax_by_orders': [0, 3, 2, 1]}},
+    # maxiter 100 and BFGS are pacemaker's own defaults (pyace/generalfit.py)
+    'fit': {
+        'loss': {'kappa': 0.3, 'L1_coeffs': 1e-8, 'L2_coeffs': 1e-8},
+        'optimizer': 'BFGS',
+        'maxiter': 100,
+    },
+    'evaluator': 'tensorpot',
+    'backend': {  # per evaluator; pyace's parallel_mode `process` segfaults with ZBL potentials
+        'tensorpot': {'batch_size': 100, 'display_step': 50},
+        'pyace': {'parallel_mode': 'serial', 'display_step': 50},
+    },
+    'data': {'reference_energy': 0},  # eV; the training set stores total energies in `energy`
+    # what `fit: repulsion: auto` sets (pyace/generalfit.py, setup_zbl_inner_core_repulsion), r_in aside
+    'zbl_bond': {'delta_in': 0.1, 'inner_cutoff_type': 'zbl', 'core-repulsion': [1, 1]},  # delta_in in Å
+    'zbl_embedding': {'rho_core_cut': 1, 'drho_core_cut': 1},
+}
+
+# file names: the CalcJob stages the training/test data and potentials itself
+_STAGED_DATA_KEYS = ('filename', 'test_filename', 'datapath')
+_DATA_STAGED = 'the pacemaker.train CalcJob stages the training and test data itself: remove it'
+_POTENTIAL_FILE = (
+    'potential files are staged by the pacemaker.train CalcJob: use its `initial_potential` input'
+)
+
+Checker = Callable[[t.Any, str], None]
+
+
+# ---------------------------------------------------------------- generic checks
+
+
+def _join(path: str, key: t.Any) -> str:
+    return f'{path}.{key}' if path else str(key)
+
+
+def _closest(value: t.Any, valid: t.Iterable[str]) -> str:
+    """`did you mean` the closest of ``valid``, or the list of them all."""
+    valid = sorted(valid)
+    close = difflib.get_close_matches(str(value), valid, n=1)
+    return f'did you mean `{close[0]}`?' if close else f'valid: {", ".join(valid)}'
+
+
+def _unknown_key(path: str, key: t.Any, valid: t.Iterable[str]) -> ConfigError:
+    return ConfigError(f'unknown key `{_join(path, key)}`; {_closest(key, valid)}')
+
+
+def _bad_value(path: str, value: t.Any, valid: t.Iterable[str], what: str = 'value') -> ConfigError:
+    return ConfigError(f'`{path}` = {value!r} is not a valid {what}; {_closest(value, valid)}')
+
+
+def _mapping(value: t.Any, path: str) -> None:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f'`{path}` must be a dict, got {type(value).__name__} {value!r}')
+    for key in value:
+        if not isinstance(key, str):
+            raise ConfigError(f'`{path}` has a non-string key {key!r}')
+
+
+def _number(
+    integer: bool = False,
+    minimum: float | None = None,
+    strict: bool = False,
+    maximum: float | None = None,
+    max_strict: bool = False,
+) -> Checker:
+    """Checker for a finite number (an integer if ``integer``) within optional bounds."""
+    bounds = []
+    if minimum is not None:
+        bounds.append(f'{">" if strict else ">="} {minimum}')
+    if maximum is not None:
+        bounds.append(f'{"<" if max_strict else "<="} {maximum}')
+    noun = ('an integer' if integer else 'a number') + (' ' + ' and '.join(bounds) if bounds else '')
+
+    def check(value: t.Any, path: str) -> None:
+        kind = numbers.Integral if integer else numbers.Real
+        if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value):
+            raise ConfigError(f'`{path}` must be {noun}, got {value!r}')
+        low = minimum is not None and (value <= minimum if strict else value < minimum)
+        high = maximum is not None and (value >= maximum if max_strict else value > maximum)
+        if low or high:
+            raise ConfigError(f'`{path}` must be {noun}, got {value!r}')
+
+    return check
+
+
+_POSITIVE = _number(minimum=0, strict=True)
+_NON_NEGATIVE = _number(minimum=0)
+_POSITIVE_INT = _number(integer=True, minimum=0, strict=True)
+_NON_NEGATIVE_INT = _number(integer=True, minimum=0)
+_INT = _number(integer=True)
+_REAL = _number()
+
+
+def _one_of(*choices: str) -> Checker:
+    def check(value: t.Any, path: str) -> None:
+        if value not in choices:
+            raise _bad_value(path, value, choices)
+
+    return check
+
+
+def _of_type(kind: type | tuple[type, ...], noun: str) -> Checker:
+    def check(value: t.Any, path: str) -> None:
+        if not isinstance(value, kind):
+            raise ConfigError(f'`{path}` must be {noun}, got {value!r}')
+
+    return check
+
+
+_STRING = _of_type(str, 'a string')
+_BOOL = _of_type(bool, 'true or false')
+_ANY: Checker = lambda value, path: None  # noqa: E731
+
+
+def _list_of(item: Checker, length: int | None = None, non_empty: bool = False) -> Checker:
+    def check(value: t.Any, path: str) -> None:
+        if not isinstance(value, list | tuple) or (length is not None and len(value) != length):
+            raise ConfigError(f'`{path}` must be a list{f" of {length}" if length else ""}, got {value!r}')
+        if non_empty and not value:
+            raise ConfigError(f'`{path}` must not be empty')
+        for index, element in enumerate(value):
+            item(element, f'{path}[{index}]')
+
+    return check
+
+
+def _check_section(
+    value: t.Any, path: str, schema: Mapping[str, Checker], refused: Mapping[str, str] = {}
+) -> None:
+    """Check a dict against ``schema`` (key -> checker); ``refused``: known keys that are refused (-> why)."""
+    _mapping(value, path)
+    for key, item in value.items():
+        if key in refused:
+            raise ConfigError(f'`{_join(path, key)}` is not allowed: {refused[key]}')
+        if key not in schema:
+            raise _unknown_key(path, key, schema)
+        schema[key](item, _join(path, key))
+
+
+def _section(schema: Mapping[str, Checker], refused: Mapping[str, str] = {}) -> Checker:
+    return lambda value, path: _check_section(value, path, schema, refused)
+
+
+# ---------------------------------------------------------------- potential
+
+# pyace/multispecies_basisextension.py, create_species_block_without_funcs (and
+# single_to_multispecies_converter for which keys belong to embeddings, bonds and functions); the valid
+# `npot` and `radbase` names are those of the C++ evaluator (pyace/basis*.so)
+EMBEDDING_SCHEMA: dict[str, Checker] = {
+    'npot': _one_of('FinnisSinclair', 'FinnisSinclairShiftedScaled'),
+    'fs_parameters': _list_of(_REAL, non_empty=True),
+    'ndensity': _POSITIVE_INT,
+    'rho_core_cut': _NON_NEGATIVE,
+    'drho_core_cut': _NON_NEGATIVE,
+}
+BOND_SCHEMA: dict[str, Checker] = {
+    'radbase': _one_of('ChebExpCos', 'ChebPow', 'ChebLinear', 'SBessel'),
+    'radparameters': _list_of(_REAL),
+    'rcut': _POSITIVE,
+    'dcut': _NON_NEGATIVE,
+    'NameOfCutoffFunction': _STRING,
+    'nradbase': _NON_NEGATIVE_INT,
+    'nradmax': _NON_NEGATIVE_INT,
+    'lmax': _NON_NEGATIVE_INT,
+    'r_in': _NON_NEGATIVE,
+    'delta_in': _NON_NEGATIVE,
+    'inner_cutoff_type': _one_of('distance', 'density', 'zbl'),
+    'core-repulsion': _list_of(_REAL, length=2),
+}
+FUNCTION_SCHEMA: dict[str, Checker] = {
+    'nradmax_by_orders': _list_of(_NON_NEGATIVE_INT, non_empty=True),
+    'lmax_by_orders': _list_of(_NON_NEGATIVE_INT, non_empty=True),
+    'coefs_init': _one_of('zero', 'random'),
+}
+# block names: pyace/multispecies_basisextension.py (KEYWORDS, generate_{embeddings,bonds,functions}_ext)
+EMBEDDING_BLOCKS = ('ALL', 'UNARY')
+BOND_BLOCKS = ('ALL', 'UNARY', 'BINARY')
+FUNCTION_BLOCKS = ('ALL', 'UNARY', 'BINARY', 'TERNARY', 'QUATERNARY', 'QUINARY')
+
+# pyace/multispecies_basisextension.py (create_multispecies_basis_config) and pyace/generalfit.py
+POTENTIAL_SCHEMA: dict[str, Checker] = {
+    'elements': _ANY,  # checked in _check_potential
+    'deltaSplineBins': _POSITIVE,
+    'embeddings': _ANY,
+    'bonds': _ANY,
+    'functions': _ANY,
+}
+POTENTIAL_REFUSED = {
+    'filename': _POTENTIAL_FILE,
+    'initial_potential': _POTENTIAL_FILE,
+    'reset': f'it only applies to `potential.filename`; {_POTENTIAL_FILE}',
+    'overwrite_blocks_from_initial_bbasis': f'it goes with `potential.initial_potential`; {_POTENTIAL_FILE}',
+    'element': 'the single-species format of pacemaker 1.0: use `elements: [...]` instead',
+}
+
+
+def _check_elements(value: t.Any, path: str) -> list[str]:
+    if not isinstance(value, list | tuple) or not value:
+        raise ConfigError(f'`{path}` must be a non-empty list of chemical symbols, got {value!r}')
+    for index, symbol in enumerate(value):
+        if symbol not in chemical_symbols[1:]:
+            raise ConfigError(f'`{path}[{index}]` = {symbol!r} is not a chemical symbol')
+    if len(set(value)) != len(value):
+        raise ConfigError(f'`{path}` lists an element more than once: {value!r}')
+    return list(value)
+
+
+def _block_elements(
+    name: str, path: str, elements: Sequence[str], keywords: Sequence[str], max_n: int
+) -> None:
+    """Check a block name: a keyword or 1..``max_n`` symbols of ``elements`` (``Al``, ``Al Ni``, ``AlNi``)."""
+    if name in keywords:
+        return
+    symbols = re.findall('[A-Z][a-z]?', name)
+    if ''.join(symbols) != name.replace(' ', '') or not 1 <= len(symbols) <= max_n:
+        raise _bad_value(path, name, [*keywords, *elements], 'block name')
+    for symbol in symbols:
+        if symbol not in elements:
+            raise ConfigError(
+                f'`{path}`: block `{name}` names {symbol}, which is not in `potential.elements`'
+            )
+
+
+def _check_blocks(
+    value: t.Any,
+    path: str,
+    schema: Mapping[str, Checker],
+    elements: Sequence[str],
+    keywords: Sequence[str],
+    max_n: int,
+    extra: Mapping[str, Checker] = {},
+) -> None:
+    _mapping(value, path)
+    for name, block in value.items():
+        if name in extra:
+            extra[name](block, _join(path, name))
+            continue
+        _block_elements(name, _join(path, name), elements, [*keywords, *extra], max_n)
+        _check_section(block, _join(path, name), schema)
+
+
+def _check_potential(potential: t.Any, data_elements: Sequence[str] | None) -> None:
+    if isinstance(potential, str | os.PathLike):
+        raise ConfigError(
+            f'`potential` is a file name ({potential!r}); this plugin takes the potential section '
+            f'as a dict: {_POTENTIAL_FILE}'
+        )
+    _check_section(potential, 'potential', POTENTIAL_SCHEMA, POTENTIAL_REFUSED)
+    for key in ('elements', 'embeddings', 'bonds', 'functions'):
+        if key not in potential:  # otherwise pacemaker falls back to its old format and fails with a KeyError
+            raise ConfigError(
+                f'`potential.{key}` is missing (elements, embeddings, bonds and functions are needed)'
+            )
+    elements = _check_elements(potential['elements'], 'potential.elements')
+    missing = sorted(set(data_elements or ()) - set(elements))
+    if missing:
+        raise ConfigError(
+            f'the training data contain {", ".join(missing)}, missing from `potential.elements` {elements}'
+        )
+
+    embeddings, bonds, functions = potential['embeddings'], potential['bonds'], potential['functions']
+    _check_blocks(embeddings, 'potential.embeddings', EMBEDDING_SCHEMA, elements, EMBEDDING_BLOCKS, 1)
+    _check_blocks(bonds, 'potential.bonds', BOND_SCHEMA, elements, BOND_BLOCKS, 2)
+    _check_blocks(
+        functions,
+        'potential.functions',
+        FUNCTION_SCHEMA,
+        elements,
+        FUNCTION_BLOCKS,
+        5,
+        extra={'number_of_functions_per_element': _POSITIVE_INT},
+    )
+
+    for element in elements:  # pyace: len(fs_parameters) == 2 * ndensity, checked per element
+        merged = {**embeddings.get('ALL', {}), **embeddings.get('UNARY', {}), **embeddings.get(element, {})}
+        if (
+            'fs_parameters' in merged
+            and 'ndensity' in merged
+            and len(merged['fs_parameters']) != 2 * merged['ndensity']
+        ):
+            raise ConfigError(
+                f'`potential.embeddings`: {element} has {len(merged["fs_parameters"])} fs_parameters, '
+                f'but needs 2 * ndensity = {2 * merged["ndensity"]}'
+            )
+    for name, block in bonds.items():
+        if 'r_in' in block and 'rcut' in block and block['r_in'] >= block['rcut']:
+            raise ConfigError(
+                f'`potential.bonds.{name}.r_in` ({block["r_in"]} Å) must be smaller than its rcut'
+            )
+    for name, block in functions.items():
+        if name == 'number_of_functions_per_element':
+            continue
+        orders = [block[key] for key in ('nradmax_by_orders', 'lmax_by_orders') if key in block]
+        if (name == 'ALL' and len(orders) != 2) or len({len(order) for order in orders}) > 1:
+            raise ConfigError(
+                f'`potential.functions.{name}` needs nradmax_by_orders and lmax_by_orders of the same length'
+            )
+
+
+# ---------------------------------------------------------------- fit, backend, data
+
+# pyace/lossfuncspec.py (LossFunctionSpecification.__init__); pacemaker silently accepts other keys
+LOSS_SCHEMA: dict[str, Checker] = {
+    'kappa': lambda value, path: value == 'auto' or _number(minimum=0, maximum=1)(value, path),
+    'L1_coeffs': _NON_NEGATIVE,
+    'L2_coeffs': _NON_NEGATIVE,
+    'w0_rad': _NON_NEGATIVE,
+    'w1_rad': _NON_NEGATIVE,
+    'w2_rad': _NON_NEGATIVE,
+    'w_orth': _NON_NEGATIVE,
+}
+# pyace/preparedata.py: get_weighting_policy and EnergyBasedWeightingPolicy.__init__
+WEIGHTING_SCHEMA: dict[str, Checker] = {
+    'type': _ANY,
+    'nfit': _POSITIVE_INT,
+    'n_lower': _NON_NEGATIVE_INT,
+    'n_upper': _NON_NEGATIVE_INT,
+    'cutoff': _ANY,  # accepted and ignored by pacemaker
+    'DElow': _NON_NEGATIVE,
+    'DEup': _NON_NEGATIVE,
+    'DFup': _POSITIVE,
+    'DE': _POSITIVE,
+    'DF': _POSITIVE,
+    'wlow': lambda value, path: (
+        value is None or str(value).lower() == 'none' or _number(minimum=0, maximum=1)(value, path)
+    ),
+    'reftype': _one_of('all', 'bulk', 'cluster'),
+    'seed': _INT,
+    'energy': _one_of('convex_hull', 'cohesive'),
+}
+WEIGHTING_TYPES = ('EnergyBasedWeightingPolicy', 'ExternalWeightingPolicy')
+
+
+def _check_weighting(value: t.Any, path: str) -> None:
+    _mapping(value, path)
+    kind = value.get('type')
+    if kind == 'ExternalWeightingPolicy':
+        raise ConfigError(
+            f'`{path}.type` ExternalWeightingPolicy reads a weights file, which the CalcJob does '
+            'not stage: put per-structure weights (w_energy, w_forces) into the training set'
+        )
+    if kind not in WEIGHTING_TYPES:
+        raise _bad_value(f'{path}.type', kind, WEIGHTING_TYPES, 'weighting type')
+    _check_section(value, path, WEIGHTING_SCHEMA)
+
+
+def _check_ladder_step(value: t.Any, path: str) -> None:
+    """pyace/basisextension.py (get_actual_ladder_step): an int >= 1, a fraction in (0, 1) or both."""
+    items = value if isinstance(value, list | tuple) and 1 <= len(value) <= 2 else [value]
+    for item in items:
+        if isinstance(item, bool) or not (
+            (isinstance(item, numbers.Integral) and item >= 1) or (isinstance(item, float) and 0 < item < 1)
+        ):
+            raise ConfigError(
+                f'`{path}` must be an integer >= 1, a fraction in (0, 1) or a list of both, got {value!r}'
+            )
+
+
+# optimizers: tensorpotential/compat/pace/fit.py (NUMPY_OPTIMIZERS + TF_OPTIMIZERS); the pyace backend
+# calls scipy.optimize.minimize without a gradient (pyace/pyacefit.py), so the methods that need none
+OPTIMIZERS = {
+    'tensorpot': ('BFGS', 'L-BFGS-B', 'CG', 'trf', 'dogbox', 'lm', 'dual_annealing', 'Adam', 'SGD'),
+    'pyace': (
+        'Nelder-Mead',
+        'Powell',
+        'CG',
+        'BFGS',
+        'L-BFGS-B',
+        'TNC',
+        'COBYLA',
+        'COBYQA',
+        'SLSQP',
+        'trust-constr',
+    ),
+}
+# pyace/generalfit.py (GeneralACEFit: fit_config), pyace/const.py (FIT_*_KW), pyace/fitadapter.py
+FIT_SCHEMA: dict[str, Checker] = {
+    'loss': _section(LOSS_SCHEMA),
+    'optimizer': _STRING,  # checked against the evaluator in validate_pacemaker_parameters
+    'options': _mapping,  # scipy.optimize.minimize options
+    'maxiter': _POSITIVE_INT,
+    'repulsion': _one_of('auto'),
+    'ladder_step': _check_ladder_step,
+    'ladder_type': _one_of('body_order', 'power_order'),  # pyace/basisextension.py, sort_funcspecs_list
+    'weighting': _check_weighting,
+    'fit_cycles': _POSITIVE_INT,
+    'noise_relative_sigma': _NON_NEGATIVE,
+    'noise_absolute_sigma': _NON_NEGATIVE,
+    'randomize_func_coeffs': _NON_NEGATIVE,
+    'trainable_parameters': _of_type(str | list | dict, 'a string, list or dict'),
+    'callbacks': _list_of(_STRING),
+    'early_stopping_patience': _POSITIVE_INT,
+    'min_relative_train_loss_per_iter': _POSITIVE,
+    'min_relative_test_loss_per_iter': _POSITIVE,
+}
+# pyace/fitadapter.py, pyace/const.py (BACKEND_*_KW), pyace/cli/pacemaker.py (imagetype),
+# pyace/paralleldataexecutor.py (parallel modes), tensorpotential/compat/pace/constants.py (gpu_config)
+BACKEND_SCHEMA: dict[str, Checker] = {
+    'evaluator': _one_of('tensorpot', 'pyace'),
+    'batch_size': _POSITIVE_INT,
+    'batch_size_reduction': _BOOL,
+    'batch_size_reduction_factor': _number(minimum=1, strict=True),
+    'display_step': _POSITIVE_INT,
+    'gpu_config': _section({'gpu_ind': _INT, 'mem_limit': _NON_NEGATIVE_INT}),
+    'n_workers': _POSITIVE_INT,
+    'parallel_mode': _one_of('serial', 'process', 'mpi'),
+    'imagetype': _STRING,
+}
+
+
+def _check_test_size(value: t.Any, path: str) -> None:
+    """pyace/preparedata.py (train_test_split): a fraction in (0, 1) or a number of structures >= 1."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and value == 0:
+        raise ConfigError(
+            f'`{path}` = 0 crashes pacemaker; to fit without a test set, leave the key out instead'
+        )
+    fraction = isinstance(value, float) and 0 < value < 1
+    count = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
+    if not (fraction or count):
+        raise ConfigError(
+            f'`{path}` must be a fraction in (0, 1) or a number of structures >= 1, got {value!r}'
+        )
+
+
+def _check_reference_energy(value: t.Any, path: str) -> None:
+    """pyace/preparedata.py (ACEDataset.process_dataset): eV, `auto`, a preset or {element: eV, shift: eV}."""
+    if isinstance(value, str):
+        _one_of('auto', 'VASP_PBE_500_0.125_0.1_NM')(value, path)  # presets: pyace/process_df.py
+    elif isinstance(value, Mapping):
+        _check_section(value, path, {symbol: _REAL for symbol in [*chemical_symbols[1:], 'shift']})
+    else:
+        _REAL(value, path)
+
+
+# pyace/preparedata.py (ACEDataset), pyace/cli/pacemaker.py (data `seed`)
+DATA_SCHEMA: dict[str, Checker] = {
+    'test_size': _check_test_size,
+    'reference_energy': _check_reference_energy,
+    'ignore_weights': _BOOL,
+    'aug_factor': _NON_NEGATIVE,
+    'seed': _INT,
+}
+DATA_REFUSED = dict.fromkeys(_STAGED_DATA_KEYS, _DATA_STAGED)
+
+
+def _metadata(value: t.Any, path: str) -> None:
+    _mapping(value, path)
+    for key, item in value.items():
+        if not isinstance(item, str | numbers.Real):
+            raise ConfigError(f'`{path}.{key}` must be a string or a number, got {item!r}')
+
+
+TOP_SCHEMA: dict[str, Checker] = {
+    'cutoff': _POSITIVE,
+    'seed': _INT,
+    'metadata': _metadata,
+    'potential': _ANY,
+    'fit': _section(FIT_SCHEMA),
+    'backend': _section(BACKEND_SCHEMA),
+    'data': _section(DATA_SCHEMA, DATA_REFUSED),
+}
+
+
+def _zbl_configured(parameters: Mapping[str, t.Any]) -> str | None:
+    """Return where ZBL core repulsion is configured (a key path), or None."""
+    if parameters.get('fit', {}).get('repulsion') == 'auto':
+        return 'fit.repulsion'
+    for name, block in parameters.get('potential', {}).get('bonds', {}).items():
+        if block.get('inner_cutoff_type') == 'zbl':
+            return f'potential.bonds.{name}.inner_cutoff_type'
+    return None
+
+
+def validate_pacemaker_parameters(parameters: dict, data_elements: Sequence[str] | None = None) -> None:
+    """Validate the sections of pacemaker's ``input.yaml`` as the ``pacemaker.train`` CalcJob receives them.
+
+    :param parameters: dict with the top-level keys of :data:`SECTIONS`; ``backend`` is required (pacemaker
+        0.4.0rc1 crashes without it), ``potential`` is not (with ``-p``, pacemaker reads a potential file);
+        data file names are refused (the CalcJob sets them).
+    :param data_elements: chemical symbols in the training data; each must be in ``potential.elements``.
+    :raises ConfigError: naming the key path, and for a misspelt key the closest valid one.
+    """
+    if not isinstance(parameters, Mapping):
+        raise ConfigError(f'pacemaker parameters must be a dict, got {type(parameters).__name__}')
+    _check_section(parameters, '', TOP_SCHEMA)
+    if (
+        'backend' not in parameters
+    ):  # pacemaker 0.4.0rc1: AttributeError `query_data` (pyace/cli/pacemaker.py)
+        raise ConfigError('the `backend` section is missing (pacemaker crashes without it): add `evaluator`')
+    if 'potential' in parameters:  # without it, pacemaker needs a potential file (`-p`)
+        _check_potential(parameters['potential'], data_elements)
+
+    fit, backend = parameters.get('fit', {}), parameters['backend']
+    evaluator = backend.get('evaluator', 'pyace')  # pacemaker's default
+    if 'optimizer' in fit and fit['optimizer'] not in OPTIMIZERS[evaluator]:
+        raise _bad_value('fit.optimizer', fit['optimizer'], OPTIMIZERS[evaluator], f'{evaluator} optimizer')
+    zbl = _zbl_configured(parameters)
+    if evaluator == 'pyace' and backend.get('parallel_mode') == 'process' and zbl:
+        raise ConfigError(
+            f'`backend.parallel_mode: process` with the pyace evaluator segfaults when ZBL is '
+            f'configured (`{zbl}`): use `parallel_mode: serial`'
+        )
+
+
+# ---------------------------------------------------------------- TrainerConfig
+
+# convenience keys of TrainerConfig.ace_basis_config besides pacemaker's own `potential` keys
+_BASIS_SHORTCUTS = ('cutoff', 'number_of_functions_per_element', 'nradmax_by_orders', 'lmax_by_orders')
+# flat keys of TrainerConfig.fitting_params -> where they go in the rendered parameters
+_FLAT_ROUTES: dict[str, tuple[str, ...]] = {
+    **{key: ('fit', 'loss', key) for key in LOSS_SCHEMA},
+    **{key: ('fit', key) for key in FIT_SCHEMA},
+    **{key: ('backend', key) for key in BACKEND_SCHEMA},
+    **{key: ('data', key) for key in DATA_SCHEMA},
+    'seed': ('seed',),
+    'metadata': ('metadata',),
+}
+_VERBATIM_SECTIONS = ('fit', 'backend', 'data')
+_ZBL_PARAMETERS = {'r_in': _POSITIVE, 'delta_in': _NON_NEGATIVE}  # Å
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that reads ``1e-8`` and ``1.0e5`` as floats, as YAML 1.2 (and pacemaker) does."""
+
+
+_Yaml12Loader.add_implicit_resolver(
+    'tag:yaml.org,2002:float',
+    re.compile(r'^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$'),
+    list('-+0123456789.'),
+)
+
+
+def _load_yaml(source: str | os.PathLike) -> t.Any:
+    """YAML text, or the path of a YAML file (a ``PathLike`` or a one-line string naming an existing file)."""
+    if isinstance(source, os.PathLike) or ('\n' not in source and os.path.isfile(source)):
+        with open(source, encoding='utf-8') as handle:
+            source = handle.read()
+    try:
+        return yaml.load(source, Loader=_Yaml12Loader)  # a SafeLoader
+    except yaml.YAMLError as exception:
+        raise ConfigError(f'invalid YAML: {exception}') from exception
+
+
+@dataclasses.dataclass
+class TrainerConfig:
+    """What to fit, and how: renders pacemaker's input sections.
+
+    :param ace_basis_config: pacemaker's ``potential`` section (``elements``, ``embeddings``, ``bonds``,
+        ``functions``, ``deltaSplineBins``) plus the shortcuts ``cutoff`` (Å; rcut of the default bonds and
+        the top-level ``cutoff``), ``number_of_functions_per_element``, ``nradmax_by_orders`` and
+        ``lmax_by_orders`` (of the ``ALL`` functions block). Missing embeddings, bonds or functions get
+        :data:`DEFAULTS`; given ones are rendered as they are.
+    :param physics_baseline: ``'none'``, ``'zbl'`` (ZBL core repulsion at short range) or ``'lj'`` (a
+        Lennard-Jones baseline subtracted from the labels by :mod:`aiida_pacemaker.baselines`: plain ACE).
+    :param baseline_parameters: for ``zbl`` optional ``r_in`` (Å; ZBL below, ACE above) and ``delta_in`` (Å;
+        the width of the switch); for ``lj`` stored for :mod:`aiida_pacemaker.baselines`. ZBL is rendered
+        as explicit ``bonds``/``embeddings`` keys when ``r_in`` is given (either backend) or with pyace
+        (``r_in`` = ``min_distance``), else as ``fit.repulsion: auto`` (tensorpot).
+    :param fitting_params: flat keys of pacemaker's ``fit.loss`` (``kappa``, ``L1_coeffs``, ...), ``fit``
+        (``optimizer``, ``maxiter``, ``weighting``, ...), ``backend`` (``evaluator``, ``batch_size``, ...),
+        ``data`` (``reference_energy``, ``test_size``, ...), and ``seed``, ``metadata``. The keys ``fit``,
+        ``backend`` and ``data`` hold whole sections, rendered as they are (no defaults) under the flat keys.
+    :param active_set_size: not rendered; for the active-set step (number of structures, or None).
+    """
+
+    ace_basis_config: dict
+    physics_baseline: str = 'none'
+    baseline_parameters: dict = dataclasses.field(default_factory=dict)
+    fitting_params: dict = dataclasses.field(default_factory=dict)
+    active_set_size: int | None = None
+
+    def __post_init__(self) -> None:
+        blocks = dict.fromkeys(('embeddings', 'bonds', 'functions'), _mapping)
+        basis_schema = {**dict.fromkeys([*POTENTIAL_SCHEMA, *_BASIS_SHORTCUTS], _ANY), **blocks}
+        _check_section(self.ace_basis_config, 'ace_basis_config', basis_schema)
+        if self.physics_baseline not in BASELINES:
+            raise _bad_value('physics_baseline', self.physics_baseline, BASELINES, 'baseline')
+        if self.physics_baseline == 'zbl':
+            _check_section(self.baseline_parameters, 'baseline_parameters', _ZBL_PARAMETERS)
+        else:
+            _mapping(self.baseline_parameters, 'baseline_parameters')
+        params_schema = {
+            **dict.fromkeys(_FLAT_ROUTES, _ANY),
+            **dict.fromkeys([*_VERBATIM_SECTIONS, 'loss'], _mapping),
+        }
+        _check_section(self.fitting_params, 'fitting_params', params_schema)
+        if self.active_set_size is not None:
+            _POSITIVE_INT(self.active_set_size, 'active_set_size')
+        try:
+            json.dumps(self.to_dict(), allow_nan=False)
+        except (TypeError, ValueError) as exception:
+            raise ConfigError(f'TrainerConfig must be JSON-serialisable: {exception}') from exception
+
+    def to_pacemaker_parameters(self, min_distance: float | None = None) -> dict:
+        """Render the sections ``cutoff`` (if known), ``seed`` and ``metadata`` (if given), ``potential``,
+        ``fit``, ``backend`` and ``data`` (without file names), validated.
+
+        :param min_distance: the shortest interatomic distance in the training data (Å): ``r_in`` of ZBL with
+            the pyace backend when ``baseline_parameters`` has none.
+        """
+        cutoff, potential = self._render_potential()
+        parameters = {'cutoff': cutoff, 'potential': potential, **self._render_fit_backend_data()}
+        if cutoff is None:
+            del parameters['cutoff']
+        validate_pacemaker_parameters(parameters)  # before adding ZBL, for errors about the user's own keys
+        self._render_baseline(parameters, min_distance)
+        validate_pacemaker_parameters(parameters)
+        return {key: parameters[key] for key in SECTIONS if key in parameters}
+
+    def _render_potential(self) -> tuple[float | None, dict]:
+        """The top-level ``cutoff`` (Å, None if unknown) and ``potential`` from ``ace_basis_config``."""
+        basis = copy.deepcopy(self.ace_basis_config)
+        shortcuts = {key: basis.pop(key) for key in _BASIS_SHORTCUTS if key in basis}
+        if 'bonds' not in basis:
+            shortcuts.setdefault('cutoff', DEFAULTS['cutoff'])
+            basis['bonds'] = copy.deepcopy(DEFAULTS['bonds'])
+            basis['bonds']['ALL']['rcut'] = shortcuts['cutoff']
+        basis.setdefault('embeddings', copy.deepcopy(DEFAULTS['embeddings']))
+        if 'functions' not in basis:
+            basis['functions'] = {
+                'number_of_functions_per_element': DEFAULTS['number_of_functions_per_element']
+            }
+            basis['functions'].update(copy.deepcopy(DEFAULTS['functions']))
+        functions = basis['functions']
+        if 'number_of_functions_per_element' in shortcuts:
+            functions['number_of_functions_per_element'] = shortcuts['number_of_functions_per_element']
+        for key in ('nradmax_by_orders', 'lmax_by_orders'):
+            if key in shortcuts:
+                functions['ALL'] = {**functions.get('ALL', {}), key: shortcuts[key]}
+        order = ('elements', 'deltaSplineBins', 'embeddings', 'bonds', 'functions')
+        potential = {key: basis[key] for key in order if key in basis}
+        return shortcuts.get('cutoff'), potential
+
+    def _render_fit_backend_data(self) -> dict:
+        """Sections ``fit``, ``backend``, ``data`` (and ``seed``, ``metadata``) from ``fitting_params``."""
+        flat = copy.deepcopy(self.fitting_params)
+        evaluator = flat.get('evaluator', DEFAULTS['evaluator'])
+        parameters = {
+            'fit': flat.pop('fit', copy.deepcopy(DEFAULTS['fit'])),
+            'backend': flat.pop(
+                'backend', {'evaluator': evaluator, **DEFAULTS['backend'].get(evaluator, {})}
+            ),
+            'data': flat.pop('data', copy.deepcopy(DEFAULTS['data'])),
+        }
+        if 'loss' in flat:  # merged into the (default or given) loss, before the flat loss keys
+            parameters['fit']['loss'] = {**parameters['fit'].get('loss', {}), **flat.pop('loss')}
+        for key, value in flat.items():
+            *parents, last = _FLAT_ROUTES[key]
+            target = parameters
+            for parent in parents:
+                target = target.setdefault(parent, {})
+            target[last] = value
+        return parameters
+
+    def _render_baseline(self, parameters: dict, min_distance: float | None) -> None:
+        """Add ZBL for ``physics_baseline='zbl'`` (in place) unless the sections configure it already."""
+        configured = _zbl_configured(parameters)
+        if self.physics_baseline != 'zbl':
+            if configured:
+                raise ConfigError(
+                    f'`{configured}` configures ZBL, but physics_baseline is '
+                    f"'{self.physics_baseline}': set physics_baseline='zbl'"
+                )
+            return
+        if configured:
+            return
+        backend = parameters['backend']
+        r_in = self.baseline_parameters.get('r_in')
+        if r_in is None and backend.get('evaluator') == 'tensorpot':
+            # ZBL is added after the fit, with r_in = the shortest distance in the training data
+            parameters['fit']['repulsion'] = 'auto'
+            return
+        if r_in is None:
+            r_in = min_distance
+        if r_in is None:
+            raise ConfigError(
+                'ZBL with the pyace backend needs r_in: give baseline_parameters r_in (Å) or the '
+                "training data's shortest interatomic distance as min_distance"
+            )
+        _POSITIVE(r_in, 'r_in')
+        bond = {**DEFAULTS['zbl_bond'], 'r_in': r_in}
+        if 'delta_in' in self.baseline_parameters:
+            bond['delta_in'] = self.baseline_parameters['delta_in']
+        parameters['potential']['bonds'].setdefault('ALL', {}).update(copy.deepcopy(bond))
+        parameters['potential']['embeddings'].setdefault('ALL', {}).update(DEFAULTS['zbl_embedding'])
+        if backend.get('evaluator', 'pyace') == 'pyace':
+            backend.setdefault('parallel_mode', 'serial')
+
+    @classmethod
+    def from_pacemaker_input(cls, source: dict | str | os.PathLike) -> TrainerConfig:
+        """Read pacemaker's input (a dict, YAML text or the path of an ``input.yaml``).
+
+        Rendering the result gives the input back, less ``data.filename``, ``data.test_filename`` and
+        ``data.datapath`` (the CalcJob stages the data); an absent ``fit`` section renders as ``fit: {}``
+        (pacemaker's defaults). ZBL (``fit.repulsion: auto`` or ``inner_cutoff_type: zbl``) gives
+        ``physics_baseline='zbl'``.
+        """
+        parameters = copy.deepcopy(source) if isinstance(source, Mapping) else _load_yaml(source)
+        if not isinstance(parameters, Mapping):
+            raise ConfigError(f'pacemaker input must be a mapping (or an existing file), got {parameters!r}')
+        parameters = dict(parameters)
+        if isinstance(parameters.get('data'), Mapping):
+            parameters['data'] = {k: v for k, v in parameters['data'].items() if k not in _STAGED_DATA_KEYS}
+        validate_pacemaker_parameters(parameters)
+
+        basis = dict(parameters['potential'])
+        if 'cutoff' in parameters:
+            basis['cutoff'] = parameters['cutoff']
+        fitting_params = {key: parameters.get(key, {}) for key in _VERBATIM_SECTIONS}
+        fitting_params.update({key: parameters[key] for key in ('seed', 'metadata') if key in parameters})
+        baseline = 'zbl' if _zbl_configured(parameters) else 'none'
+        return cls(ace_basis_config=basis, physics_baseline=baseline, fitting_params=fitting_params)
+
+    def to_dict(self) -> dict:
+        """A JSON-serialisable dict of the fields (for an AiiDA ``Dict``)."""
+        return copy.deepcopy(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, dictionary: Mapping[str, t.Any]) -> TrainerConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are refused with the closest field name."""
+        fields = [field.name for field in dataclasses.fields(cls)]
+        _check_section(dictionary, 'TrainerConfig', dict.fromkeys(fields, _ANY))
+        if 'ace_basis_config' not in dictionary:
+            raise ConfigError('`TrainerConfig.ace_basis_config` is missing')
+        return cls(**copy.deepcopy(dict(dictionary)))

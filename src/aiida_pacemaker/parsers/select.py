@@ -1,0 +1,63 @@
+"""Parser of `PaceSelectCalculation`."""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+from aiida import orm
+from aiida.engine import ExitCode
+
+from .base import PaceBaseParser
+
+__all__ = ('PaceSelectParser',)
+
+
+class PaceSelectParser(PaceBaseParser):
+    """Attach the selected structures and the gamma report; selecting nothing is a success."""
+
+    def parse(self, **kwargs: t.Any) -> ExitCode | None:
+        """Parse ``gamma.json`` and ``selected.json``."""
+        log_tail = self.tail('gamma.out', 'aiida.out')
+        try:
+            gamma = json.loads(self.read_text('gamma.json') or 'null')
+        except json.JSONDecodeError:
+            gamma = None
+        if not isinstance(gamma, dict):
+            return self.exit_codes.ERROR_GAMMA_MISSING.format(log_tail=log_tail)
+        nothing = 'nothing_to_select' in self.retrieved_names()
+        status = self.recorded_exit_status()
+        if not nothing:
+            if status is None:
+                return self.exit_codes.ERROR_NO_EXIT_STATUS.format(detail=f'\n{log_tail}')
+            if status != 0:
+                return self.exit_codes.ERROR_SELECT_FAILED.format(status=status, log_tail=self.tail('aiida.out'))
+        try:
+            selected = [] if nothing else json.loads(self.read_text('selected.json') or 'null')
+        except json.JSONDecodeError:
+            selected = None
+        if not isinstance(selected, list):
+            return self.exit_codes.ERROR_SELECTION_MISSING.format(log_tail=log_tail)
+
+        candidates = self.node.inputs.candidates
+        unknown = [key for key in selected if key not in candidates]
+        if unknown:
+            return self.exit_codes.ERROR_SELECTION_MISSING.format(log_tail=f'unknown candidate keys {unknown}')
+        parameters = self.node.inputs.parameters.get_dict() if 'parameters' in self.node.inputs else {}
+        window = (parameters.get('gamma_min', 0.0), parameters.get('gamma_max', float('inf')))
+        for key in selected:
+            self.out(f'selected.{key}', candidates[key].clone())
+        self.out(
+            'report',
+            orm.Dict(
+                {
+                    'gamma': gamma,
+                    'selected': selected,
+                    'num_selected': len(selected),
+                    'num_candidates': len(gamma),
+                    'num_in_window': sum(window[0] <= g < window[1] for g in gamma.values()),
+                    'max_gamma': max(gamma.values(), default=None),
+                }
+            ),
+        )
+        return None

@@ -1,0 +1,240 @@
+"""Tests of `PaceTrainCalculation` and its parser: staging, fake binaries, the real pacemaker."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+from aiida import engine, orm
+
+from aiida_pacemaker.data import PacePotentialData, TrainingSetData
+
+from .conftest import DUMMY_POTENTIAL, METRICS_HEADER, fast_parameters
+
+
+def fake_pacemaker_body(potential: str | None = DUMMY_POTENTIAL, exit_status: int = 0, loss: str = '0.01') -> str:
+    """A shell script standing in for pacemaker: checks its input, writes files, exits."""
+    lines = [
+        '#!/bin/bash',
+        'test -f input.yaml || { echo "no input.yaml" >&2; exit 9; }',
+        'grep -q "filename: training_set.pckl.gzip" input.yaml || exit 8',
+        'echo "fake pacemaker $@" > log.txt',
+        f"printf '{METRICS_HEADER}0 0 0 1.0 0.2 0.5 0.4 1\\n0 0 5 {loss} 0.003 0.02 0.01 1\\n' > metrics.txt",
+    ]
+    if potential is not None:
+        lines.append(f"cat > output_potential.yaml <<'EOF'\n{potential}EOF")
+    if exit_status:
+        lines.append('echo "Traceback: RuntimeError: fake failure" >> log.txt')
+    lines.append(f'exit {exit_status}')
+    return '\n'.join(lines) + '\n'
+
+
+@pytest.fixture
+def fake_codes(aiida_localhost, fake_executable):
+    """Factory: a `pacemaker` code whose executable is a fake script, with a fake pace_yaml2yace beside it."""
+
+    def factory(**kwargs):
+        fake_executable('pace_yaml2yace', '#!/bin/bash\ncp "$1" "$3"\n')
+        path = fake_executable('pacemaker', fake_pacemaker_body(**kwargs))
+        aiida_localhost.set_minimum_job_poll_interval(0.0)
+        return orm.InstalledCode(computer=aiida_localhost, filepath_executable=str(path)).store()
+
+    return factory
+
+
+# ---------------------------------------------------------------------------- staging (unit)
+def test_prepare_for_submission(aiida_profile, aiida_localhost, training_set, generate_calc_job):
+    code = orm.InstalledCode(computer=aiida_localhost, filepath_executable='/opt/pace/bin/pacemaker').store()
+    inputs = {'code': code, 'training_set': training_set, 'parameters': orm.Dict(fast_parameters())}
+    folder, calcinfo = generate_calc_job('pacemaker.train', inputs)
+    written = yaml.safe_load(folder.get_abs_path('input.yaml') and open(folder.get_abs_path('input.yaml')))
+    assert written['data'] == {'reference_energy': 0, 'filename': 'training_set.pckl.gzip'}
+    assert written['potential'] == fast_parameters()['potential']
+    assert sorted(folder.get_content_list()) == ['input.yaml', 'training_set.pckl.gzip']
+    assert calcinfo.codes_info[0].cmdline_params == ['input.yaml']
+    assert calcinfo.local_copy_list == []
+    assert 'training_set.pckl.gzip' in calcinfo.provenance_exclude_list
+    assert "/opt/pace/bin/pace_yaml2yace output_potential.yaml -o output_potential.yace" in calcinfo.append_text
+    assert calcinfo.append_text.startswith('echo $? > exit_status')
+
+
+def test_sibling_command_is_quoted(aiida_profile, aiida_localhost):
+    from aiida_pacemaker.calculations.base import sibling_command
+
+    code = orm.InstalledCode(computer=aiida_localhost, filepath_executable='/opt/my pace;rm/bin/pacemaker')
+    assert sibling_command(code, 'pace_yaml2yace') == "'/opt/my pace;rm/bin/pace_yaml2yace'"
+
+
+def test_prepare_with_initial_potential_and_test_set(
+    aiida_profile, aiida_localhost, training_set, generate_calc_job, emt_structures
+):
+    code = orm.InstalledCode(computer=aiida_localhost, filepath_executable='/opt/pace/bin/pacemaker').store()
+    potential = PacePotentialData(DUMMY_POTENTIAL).store()
+    test_set = TrainingSetData.from_ase(emt_structures(3, seed=7)).store()
+    parameters = fast_parameters()
+    inputs = {
+        'code': code,
+        'training_set': training_set,
+        'test_set': test_set,
+        'parameters': orm.Dict(parameters),
+        'initial_potential': potential,
+    }
+    folder, calcinfo = generate_calc_job('pacemaker.train', inputs)
+    assert calcinfo.codes_info[0].cmdline_params == ['input.yaml', '-p', 'initial_potential.yaml']
+    assert calcinfo.local_copy_list == [(potential.uuid, 'potential.yaml', 'initial_potential.yaml')]
+    written = yaml.safe_load(open(folder.get_abs_path('input.yaml')))
+    assert written['data']['test_filename'] == 'test_set.pckl.gzip'
+    assert 'test_set.pckl.gzip' in folder.get_content_list()
+
+
+@pytest.mark.parametrize(
+    ('mutate', 'message'),
+    [
+        (lambda p: p['fit'].update(optimizer='BFSG'), 'optimizer'),
+        (lambda p: p['fit']['loss'].update(kapa=0.1), 'kappa'),
+        (lambda p: p['data'].update(test_size=0), 'test_size'),
+        (lambda p: p['potential'].update(elements=['Al']), 'Cu'),
+        (lambda p: p.pop('potential'), 'potential'),
+    ],
+)
+def test_invalid_parameters_are_refused(aiida_profile, aiida_localhost, training_set, mutate, message):
+    code = orm.InstalledCode(computer=aiida_localhost, filepath_executable='/opt/pace/bin/pacemaker').store()
+    parameters = fast_parameters()
+    mutate(parameters)
+    builder = engine.ProcessBuilder  # noqa: F841 - validation happens when the process is created
+    from aiida_pacemaker.calculations.train import PaceTrainCalculation
+
+    before = orm.QueryBuilder().append(orm.CalcJobNode).count()
+    with pytest.raises(ValueError, match=message):
+        engine.run(PaceTrainCalculation, code=code, training_set=training_set, parameters=orm.Dict(parameters))
+    assert orm.QueryBuilder().append(orm.CalcJobNode).count() == before
+
+
+def test_initial_potential_missing_elements(aiida_profile, aiida_localhost, emt_structures):
+    from aiida_pacemaker.calculations.train import PaceTrainCalculation
+    from aiida_pacemaker.tools.examples import emt_label, random_bulk_structures
+
+    code = orm.InstalledCode(computer=aiida_localhost, filepath_executable='/opt/pace/bin/pacemaker').store()
+    alloy = emt_label(random_bulk_structures(2, element='Al', lattice_constant=4.05))
+    training = TrainingSetData.from_ases = TrainingSetData.from_ase(alloy).store()
+    potential = PacePotentialData(DUMMY_POTENTIAL).store()
+    with pytest.raises(ValueError, match=r"elements \['Al'\] that the initial potential"):
+        engine.run(
+            PaceTrainCalculation,
+            code=code,
+            training_set=training,
+            parameters=orm.Dict(fast_parameters()),
+            initial_potential=potential,
+        )
+
+
+# ---------------------------------------------------------------------------- fake binaries
+def test_fake_pacemaker_success(aiida_profile, training_set, fake_codes):
+    results, node = engine.run_get_node(
+        engine.CalcJobProcess if False else __import__('aiida.plugins').plugins.CalculationFactory('pacemaker.train'),
+        code=fake_codes(),
+        training_set=training_set,
+        parameters=orm.Dict(fast_parameters()),
+    )
+    assert node.is_finished_ok, node.exit_message
+    assert isinstance(results['potential'], PacePotentialData)
+    assert results['potential'].elements == ['Cu']
+    assert results['potential'].has_yace
+    assert results['metrics']['train_energy_rmse'] == pytest.approx(3.0)
+    assert results['metrics']['train_force_rmse'] == pytest.approx(20.0)
+    assert results['metrics']['iterations'] == 5
+
+
+@pytest.mark.parametrize(
+    ('kwargs', 'exit_status', 'text'),
+    [
+        ({'exit_status': 3}, 400, 'RuntimeError: fake failure'),
+        ({'potential': None}, 302, 'no output potential'),
+        ({'potential': DUMMY_POTENTIAL[:120]}, 303, 'truncated or corrupt'),
+        ({'loss': 'nan'}, 420, 'non-finite'),
+    ],
+)
+def test_fake_pacemaker_failures(aiida_profile, training_set, fake_codes, kwargs, exit_status, text):
+    from aiida.plugins import CalculationFactory
+
+    _, node = engine.run_get_node(
+        CalculationFactory('pacemaker.train'),
+        code=fake_codes(**kwargs),
+        training_set=training_set,
+        parameters=orm.Dict(fast_parameters()),
+    )
+    assert node.exit_status == exit_status
+    assert text in node.exit_message
+    assert 'metrics' in node.outputs  # what was parsed is attached before the error
+
+
+# ---------------------------------------------------------------------------- the real pacemaker
+@pytest.mark.pacemaker
+def test_real_fit_and_fine_tune(aiida_profile, pacemaker_codes, emt_structures):
+    from aiida.plugins import CalculationFactory
+
+    structures = emt_structures(24)
+    training = TrainingSetData.from_ase(structures).store()
+    test_set = TrainingSetData.from_ase(emt_structures(6, seed=11)).store()
+    results, node = engine.run_get_node(
+        CalculationFactory('pacemaker.train'),
+        code=pacemaker_codes['pacemaker'],
+        training_set=training,
+        test_set=test_set,
+        parameters=orm.Dict(fast_parameters(maxiter=30)),
+    )
+    assert node.is_finished_ok, node.exit_message
+    potential, metrics = results['potential'], results['metrics'].get_dict()
+    assert potential.elements == ['Cu'] and potential.number_of_functions == 12 and potential.cutoff == 5.0
+    assert potential.has_yace and potential.get_yace_content().strip()
+    assert metrics['iterations'] > 0
+    assert 0 < metrics['train_energy_rmse'] < 200 and 0 < metrics['train_force_rmse'] < 1000
+    assert metrics['test_force_rmse'] > 0
+    # provenance: training set -> calculation -> potential
+    assert node.inputs.training_set.uuid == training.uuid
+    assert potential.base.links.get_incoming().one().node.uuid == node.uuid
+
+    # the potential loads in pyace and predicts the training energies within a loose tolerance
+    calculator = potential.get_ase_calculator()
+    errors = []
+    for atoms in structures:
+        reference = atoms.get_potential_energy() / len(atoms)
+        copy = atoms.copy()
+        copy.calc = calculator
+        errors.append(copy.get_potential_energy() / len(atoms) - reference)
+    rmse = 1000 * float(np.sqrt(np.mean(np.square(errors))))
+    assert rmse == pytest.approx(metrics['train_energy_rmse'], rel=0.5, abs=5.0)
+
+    # fine-tune from the first potential (pacemaker -p): same basis, a better or equal fit
+    tuned, tuned_node = engine.run_get_node(
+        CalculationFactory('pacemaker.train'),
+        code=pacemaker_codes['pacemaker'],
+        training_set=training,
+        parameters=orm.Dict(fast_parameters(maxiter=15)),
+        initial_potential=potential,
+    )
+    assert tuned_node.is_finished_ok, tuned_node.exit_message
+    assert tuned['potential'].number_of_functions == potential.number_of_functions
+    assert tuned['metrics']['metrics' if False else 'loss'] <= metrics['loss'] * 1.05
+    assert tuned['metrics']['initial_loss'] < 0.5 * node.outputs.metrics['initial_loss']
+
+
+@pytest.mark.pacemaker
+def test_real_zbl_fit(aiida_profile, pacemaker_codes, training_set):
+    from aiida.plugins import CalculationFactory
+
+    from aiida_pacemaker.baselines import dimer_curve
+
+    parameters = fast_parameters(maxiter=10, repulsion='auto')
+    results, node = engine.run_get_node(
+        CalculationFactory('pacemaker.train'),
+        code=pacemaker_codes['pacemaker'],
+        training_set=training_set,
+        parameters=orm.Dict(parameters),
+    )
+    assert node.is_finished_ok, node.exit_message
+    potential = results['potential']
+    assert potential.physics_baseline == 'zbl'
+    energies, forces = dimer_curve(potential.get_ase_calculator(), ('Cu', 'Cu'), [0.6, 1.0, 1.4, 1.8])
+    assert np.all(np.diff(energies) < 0), energies  # rises steeply as the distance shrinks
+    assert energies[0] > 100.0
