@@ -121,3 +121,43 @@ species:
 """
 
 METRICS_HEADER = 'ladder_step cycle_step iter_num loss rmse_epa rmse_f_comp mae_f_comp nfuncs\n'
+
+
+@pytest.fixture(scope='session')
+def fitted(aiida_profile):
+    """A potential fitted for real on 30 EMT Cu cells, with its codes and data (fitted once)."""
+    from aiida import engine, orm
+    from aiida.plugins import CalculationFactory
+
+    from aiida_pacemaker.codes import get_or_create_localhost, setup_codes
+    from aiida_pacemaker.data import TrainingSetData
+    from aiida_pacemaker.tools.examples import emt_label, random_bulk_structures
+
+    codes = setup_codes(get_or_create_localhost('localhost-fitted'))
+    structures = emt_label(random_bulk_structures(30, seed=3))
+    training_set = TrainingSetData.from_ase(structures).store()
+    results, node = engine.run_get_node(
+        CalculationFactory('pacemaker.train'),
+        code=codes['pacemaker'],
+        training_set=training_set,
+        parameters=orm.Dict(fast_parameters(maxiter=40)),
+    )
+    assert node.is_finished_ok, node.exit_message
+    return {'codes': codes, 'training_set': training_set, 'structures': structures, 'potential': results['potential']}
+
+
+@pytest.fixture(scope='session')
+def fitted_active_set(fitted):
+    """The active set of the `fitted` potential, built for real by pace_activeset from all atoms."""
+    from aiida import engine, orm
+    from aiida.plugins import CalculationFactory
+
+    results, node = engine.run_get_node(
+        CalculationFactory('pacemaker.activeset'),
+        code=fitted['codes']['pace_activeset'],
+        potential=fitted['potential'],
+        training_set=fitted['training_set'],
+        parameters=orm.Dict({'all_atoms': True}),
+    )
+    assert node.is_finished_ok, node.exit_message
+    return results['active_set']

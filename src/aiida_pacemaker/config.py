@@ -752,6 +752,8 @@ class TrainerConfig:
         if isinstance(parameters.get('data'), Mapping):
             parameters['data'] = {k: v for k, v in parameters['data'].items() if k not in _STAGED_DATA_KEYS}
         validate_pacemaker_parameters(parameters)
+        if 'potential' not in parameters:
+            raise ConfigError('the `potential` section is missing')
 
         basis = dict(parameters['potential'])
         if 'cutoff' in parameters:
