@@ -18,7 +18,6 @@ import dataclasses
 import difflib
 import json
 import math
-import numbers
 import os
 import re
 import typing as t
@@ -122,7 +121,7 @@ def _number(
     noun = ('an integer' if integer else 'a number') + (' ' + ' and '.join(bounds) if bounds else '')
 
     def check(value: t.Any, path: str) -> None:
-        kind = numbers.Integral if integer else numbers.Real
+        kind = int if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value):
             raise ConfigError(f'`{path}` must be {noun}, got {value!r}')
         low = minimum is not None and (value <= minimum if strict else value < minimum)
@@ -139,6 +138,7 @@ _POSITIVE_INT = _number(integer=True, minimum=0, strict=True)
 _NON_NEGATIVE_INT = _number(integer=True, minimum=0)
 _INT = _number(integer=True)
 _REAL = _number()
+_FRACTION = _number(minimum=0, maximum=1)
 
 
 def _one_of(*choices: str) -> Checker:
@@ -262,13 +262,23 @@ def _block_elements(
     if name in keywords:
         return
     symbols = re.findall('[A-Z][a-z]?', name)
-    if ''.join(symbols) != name.replace(' ', '') or not 1 <= len(symbols) <= max_n:
+    if (
+        ''.join(symbols) != name.replace(' ', '')
+        or not 1 <= len(symbols) <= max_n
+        or not set(symbols) <= set(chemical_symbols[1:])
+    ):
         raise _bad_value(path, name, [*keywords, *elements], 'block name')
     for symbol in symbols:
         if symbol not in elements:
             raise ConfigError(
                 f'`{path}`: block `{name}` names {symbol}, which is not in `potential.elements`'
             )
+    # functions blocks: the central element, then the others sorted, each once (generate_species_keys)
+    if max_n > 2 and (len(set(symbols)) != len(symbols) or symbols[1:] != sorted(symbols[1:])):
+        raise ConfigError(
+            f'`{path}` is not a block pacemaker builds: name the central element, then the other '
+            'elements sorted, each once (e.g. `Ni Al Cu`)'
+        )
 
 
 def _check_blocks(
@@ -351,7 +361,7 @@ def _check_potential(potential: t.Any, data_elements: Sequence[str] | None) -> N
 
 # pyace/lossfuncspec.py (LossFunctionSpecification.__init__); pacemaker silently accepts other keys
 LOSS_SCHEMA: dict[str, Checker] = {
-    'kappa': lambda value, path: value == 'auto' or _number(minimum=0, maximum=1)(value, path),
+    'kappa': lambda value, path: None if value == 'auto' else _FRACTION(value, path),
     'L1_coeffs': _NON_NEGATIVE,
     'L2_coeffs': _NON_NEGATIVE,
     'w0_rad': _NON_NEGATIVE,
@@ -372,7 +382,7 @@ WEIGHTING_SCHEMA: dict[str, Checker] = {
     'DE': _POSITIVE,
     'DF': _POSITIVE,
     'wlow': lambda value, path: (
-        value is None or str(value).lower() == 'none' or _number(minimum=0, maximum=1)(value, path)
+        None if value is None or str(value).lower() == 'none' else _FRACTION(value, path)
     ),
     'reftype': _one_of('all', 'bulk', 'cluster'),
     'seed': _INT,
@@ -384,6 +394,11 @@ WEIGHTING_TYPES = ('EnergyBasedWeightingPolicy', 'ExternalWeightingPolicy')
 def _check_weighting(value: t.Any, path: str) -> None:
     _mapping(value, path)
     kind = value.get('type')
+    if kind == 'UniformWeightingPolicy':
+        raise ConfigError(
+            f"`{path}.type` UniformWeightingPolicy is pacemaker's default but not accepted as a "
+            f'type: leave `{path}` out for uniform weights'
+        )
     if kind == 'ExternalWeightingPolicy':
         raise ConfigError(
             f'`{path}.type` ExternalWeightingPolicy reads a weights file, which the CalcJob does '
@@ -399,7 +414,7 @@ def _check_ladder_step(value: t.Any, path: str) -> None:
     items = value if isinstance(value, list | tuple) and 1 <= len(value) <= 2 else [value]
     for item in items:
         if isinstance(item, bool) or not (
-            (isinstance(item, numbers.Integral) and item >= 1) or (isinstance(item, float) and 0 < item < 1)
+            (isinstance(item, int) and item >= 1) or (isinstance(item, float) and 0 < item < 1)
         ):
             raise ConfigError(
                 f'`{path}` must be an integer >= 1, a fraction in (0, 1) or a list of both, got {value!r}'
@@ -437,7 +452,7 @@ FIT_SCHEMA: dict[str, Checker] = {
     'noise_relative_sigma': _NON_NEGATIVE,
     'noise_absolute_sigma': _NON_NEGATIVE,
     'randomize_func_coeffs': _NON_NEGATIVE,
-    'trainable_parameters': _of_type(str | list | dict, 'a string, list or dict'),
+    'trainable_parameters': _of_type((str, list, dict), 'a string, list or dict'),
     'callbacks': _list_of(_STRING),
     'early_stopping_patience': _POSITIVE_INT,
     'min_relative_train_loss_per_iter': _POSITIVE,
@@ -460,12 +475,12 @@ BACKEND_SCHEMA: dict[str, Checker] = {
 
 def _check_test_size(value: t.Any, path: str) -> None:
     """pyace/preparedata.py (train_test_split): a fraction in (0, 1) or a number of structures >= 1."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and value == 0:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
         raise ConfigError(
             f'`{path}` = 0 crashes pacemaker; to fit without a test set, leave the key out instead'
         )
     fraction = isinstance(value, float) and 0 < value < 1
-    count = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
+    count = isinstance(value, int) and not isinstance(value, bool) and value >= 1
     if not (fraction or count):
         raise ConfigError(
             f'`{path}` must be a fraction in (0, 1) or a number of structures >= 1, got {value!r}'
@@ -496,7 +511,7 @@ DATA_REFUSED = dict.fromkeys(_STAGED_DATA_KEYS, _DATA_STAGED)
 def _metadata(value: t.Any, path: str) -> None:
     _mapping(value, path)
     for key, item in value.items():
-        if not isinstance(item, str | numbers.Real):
+        if not isinstance(item, str | int | float):
             raise ConfigError(f'`{path}.{key}` must be a string or a number, got {item!r}')
 
 
@@ -765,7 +780,7 @@ class TrainerConfig:
 
     def to_dict(self) -> dict:
         """A JSON-serialisable dict of the fields (for an AiiDA ``Dict``)."""
-        return copy.deepcopy(dataclasses.asdict(self))
+        return dataclasses.asdict(self)  # deep copies
 
     @classmethod
     def from_dict(cls, dictionary: Mapping[str, t.Any]) -> TrainerConfig:

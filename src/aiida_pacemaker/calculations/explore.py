@@ -81,7 +81,7 @@ class PaceExploreCalculation(PaceBaseCalculation):
         )
 
     @staticmethod
-    def validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
+    def validate_inputs(inputs: dict[str, t.Any], ctx: t.Any) -> str | None:
         """Check the MD settings, the potential/active-set pair and the seeds' elements."""
         options = {**EXPLORE_DEFAULTS, **(inputs['parameters'].get_dict() if 'parameters' in inputs else {})}
         message = check_options(options, EXPLORE_OPTIONS)
@@ -90,7 +90,7 @@ class PaceExploreCalculation(PaceBaseCalculation):
         if options['gamma_select'] >= options['gamma_stop']:
             return '`gamma_select` must be smaller than `gamma_stop`'
         seeds = inputs.get('structures') or {}
-        if not seeds:
+        if not seeds and 'structures' in ctx and inputs:  # an exposed, unused namespace is empty
             return 'give at least one seed structure in `structures`'
         potential, active_set = inputs.get('potential'), inputs.get('active_set')
         if potential is not None and active_set is not None:

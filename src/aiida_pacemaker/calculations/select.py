@@ -77,7 +77,7 @@ class PaceSelectCalculation(PaceBaseCalculation):
         spec.exit_code(400, 'ERROR_SELECT_FAILED', message='pace_select exited with status {status}:\n{log_tail}')
 
     @staticmethod
-    def validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
+    def validate_inputs(inputs: dict[str, t.Any], ctx: t.Any) -> str | None:
         """Check options, the potential/active-set pair and the candidates' elements."""
         options = inputs['parameters'].get_dict() if 'parameters' in inputs else {}
         message = check_options(options, SELECT_OPTIONS)
@@ -86,7 +86,7 @@ class PaceSelectCalculation(PaceBaseCalculation):
         if options.get('gamma_min', 0.0) >= options.get('gamma_max', math.inf):
             return '`gamma_min` must be smaller than `gamma_max`'
         candidates = inputs.get('candidates') or {}
-        if not candidates:
+        if not candidates and 'candidates' in ctx:  # not when a workchain exposes the other inputs
             return 'give at least one structure in `candidates`'
         potential, active_set = inputs.get('potential'), inputs.get('active_set')
         if potential is not None and active_set is not None:

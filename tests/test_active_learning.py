@@ -1,0 +1,74 @@
+"""The active-learning WorkChain, run for real: pacemaker, pace_activeset, pace_select, EMT labels."""
+
+from __future__ import annotations
+
+import pytest
+from aiida import engine, orm
+
+from aiida_pacemaker.data import TrainingSetData
+from aiida_pacemaker.tools.examples import emt_label, random_bulk_structures
+from aiida_pacemaker.workflows.active_learning import PaceActiveLearningWorkChain
+
+from .conftest import fast_parameters
+
+
+def pool_structures(count: int, seed: int) -> dict[str, orm.StructureData]:
+    """Unlabelled candidates: wider strains and rattles than the initial data."""
+    atoms_list = random_bulk_structures(count, seed=seed, strain=0.12, rattle=(0.05, 0.3))
+    return {f'p{i:03d}': orm.StructureData(ase=atoms) for i, atoms in enumerate(atoms_list)}
+
+
+@pytest.mark.pacemaker
+def test_active_learning_loop(aiida_profile, pacemaker_codes):
+    initial = TrainingSetData.from_ase(emt_label(random_bulk_structures(10, seed=21, strain=0.03))).store()
+    test_set = TrainingSetData.from_ase(emt_label(random_bulk_structures(8, seed=99, strain=0.1))).store()
+    builder = PaceActiveLearningWorkChain.get_builder()
+    builder.training_set = initial
+    builder.test_set = test_set
+    builder.pool = pool_structures(30, seed=5)
+    builder.labeller.process = 'pacemaker.label_ase'
+    builder.labeller.inputs = {'calculator': orm.Str('ase.calculators.emt.EMT')}
+    builder.train.train.code = pacemaker_codes['pacemaker']
+    builder.train.train.parameters = orm.Dict(fast_parameters(maxiter=20))
+    builder.activeset.code = pacemaker_codes['pace_activeset']
+    builder.select.code = pacemaker_codes['pace_select']
+    builder.max_cycles = 3
+    builder.max_new_structures_per_cycle = 4
+    builder.gamma_select = 1.0
+    results, node = engine.run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+
+    curve = results['learning_curve'].get_list()
+    assert [row['cycle'] for row in curve] == [1, 2, 3]
+    sizes = [row['num_structures'] for row in curve]
+    assert sizes[0] == 10 and sizes == sorted(sizes) and sizes[-1] > 10
+    assert all(row['test_force_rmse'] is not None for row in curve)
+
+    # invariants: the training set never loses a structure, and no structure enters twice
+    sets = [results['training_sets'][f'cycle_{k}'] for k in (1, 2, 3)]
+    for before, after in zip(sets, sets[1:], strict=False):
+        assert set(before.structure_hashes()) <= set(after.structure_hashes())
+    final = results['training_set']
+    assert len(set(final.structure_hashes())) == final.num_structures
+    assert not set(final.structure_hashes()) & set(test_set.structure_hashes())  # test set never merged
+
+    # the potential of cycle k was trained on exactly the training set of cycle k
+    for k, training_set in enumerate(sets, start=1):
+        potential = results['potentials'][f'cycle_{k}']
+        calc = potential.base.links.get_incoming(node_class=orm.CalcJobNode).one().node
+        assert calc.inputs.training_set.uuid == training_set.uuid
+    assert results['potential'].uuid == results['potentials']['cycle_3'].uuid
+    assert results['active_set'].potential_uuid == results['potential'].uuid
+
+    # every added structure traces back to the process that labelled it
+    initial_names = set(initial.names)
+    for name in final.names:
+        if name in initial_names:
+            continue
+        structure = orm.load_node(name)  # added structures are named by their StructureData's UUID
+        labels = [
+            link.node
+            for link in structure.base.links.get_outgoing(node_class=orm.CalcFunctionNode).all()
+            if link.node.process_label == 'label_with_ase'
+        ]
+        assert labels and labels[0].is_finished_ok
