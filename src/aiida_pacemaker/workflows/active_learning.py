@@ -165,6 +165,82 @@ class PaceActiveLearningWorkChain(WorkChain):
         spec.exit_code(404, 'ERROR_ALL_LABELS_FAILED', message='Every labelling process failed ({count}): {reasons}')
         spec.exit_code(405, 'ERROR_EXPLORATION_FAILED', message='Exploration failed in cycle {cycle}: {message}')
 
+    @classmethod
+    def get_builder_from_protocol(
+        cls,
+        codes: dict[str, orm.AbstractCode],
+        *,
+        training_set: TrainingSetData | None = None,
+        structures: dict[str, orm.StructureData] | None = None,
+        pool: dict[str, orm.StructureData] | None = None,
+        explore_structures: dict[str, orm.StructureData] | None = None,
+        test_set: TrainingSetData | None = None,
+        labeller: str = 'pacemaker.label_ase',
+        labeller_inputs: dict[str, t.Any] | None = None,
+        protocol: str | None = None,
+        overrides: dict[str, t.Any] | None = None,
+    ) -> t.Any:
+        """Return a builder filled from ``protocol`` (``fast``, ``balanced``, ``precise``) and ``overrides``.
+
+        :param codes: ``pacemaker``, ``pace_activeset``, ``pace_select`` and, to explore, ``pace_explore``
+            (the interpreter of pacemaker's environment), as returned by :func:`aiida_pacemaker.codes.setup_codes`.
+        :param labeller: entry point or ``module:ProcessClass`` of the labeller; ``labeller_inputs`` are its
+            fixed inputs (default: EMT through the built-in ASE labeller).
+        :param overrides: deep-merged into the protocol; unknown keys are refused.
+        """
+        from aiida_pacemaker.baselines import LennardJonesBaseline, min_interatomic_distance
+        from aiida_pacemaker.config import TrainerConfig
+
+        from .protocols import get_protocol
+
+        settings = get_protocol(protocol, overrides)
+        elements: set[str] = set(training_set.elements) if training_set is not None else set()
+        for group in (structures, pool, explore_structures):
+            for structure in (group or {}).values():
+                elements.update(structure.get_kind_names())
+        trainer = dict(settings['trainer'])
+        basis = dict(trainer.get('ace_basis_config', {}))
+        basis.setdefault('elements', sorted(elements))
+        trainer['ace_basis_config'] = basis
+        config = TrainerConfig.from_dict(trainer)
+        min_distance = min_interatomic_distance(training_set.get_arrays()) if training_set is not None else None
+        try:
+            parameters = config.to_pacemaker_parameters(min_distance=min_distance)
+        except ValueError:
+            parameters = config.to_pacemaker_parameters(min_distance=1.5)  # r_in before any data: a safe default
+
+        builder = cls.get_builder()
+        if training_set is not None:
+            builder.training_set = training_set
+        if structures:
+            builder.structures = structures
+        if test_set is not None:
+            builder.test_set = test_set
+        if pool:
+            builder.pool = pool
+        builder.labeller.process = labeller
+        builder.labeller.inputs = labeller_inputs or {'calculator': orm.Str('ase.calculators.emt.EMT')}
+        builder.train.train.code = codes['pacemaker']
+        builder.train.train.parameters = orm.Dict(parameters)
+        if config.physics_baseline == 'lj':
+            baseline = config.baseline_parameters or LennardJonesBaseline.default_for(sorted(elements)).to_parameters()
+            builder.baseline = orm.Dict({'type': 'lj', **baseline})
+        builder.activeset.code = codes['pace_activeset']
+        builder.activeset.parameters = orm.Dict(settings['activeset'])
+        builder.select.code = codes['pace_select']
+        if settings['select']:
+            builder.select.parameters = orm.Dict(settings['select'])
+        if explore_structures:
+            builder.explore.code = codes['pace_explore']
+            builder.explore.structures = explore_structures
+            builder.explore.parameters = orm.Dict(settings['explore'])
+        for key in ('max_cycles', 'max_new_structures_per_cycle', 'gamma_select', 'gamma_max', 'fine_tune'):
+            if key in settings:
+                builder[key] = settings[key]
+        if 'target_test_force_rmse' in settings:
+            builder.target_test_force_rmse = settings['target_test_force_rmse']
+        return builder
+
     # ------------------------------------------------------------------ setup and initial labels
     def setup(self) -> None:
         """Initialise the context."""
