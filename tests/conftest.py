@@ -10,13 +10,15 @@ import tempfile
 os.environ.setdefault('AIIDA_PATH', tempfile.mkdtemp(prefix='aiida_pacemaker_tests_'))
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-import pytest  # noqa: E402
+import pytest
 
 pytest_plugins = ['aiida.tools.pytest_fixtures']
 
 FAST_POTENTIAL = {
     'elements': ['Cu'],
-    'embeddings': {'ALL': {'npot': 'FinnisSinclairShiftedScaled', 'fs_parameters': [1, 1, 1, 0.5], 'ndensity': 2}},
+    'embeddings': {
+        'ALL': {'npot': 'FinnisSinclairShiftedScaled', 'fs_parameters': [1, 1, 1, 0.5], 'ndensity': 2}
+    },
     'bonds': {'ALL': {'radbase': 'SBessel', 'radparameters': [5.25], 'rcut': 5.0, 'dcut': 0.01}},
     'functions': {
         'number_of_functions_per_element': 12,
@@ -33,7 +35,11 @@ def fast_parameters(maxiter: int = 15, **fit: object) -> dict:
         'cutoff': 5.0,
         'seed': 42,
         'potential': copy.deepcopy(FAST_POTENTIAL),
-        'fit': {'loss': {'kappa': 0.3, 'L1_coeffs': 1e-8, 'L2_coeffs': 1e-8}, 'optimizer': 'BFGS', 'maxiter': maxiter}
+        'fit': {
+            'loss': {'kappa': 0.3, 'L1_coeffs': 1e-8, 'L2_coeffs': 1e-8},
+            'optimizer': 'BFGS',
+            'maxiter': maxiter,
+        }
         | fit,
         'backend': {'evaluator': 'tensorpot', 'batch_size': 100, 'display_step': 50},
         'data': {'reference_energy': 0},
@@ -143,7 +149,12 @@ def fitted(aiida_profile):
         parameters=orm.Dict(fast_parameters(maxiter=40)),
     )
     assert node.is_finished_ok, node.exit_message
-    return {'codes': codes, 'training_set': training_set, 'structures': structures, 'potential': results['potential']}
+    return {
+        'codes': codes,
+        'training_set': training_set,
+        'structures': structures,
+        'potential': results['potential'],
+    }
 
 
 @pytest.fixture(scope='session')

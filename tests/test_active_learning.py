@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from aiida import engine, orm
 
@@ -46,7 +48,7 @@ def test_active_learning_loop(aiida_profile, pacemaker_codes):
 
     # invariants: the training set never loses a structure, and no structure enters twice
     sets = [results['training_sets'][f'cycle_{k}'] for k in (1, 2, 3)]
-    for before, after in zip(sets, sets[1:], strict=False):
+    for before, after in itertools.pairwise(sets):
         assert set(before.structure_hashes()) <= set(after.structure_hashes())
     final = results['training_set']
     assert len(set(final.structure_hashes())) == final.num_structures

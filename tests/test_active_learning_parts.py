@@ -129,7 +129,9 @@ def test_active_set_refuses_another_potential(aiida_profile):
     ],
 )
 def test_select_refuses_bad_parameters(aiida_profile, aiida_localhost, parameters, message):
-    code = orm.InstalledCode(computer=aiida_localhost, filepath_executable='/opt/pace/bin/pace_select').store()
+    code = orm.InstalledCode(
+        computer=aiida_localhost, filepath_executable='/opt/pace/bin/pace_select'
+    ).store()
     potential = PacePotentialData(DUMMY_POTENTIAL).store()
     active_set = ActiveSetData(asi=b'x', potential=potential).store()
     from ase.build import bulk
@@ -148,7 +150,9 @@ def test_select_refuses_bad_parameters(aiida_profile, aiida_localhost, parameter
 def test_select_command_line(aiida_profile, aiida_localhost, generate_calc_job):
     from ase.build import bulk
 
-    code = orm.InstalledCode(computer=aiida_localhost, filepath_executable='/opt/pace/bin/pace_select').store()
+    code = orm.InstalledCode(
+        computer=aiida_localhost, filepath_executable='/opt/pace/bin/pace_select'
+    ).store()
     potential = PacePotentialData(DUMMY_POTENTIAL).store()
     active_set = ActiveSetData(asi=b'x', potential=potential).store()
     inputs = {
@@ -163,14 +167,19 @@ def test_select_command_line(aiida_profile, aiida_localhost, generate_calc_job):
         'candidates.pckl.gzip', '-p', 'potential.yaml', '-a', 'potential.asi', '-o', 'selected.pkl.gz',
         '-m', '3', '-mem', '2GB',
     ]  # fmt: skip
-    assert 'gamma_report.py filter potential.yaml potential.asi candidates_all.pckl.gzip' in calcinfo.prepend_text
-    assert "1.5 inf" in calcinfo.prepend_text
+    assert (
+        'gamma_report.py filter potential.yaml potential.asi candidates_all.pckl.gzip'
+        in calcinfo.prepend_text
+    )
+    assert '1.5 inf' in calcinfo.prepend_text
     assert (potential.uuid, 'potential.yaml', 'potential.yaml') in calcinfo.local_copy_list
     assert {'gamma_report.py', 'candidates_all.pckl.gzip'} <= set(folder.get_content_list())
 
 
 def test_activeset_command_line(aiida_profile, aiida_localhost, generate_calc_job, training_set):
-    code = orm.InstalledCode(computer=aiida_localhost, filepath_executable='/opt/pace/bin/pace_activeset').store()
+    code = orm.InstalledCode(
+        computer=aiida_localhost, filepath_executable='/opt/pace/bin/pace_activeset'
+    ).store()
     potential = PacePotentialData(DUMMY_POTENTIAL).store()
     inputs = {
         'code': code,

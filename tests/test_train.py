@@ -12,7 +12,9 @@ from aiida_pacemaker.data import PacePotentialData, TrainingSetData
 from .conftest import DUMMY_POTENTIAL, METRICS_HEADER, fast_parameters
 
 
-def fake_pacemaker_body(potential: str | None = DUMMY_POTENTIAL, exit_status: int = 0, loss: str = '0.01') -> str:
+def fake_pacemaker_body(
+    potential: str | None = DUMMY_POTENTIAL, exit_status: int = 0, loss: str = '0.01'
+) -> str:
     """A shell script standing in for pacemaker: checks its input, writes files, exits."""
     lines = [
         '#!/bin/bash',
@@ -54,7 +56,9 @@ def test_prepare_for_submission(aiida_profile, aiida_localhost, training_set, ge
     assert calcinfo.codes_info[0].cmdline_params == ['input.yaml']
     assert calcinfo.local_copy_list == []
     assert 'training_set.pckl.gzip' in calcinfo.provenance_exclude_list
-    assert "/opt/pace/bin/pace_yaml2yace output_potential.yaml -o output_potential.yace" in calcinfo.append_text
+    assert (
+        '/opt/pace/bin/pace_yaml2yace output_potential.yaml -o output_potential.yace' in calcinfo.append_text
+    )
     assert calcinfo.append_text.startswith('echo $? > exit_status')
 
 
@@ -106,7 +110,9 @@ def test_invalid_parameters_are_refused(aiida_profile, aiida_localhost, training
 
     before = orm.QueryBuilder().append(orm.CalcJobNode).count()
     with pytest.raises(ValueError, match=message):
-        engine.run(PaceTrainCalculation, code=code, training_set=training_set, parameters=orm.Dict(parameters))
+        engine.run(
+            PaceTrainCalculation, code=code, training_set=training_set, parameters=orm.Dict(parameters)
+        )
     assert orm.QueryBuilder().append(orm.CalcJobNode).count() == before
 
 
@@ -131,7 +137,9 @@ def test_initial_potential_missing_elements(aiida_profile, aiida_localhost, emt_
 # ---------------------------------------------------------------------------- fake binaries
 def test_fake_pacemaker_success(aiida_profile, training_set, fake_codes):
     results, node = engine.run_get_node(
-        engine.CalcJobProcess if False else __import__('aiida.plugins').plugins.CalculationFactory('pacemaker.train'),
+        engine.CalcJobProcess
+        if False
+        else __import__('aiida.plugins').plugins.CalculationFactory('pacemaker.train'),
         code=fake_codes(),
         training_set=training_set,
         parameters=orm.Dict(fast_parameters()),
@@ -235,6 +243,6 @@ def test_real_zbl_fit(aiida_profile, pacemaker_codes, training_set):
     assert node.is_finished_ok, node.exit_message
     potential = results['potential']
     assert potential.physics_baseline == 'zbl'
-    energies, forces = dimer_curve(potential.get_ase_calculator(), ('Cu', 'Cu'), [0.6, 1.0, 1.4, 1.8])
+    energies, _ = dimer_curve(potential.get_ase_calculator(), ('Cu', 'Cu'), [0.6, 1.0, 1.4, 1.8])
     assert np.all(np.diff(energies) < 0), energies  # rises steeply as the distance shrinks
     assert energies[0] > 100.0

@@ -113,7 +113,10 @@ CU2 = Atoms('Cu2', positions=[[0, 0, 0], [1.8, 0, 0]], cell=[4, 4, 4], pbc=True)
         ([labelled(CU2, forces=np.zeros((3, 3)))], r'forces of shape \(3, 3\), expected \(2, 3\)'),
         ([labelled(CU2, forces=np.full((2, 3), 1e6))], 'are the forces in eV/Å'),
         ([CU2.copy()], 'no calculator'),
-        ([labelled(Atoms('Cu2', positions=[[0, 0, 0], [1.8, 0, 0]], cell=[4, 4, 0], pbc=True))], 'zero volume'),
+        (
+            [labelled(Atoms('Cu2', positions=[[0, 0, 0], [1.8, 0, 0]], cell=[4, 4, 0], pbc=True))],
+            'zero volume',
+        ),
         (
             [labelled(Atoms('Cu2', positions=[[0, 0, 0], [1.8, 0, 0]], cell=[4, 4, 20], pbc=[1, 1, 0]))],
             'periodic in only some directions',
@@ -133,5 +136,5 @@ def test_bad_input_is_refused(aiida_profile, structures, message):
 def test_missing_forces(aiida_profile):
     atoms = CU2.copy()
     atoms.calc = SinglePointCalculator(atoms, energy=1.0)
-    with pytest.raises(TrainingSetError, match='structure 0 .*no force labels'):
+    with pytest.raises(TrainingSetError, match=r'structure 0 .*no force labels'):
         TrainingSetData.from_ase([atoms])

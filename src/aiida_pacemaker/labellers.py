@@ -41,7 +41,7 @@ def load_labeller(identifier: str) -> t.Any:
     for factory in factories.get(group, [CalculationFactory, WorkflowFactory]):
         try:
             return factory(name)
-        except Exception:  # noqa: BLE001, S112 - try the next entry-point group
+        except Exception:
             continue
     raise LabellerError(
         f'no labeller `{identifier}`: give an entry point (e.g. `pacemaker.label_ase`) or `module:ProcessClass`'
@@ -72,4 +72,6 @@ def validate_labeller(labeller: t.Any) -> None:
     dynamic = spec.outputs.dynamic
     missing = [name for name in REQUIRED_OUTPUTS if name not in spec.outputs]
     if missing and not dynamic:
-        raise LabellerError(f'the labeller declares no output(s) {missing}; it must return total_energy and forces')
+        raise LabellerError(
+            f'the labeller declares no output(s) {missing}; it must return total_energy and forces'
+        )

@@ -46,7 +46,9 @@ class PaceActiveSetCalculation(PaceBaseCalculation):
         """Define the process specification."""
         super().define(spec)
         spec.input('potential', valid_type=PacePotentialData, help='The potential (its .yaml is used).')
-        spec.input('training_set', valid_type=TrainingSetData, help='The structures to pick the active set from.')
+        spec.input(
+            'training_set', valid_type=TrainingSetData, help='The structures to pick the active set from.'
+        )
         spec.input(
             'parameters',
             valid_type=orm.Dict,
@@ -98,5 +100,10 @@ class PaceActiveSetCalculation(PaceBaseCalculation):
         calcinfo.local_copy_list = [(self.inputs.potential.uuid, YAML_FILENAME, self.POTENTIAL_FILE)]
         calcinfo.provenance_exclude_list = [self.DATA_FILE]
         calcinfo.append_text = self.exit_status_capture()
-        calcinfo.retrieve_list = [self.EXIT_STATUS_FILE, self._DEFAULT_STDOUT, 'potential.asi', 'potential.asi.nonlinear']
+        calcinfo.retrieve_list = [
+            self.EXIT_STATUS_FILE,
+            self._DEFAULT_STDOUT,
+            'potential.asi',
+            'potential.asi.nonlinear',
+        ]
         return calcinfo

@@ -42,10 +42,16 @@ class PaceBaseCalculation(CalcJob):
     def define(cls, spec):  # type: ignore[no-untyped-def]
         """Define the common defaults and exit codes."""
         super().define(spec)
-        spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
+        spec.inputs['metadata']['options']['resources'].default = {
+            'num_machines': 1,
+            'num_mpiprocs_per_machine': 1,
+        }
         spec.inputs['metadata']['options']['withmpi'].default = False
         spec.exit_code(
-            300, 'ERROR_NO_RETRIEVED_FOLDER', invalidates_cache=True, message='The retrieved folder is missing.'
+            300,
+            'ERROR_NO_RETRIEVED_FOLDER',
+            invalidates_cache=True,
+            message='The retrieved folder is missing.',
         )
         spec.exit_code(
             301,

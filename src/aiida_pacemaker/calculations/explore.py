@@ -58,7 +58,9 @@ class PaceExploreCalculation(PaceBaseCalculation):
         super().define(spec)
         spec.input('potential', valid_type=PacePotentialData)
         spec.input('active_set', valid_type=ActiveSetData, help='The active set of `potential`.')
-        spec.input_namespace('structures', valid_type=orm.StructureData, dynamic=True, help='Seed structures.')
+        spec.input_namespace(
+            'structures', valid_type=orm.StructureData, dynamic=True, help='Seed structures.'
+        )
         spec.input(
             'parameters',
             valid_type=orm.Dict,
@@ -70,10 +72,16 @@ class PaceExploreCalculation(PaceBaseCalculation):
         spec.output_namespace(
             'candidates', valid_type=orm.StructureData, dynamic=True, help='Snapshots above `gamma_select`.'
         )
-        spec.output('report', valid_type=orm.Dict, help='Gamma of each candidate and per-trajectory statistics.')
+        spec.output(
+            'report', valid_type=orm.Dict, help='Gamma of each candidate and per-trajectory statistics.'
+        )
         spec.exit_code(302, 'ERROR_SUMMARY_MISSING', message='The exploration wrote no summary:\n{log_tail}')
-        spec.exit_code(303, 'ERROR_CANDIDATES_UNREADABLE', message='candidates.extxyz is unreadable: {detail}')
-        spec.exit_code(400, 'ERROR_EXPLORE_FAILED', message='The MD script exited with status {status}:\n{log_tail}')
+        spec.exit_code(
+            303, 'ERROR_CANDIDATES_UNREADABLE', message='candidates.extxyz is unreadable: {detail}'
+        )
+        spec.exit_code(
+            400, 'ERROR_EXPLORE_FAILED', message='The MD script exited with status {status}:\n{log_tail}'
+        )
         spec.exit_code(
             410,
             'ERROR_MD_EXPLODED',
@@ -109,7 +117,10 @@ class PaceExploreCalculation(PaceBaseCalculation):
         """Write the seeds, the settings and the script; run it with the environment's Python."""
         from ase.io import write
 
-        options = {**EXPLORE_DEFAULTS, **(self.inputs.parameters.get_dict() if 'parameters' in self.inputs else {})}
+        options = {
+            **EXPLORE_DEFAULTS,
+            **(self.inputs.parameters.get_dict() if 'parameters' in self.inputs else {}),
+        }
         keys = sorted(self.inputs.structures)
         with folder.open('seeds.extxyz', 'w', encoding='utf8') as handle:
             write(handle, [self.inputs.structures[k].get_ase() for k in keys], format='extxyz')

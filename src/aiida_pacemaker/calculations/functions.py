@@ -38,7 +38,9 @@ def load_calculator_class(import_path: str) -> type:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exception:
-        raise ValueError(f'cannot import `{module_name}` for the calculator `{import_path}`: {exception}') from None
+        raise ValueError(
+            f'cannot import `{module_name}` for the calculator `{import_path}`: {exception}'
+        ) from None
     cls = getattr(module, name, None)
     if not isinstance(cls, type):
         raise ValueError(f'`{import_path}` is not a class')
@@ -62,7 +64,9 @@ def label_with_ase(structure: orm.StructureData, calculator: orm.Str, **kwargs: 
     energy = float(atoms.get_potential_energy())
     forces = np.asarray(atoms.get_forces(), dtype=float)
     if not (np.isfinite(energy) and np.all(np.isfinite(forces))):
-        raise ValueError(f'the calculator returned a non-finite energy or forces for {atoms.get_chemical_formula()}')
+        raise ValueError(
+            f'the calculator returned a non-finite energy or forces for {atoms.get_chemical_formula()}'
+        )
     results: dict[str, orm.Data] = {'total_energy': orm.Float(energy)}
     force_array = orm.ArrayData()
     force_array.set_array('forces', forces)
@@ -70,7 +74,7 @@ def label_with_ase(structure: orm.StructureData, calculator: orm.Str, **kwargs: 
     if atoms.pbc.all():
         try:
             stress = np.asarray(atoms.get_stress(voigt=True), dtype=float)
-        except Exception:  # noqa: BLE001 - many calculators have no stress
+        except Exception:
             stress = None
         if stress is not None and np.all(np.isfinite(stress)):
             stress_array = orm.ArrayData()
@@ -151,7 +155,13 @@ def subtract_baseline_from_training_set(training_set: TrainingSetData, baseline:
     return TrainingSetData(arrays=subtract_baseline(training_set.get_arrays(), model))
 
 
-LEARNING_CURVE_METRICS = ('train_energy_rmse', 'train_force_rmse', 'test_energy_rmse', 'test_force_rmse', 'iterations')
+LEARNING_CURVE_METRICS = (
+    'train_energy_rmse',
+    'train_force_rmse',
+    'test_energy_rmse',
+    'test_force_rmse',
+    'iterations',
+)
 
 
 @calcfunction

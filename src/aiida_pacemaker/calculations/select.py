@@ -72,9 +72,13 @@ class PaceSelectCalculation(PaceBaseCalculation):
             help='`gamma` (max extrapolation grade per candidate key), `selected` (keys), `num_selected`, '
             '`num_candidates`, `max_gamma`, `num_in_window`.',
         )
-        spec.exit_code(302, 'ERROR_GAMMA_MISSING', message='The extrapolation grades were not computed:\n{log_tail}')
+        spec.exit_code(
+            302, 'ERROR_GAMMA_MISSING', message='The extrapolation grades were not computed:\n{log_tail}'
+        )
         spec.exit_code(303, 'ERROR_SELECTION_MISSING', message='The selection report is missing:\n{log_tail}')
-        spec.exit_code(400, 'ERROR_SELECT_FAILED', message='pace_select exited with status {status}:\n{log_tail}')
+        spec.exit_code(
+            400, 'ERROR_SELECT_FAILED', message='pace_select exited with status {status}:\n{log_tail}'
+        )
 
     @staticmethod
     def validate_inputs(inputs: dict[str, t.Any], ctx: t.Any) -> str | None:

@@ -94,7 +94,9 @@ class PaceTrainCalculation(PaceBaseCalculation):
         spec.exit_code(304, 'ERROR_METRICS_UNREADABLE', message='The fit metrics could not be read: {detail}')
         spec.exit_code(305, 'ERROR_YACE_MISSING', message='pace_yaml2yace did not write the .yace: {detail}')
         spec.exit_code(
-            400, 'ERROR_PACEMAKER_FAILED', message='pacemaker exited with status {status}; end of its log:\n{log_tail}'
+            400,
+            'ERROR_PACEMAKER_FAILED',
+            message='pacemaker exited with status {status}; end of its log:\n{log_tail}',
         )
         spec.exit_code(
             401,
@@ -107,7 +109,9 @@ class PaceTrainCalculation(PaceBaseCalculation):
             'ERROR_FIT_NOT_CONVERGED',
             message='The optimizer stopped after {iterations} of {maxiter} iterations: {reason}',
         )
-        spec.exit_code(420, 'ERROR_NON_FINITE_LOSS', message='The loss became non-finite ({loss}) during the fit.')
+        spec.exit_code(
+            420, 'ERROR_NON_FINITE_LOSS', message='The loss became non-finite ({loss}) during the fit.'
+        )
 
     @staticmethod
     def validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
@@ -134,7 +138,9 @@ class PaceTrainCalculation(PaceBaseCalculation):
         if test_set is not None and 'test_size' in (content.get('data') or {}):
             return 'give either a `test_set` or `data.test_size` in the parameters, not both'
         try:
-            validate_pacemaker_parameters(content, data_elements=sorted(elements) if 'potential' in content else None)
+            validate_pacemaker_parameters(
+                content, data_elements=sorted(elements) if 'potential' in content else None
+            )
         except ConfigError as exception:
             return f'invalid `parameters`: {exception}'
         return None

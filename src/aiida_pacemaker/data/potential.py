@@ -33,7 +33,11 @@ def summarize_potential_yaml(content: bytes | str) -> dict[str, t.Any]:
         document = yaml.safe_load(content)
     except yaml.YAMLError as exception:
         raise PotentialError(f'the potential is not valid YAML: {exception}') from exception
-    if not isinstance(document, dict) or not isinstance(document.get('species'), list) or not document['species']:
+    if (
+        not isinstance(document, dict)
+        or not isinstance(document.get('species'), list)
+        or not document['species']
+    ):
         raise PotentialError('the file is not a pacemaker B-basis potential: it has no `species` blocks')
     elements: list[str] = []
     cutoffs: list[float] = []
@@ -58,7 +62,9 @@ def summarize_potential_yaml(content: bytes | str) -> dict[str, t.Any]:
         except yaml.YAMLError:
             reference = {}
     reference_energies = (
-        {str(k): float(v) for k, v in reference.items() if str(k) in elements} if isinstance(reference, dict) else {}
+        {str(k): float(v) for k, v in reference.items() if str(k) in elements}
+        if isinstance(reference, dict)
+        else {}
     )
     return {
         'elements': elements,
@@ -146,7 +152,9 @@ class PacePotentialData(Data):
         except FileNotFoundError as exception:
             raise PotentialError(f'PacePotentialData<{self.pk}> holds no {filename}') from exception
         if hashlib.sha256(content).hexdigest() != self.base.attributes.get(attribute):
-            raise PotentialError(f'{filename} of PacePotentialData<{self.pk}> does not match its recorded SHA-256')
+            raise PotentialError(
+                f'{filename} of PacePotentialData<{self.pk}> does not match its recorded SHA-256'
+            )
         return content
 
     def get_yaml_content(self) -> bytes:
@@ -169,7 +177,9 @@ class PacePotentialData(Data):
         path.write_bytes(self.get_yace_content())
         return path
 
-    def get_ase_calculator(self, active_set: t.Any = None, directory: str | pathlib.Path | None = None) -> t.Any:
+    def get_ase_calculator(
+        self, active_set: t.Any = None, directory: str | pathlib.Path | None = None
+    ) -> t.Any:
         """Return an ASE calculator for this potential (needs pyace), including any additive baseline.
 
         :param active_set: optional `ActiveSetData` of this potential; the calculator then
@@ -190,7 +200,9 @@ class PacePotentialData(Data):
         if self.physics_baseline == 'lj' or reference:
             from aiida_pacemaker.baselines import BaselineSumCalculator, baseline_from_parameters
 
-            baseline = baseline_from_parameters(self.baseline_parameters) if self.physics_baseline == 'lj' else None
+            baseline = (
+                baseline_from_parameters(self.baseline_parameters) if self.physics_baseline == 'lj' else None
+            )
             return BaselineSumCalculator(calculator, baseline=baseline, reference_energies=reference or None)
         return calculator
 
@@ -204,7 +216,9 @@ class PacePotentialData(Data):
         if self.physics_baseline == 'lj':
             from aiida_pacemaker.baselines import baseline_from_parameters
 
-            return baseline_from_parameters(self.baseline_parameters).lammps_lines(self.elements, yace_filename)
+            return baseline_from_parameters(self.baseline_parameters).lammps_lines(
+                self.elements, yace_filename
+            )
         return ['pair_style pace', f'pair_coeff * * {yace_filename} {" ".join(self.elements)}']
 
 

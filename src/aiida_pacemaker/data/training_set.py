@@ -42,7 +42,13 @@ if t.TYPE_CHECKING:
     import ase
     from aiida.orm import ArrayData, Float, StructureData
 
-__all__ = ('TrainingSetData', 'TrainingSetError', 'portable_dataframe', 'structure_hash', 'write_structures_pickle')
+__all__ = (
+    'TrainingSetData',
+    'TrainingSetError',
+    'portable_dataframe',
+    'structure_hash',
+    'write_structures_pickle',
+)
 
 FILENAME = 'training_set.npz'
 MAX_ABS_FORCE = 1.0e4  # eV/Å; larger labels are almost certainly a unit or parsing error
@@ -137,7 +143,11 @@ def _validate(arrays: dict[str, np.ndarray]) -> None:
             )
         if pbc.all() and abs(np.linalg.det(arrays['cells'][index])) < MIN_CELL_VOLUME:
             raise TrainingSetError(f'{label} is periodic but its cell has zero volume')
-        if 'stress' in arrays and arrays['has_stress'][index] and not np.all(np.isfinite(arrays['stress'][index])):
+        if (
+            'stress' in arrays
+            and arrays['has_stress'][index]
+            and not np.all(np.isfinite(arrays['stress'][index]))
+        ):
             raise TrainingSetError(f'{label} has a non-finite stress')
         for key in ('w_energy', 'w_forces'):
             if key in arrays and not (np.isfinite(arrays[key][index]) and arrays[key][index] >= 0):
@@ -191,13 +201,17 @@ class _Builder:
             )
         positions = np.asarray(positions, dtype=np.float64)
         if positions.shape != (natoms, 3):
-            raise TrainingSetError(f'{label} has positions of shape {positions.shape}, expected ({natoms}, 3)')
+            raise TrainingSetError(
+                f'{label} has positions of shape {positions.shape}, expected ({natoms}, 3)'
+            )
         if stress is not None:
             stress = np.asarray(stress, dtype=np.float64)
             if stress.shape == (3, 3):
                 stress = stress[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
             if stress.shape != (6,):
-                raise TrainingSetError(f'{label} has a stress of shape {stress.shape}, expected (6,) or (3, 3)')
+                raise TrainingSetError(
+                    f'{label} has a stress of shape {stress.shape}, expected (6,) or (3, 3)'
+                )
         self.numbers.append(numbers)
         self.positions.append(positions)
         self.forces.append(forces)
@@ -261,7 +275,7 @@ class TrainingSetData(Data):
 
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, **arrays)
+        np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
         content = buffer.getvalue()
         self.base.repository.put_object_from_bytes(content, FILENAME)
         from ase.data import chemical_symbols
@@ -271,7 +285,9 @@ class TrainingSetData(Data):
         self.base.attributes.set('content_hash', _content_hash(arrays))
         self.base.attributes.set('num_structures', int(arrays['natoms'].size))
         self.base.attributes.set('num_atoms', int(arrays['natoms'].sum()))
-        self.base.attributes.set('elements', sorted({chemical_symbols[z] for z in np.unique(arrays['numbers'])}))
+        self.base.attributes.set(
+            'elements', sorted({chemical_symbols[z] for z in np.unique(arrays['numbers'])})
+        )
         self.base.attributes.set('has_stress', bool('has_stress' in arrays and arrays['has_stress'].any()))
         self._arrays_cache = arrays
 
@@ -339,8 +355,20 @@ class TrainingSetData(Data):
             stress = stresses[index] if stresses else None
             if stress is not None and hasattr(stress, 'get_array'):
                 stress = stress.get_array('stress')
-            name = names[index] if names else structure.label or f'{atoms.get_chemical_formula()}_{structure.pk}'
-            builder.add(index, atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc, energy, force, stress, name)
+            name = (
+                names[index] if names else structure.label or f'{atoms.get_chemical_formula()}_{structure.pk}'
+            )
+            builder.add(
+                index,
+                atoms.numbers,
+                atoms.positions,
+                atoms.cell.array,
+                atoms.pbc,
+                energy,
+                force,
+                stress,
+                name,
+            )
         return cls(arrays=builder.arrays())
 
     # ------------------------------------------------------------------ reading

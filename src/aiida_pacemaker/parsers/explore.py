@@ -34,7 +34,7 @@ class PaceExploreParser(PaceBaseParser):
         text = self.read_text('candidates.extxyz') or ''
         try:
             snapshots = read(io.StringIO(text), index=':', format='extxyz') if text.strip() else []
-        except Exception as exception:  # noqa: BLE001 - ase raises many kinds on a corrupt file
+        except Exception as exception:
             return self.exit_codes.ERROR_CANDIDATES_UNREADABLE.format(detail=str(exception))
         gamma = {}
         for index, atoms in enumerate(snapshots):
@@ -61,5 +61,7 @@ class PaceExploreParser(PaceBaseParser):
             return self.exit_codes.ERROR_EXPLORE_FAILED.format(status=status, log_tail=log_tail)
         exploded = [r['reason'] for r in trajectories if str(r.get('reason', '')).startswith('exploded')]
         if exploded:
-            return self.exit_codes.ERROR_MD_EXPLODED.format(count=len(exploded), reasons='; '.join(exploded[:3]))
+            return self.exit_codes.ERROR_MD_EXPLODED.format(
+                count=len(exploded), reasons='; '.join(exploded[:3])
+            )
         return None

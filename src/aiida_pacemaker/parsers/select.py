@@ -31,7 +31,9 @@ class PaceSelectParser(PaceBaseParser):
             if status is None:
                 return self.exit_codes.ERROR_NO_EXIT_STATUS.format(detail=f'\n{log_tail}')
             if status != 0:
-                return self.exit_codes.ERROR_SELECT_FAILED.format(status=status, log_tail=self.tail('aiida.out'))
+                return self.exit_codes.ERROR_SELECT_FAILED.format(
+                    status=status, log_tail=self.tail('aiida.out')
+                )
         try:
             selected = [] if nothing else json.loads(self.read_text('selected.json') or 'null')
         except json.JSONDecodeError:
@@ -42,7 +44,9 @@ class PaceSelectParser(PaceBaseParser):
         candidates = self.node.inputs.candidates
         unknown = [key for key in selected if key not in candidates]
         if unknown:
-            return self.exit_codes.ERROR_SELECTION_MISSING.format(log_tail=f'unknown candidate keys {unknown}')
+            return self.exit_codes.ERROR_SELECTION_MISSING.format(
+                log_tail=f'unknown candidate keys {unknown}'
+            )
         parameters = self.node.inputs.parameters.get_dict() if 'parameters' in self.node.inputs else {}
         window = (parameters.get('gamma_min', 0.0), parameters.get('gamma_max', float('inf')))
         for key in selected:

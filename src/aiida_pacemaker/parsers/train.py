@@ -9,6 +9,7 @@ import typing as t
 from aiida import orm
 from aiida.engine import ExitCode
 
+from aiida_pacemaker.calculations.train import PaceTrainCalculation
 from aiida_pacemaker.data.potential import PacePotentialData, PotentialError
 
 from .base import PaceBaseParser
@@ -51,7 +52,7 @@ class PaceTrainParser(PaceBaseParser):
 
     def parse(self, **kwargs: t.Any) -> ExitCode | None:
         """Parse the retrieved files of a pacemaker fit."""
-        calc = self.node.process_class
+        calc = PaceTrainCalculation
         names = set(self.retrieved_names())
         status = self.recorded_exit_status()
         log_tail = self.tail(calc.LOG_FILE, calc.STDOUT_FILE)
@@ -59,7 +60,9 @@ class PaceTrainParser(PaceBaseParser):
         metrics, metrics_error = self._parse_metrics()
         if metrics:
             # JSON has no NaN: a non-finite value is stored as None (and the loss checked below)
-            finite = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in metrics.items()}
+            finite = {
+                k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in metrics.items()
+            }
             self.out('metrics', orm.Dict(finite))
 
         if status is None or status != 0:
@@ -133,7 +136,9 @@ class PaceTrainParser(PaceBaseParser):
             'number_of_functions': int(last.get('nfuncs', 0)),
         }
         test_text = self.read_text('test_metrics.txt')
-        if test_text and len(test_text.strip().splitlines()) > 1:  # pacemaker writes a bare header without test data
+        if (
+            test_text and len(test_text.strip().splitlines()) > 1
+        ):  # pacemaker writes a bare header without test data
             try:
                 test = parse_metrics_table(test_text)[-1]
                 metrics['test_energy_rmse'] = test['rmse_epa'] * 1000.0

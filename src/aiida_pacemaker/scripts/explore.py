@@ -59,7 +59,13 @@ def run_trajectory(seed_index, atoms, temperature, settings, calculator, kept):
         )
     else:
         dynamics = Langevin(atoms, timestep, temperature_K=temperature, friction=0.02, rng=rng)
-    record = {'seed': seed_index, 'temperature': temperature, 'steps': 0, 'max_gamma': 0.0, 'reason': 'completed'}
+    record = {
+        'seed': seed_index,
+        'temperature': temperature,
+        'steps': 0,
+        'max_gamma': 0.0,
+        'reason': 'completed',
+    }
     label = len(kept['atoms'])
 
     def check():
@@ -89,9 +95,11 @@ def run_trajectory(seed_index, atoms, temperature, settings, calculator, kept):
         if str(stop) == 'gamma_stop' and settings.get('keep_stop_structure', True):
             snapshot = atoms.copy()
             snapshot.calc = None
-            snapshot.info.update(gamma=record['max_gamma'], trajectory=len(kept['records']), step=record['steps'])
+            snapshot.info.update(
+                gamma=record['max_gamma'], trajectory=len(kept['records']), step=record['steps']
+            )
             kept['atoms'].append(snapshot)
-    except Exception as exception:  # noqa: BLE001 - any failure of the MD ends this trajectory only
+    except Exception as exception:
         record['reason'] = f'exploded: {type(exception).__name__}: {exception}'
     record['kept'] = len(kept['atoms']) - label
     kept['records'].append(record)

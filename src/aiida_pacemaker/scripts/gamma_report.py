@@ -27,7 +27,7 @@ def filter_candidates(potential, asi, source, target, gamma_min, gamma_max):
     calculator = PyACECalculator(potential)
     calculator.set_active_set(asi)
     gamma = {}
-    for name, atoms in zip(frame['name'], frame['ase_atoms']):
+    for name, atoms in zip(frame['name'], frame['ase_atoms'], strict=True):
         atoms = atoms.copy()
         atoms.calc = calculator
         atoms.get_potential_energy()

@@ -6,7 +6,7 @@ import typing as t
 
 from aiida import orm
 from aiida.common import AttributeDict
-from aiida.engine import ToContext, WorkChain, append_, if_, while_
+from aiida.engine import ToContext, WorkChain, if_, while_
 
 from aiida_pacemaker.calculations.activeset import PaceActiveSetCalculation
 from aiida_pacemaker.calculations.explore import PaceExploreCalculation
@@ -61,15 +61,22 @@ class PaceActiveLearningWorkChain(WorkChain):
     def define(cls, spec):  # type: ignore[no-untyped-def]
         """Define the process specification."""
         super().define(spec)
-        spec.input('training_set', valid_type=TrainingSetData, required=False, help='Initial labelled structures.')
+        spec.input(
+            'training_set', valid_type=TrainingSetData, required=False, help='Initial labelled structures.'
+        )
         spec.input_namespace(
             'structures', valid_type=orm.StructureData, dynamic=True, help='Initial unlabelled structures.'
         )
         spec.input(
-            'test_set', valid_type=TrainingSetData, required=False, help='Held-out set; never merged into training.'
+            'test_set',
+            valid_type=TrainingSetData,
+            required=False,
+            help='Held-out set; never merged into training.',
         )
         spec.input_namespace('pool', valid_type=orm.StructureData, dynamic=True, help='Candidate structures.')
-        spec.input('baseline', valid_type=orm.Dict, required=False, help='Additive baseline (e.g. Lennard-Jones).')
+        spec.input(
+            'baseline', valid_type=orm.Dict, required=False, help='Additive baseline (e.g. Lennard-Jones).'
+        )
         spec.input_namespace('labeller', help='The process that labels a structure.')
         spec.input(
             'labeller.process',
@@ -84,14 +91,19 @@ class PaceActiveLearningWorkChain(WorkChain):
             help='Inputs passed to every labelling process besides `structure`.',
         )
         spec.input(
-            'labeller.options', valid_type=orm.Dict, required=False, help='`metadata.options` of a CalcJob labeller.'
+            'labeller.options',
+            valid_type=orm.Dict,
+            required=False,
+            help='`metadata.options` of a CalcJob labeller.',
         )
         spec.expose_inputs(
             PaceTrainWorkChain,
             namespace='train',
             exclude=('train.training_set', 'train.test_set', 'train.initial_potential', 'train.baseline'),
         )
-        spec.expose_inputs(PaceActiveSetCalculation, namespace='activeset', exclude=('potential', 'training_set'))
+        spec.expose_inputs(
+            PaceActiveSetCalculation, namespace='activeset', exclude=('potential', 'training_set')
+        )
         spec.expose_inputs(
             PaceSelectCalculation, namespace='select', exclude=('potential', 'active_set', 'candidates')
         )
@@ -155,15 +167,23 @@ class PaceActiveLearningWorkChain(WorkChain):
         )
         spec.output('potential', help='The final potential.')
         spec.output('active_set', help='The active set of the final potential.')
-        spec.output('training_set', valid_type=TrainingSetData, help='The training set of the final potential.')
+        spec.output(
+            'training_set', valid_type=TrainingSetData, help='The training set of the final potential.'
+        )
         spec.output('learning_curve', valid_type=orm.List, help='One row per cycle (see the docs).')
         spec.output_namespace('potentials', dynamic=True, help='The potential of every cycle.')
         spec.output_namespace('training_sets', valid_type=TrainingSetData, dynamic=True, help='Per cycle.')
         spec.exit_code(401, 'ERROR_TRAINING_FAILED', message='Training failed in cycle {cycle}: {message}')
-        spec.exit_code(402, 'ERROR_ACTIVE_SET_FAILED', message='The active set failed in cycle {cycle}: {message}')
+        spec.exit_code(
+            402, 'ERROR_ACTIVE_SET_FAILED', message='The active set failed in cycle {cycle}: {message}'
+        )
         spec.exit_code(403, 'ERROR_SELECTION_FAILED', message='Selection failed in cycle {cycle}: {message}')
-        spec.exit_code(404, 'ERROR_ALL_LABELS_FAILED', message='Every labelling process failed ({count}): {reasons}')
-        spec.exit_code(405, 'ERROR_EXPLORATION_FAILED', message='Exploration failed in cycle {cycle}: {message}')
+        spec.exit_code(
+            404, 'ERROR_ALL_LABELS_FAILED', message='Every labelling process failed ({count}): {reasons}'
+        )
+        spec.exit_code(
+            405, 'ERROR_EXPLORATION_FAILED', message='Exploration failed in cycle {cycle}: {message}'
+        )
 
     @classmethod
     def get_builder_from_protocol(
@@ -203,13 +223,17 @@ class PaceActiveLearningWorkChain(WorkChain):
         basis.setdefault('elements', sorted(elements))
         trainer['ace_basis_config'] = basis
         config = TrainerConfig.from_dict(trainer)
-        min_distance = min_interatomic_distance(training_set.get_arrays()) if training_set is not None else None
+        min_distance = (
+            min_interatomic_distance(training_set.get_arrays()) if training_set is not None else None
+        )
         try:
             parameters = config.to_pacemaker_parameters(min_distance=min_distance)
         except ValueError:
-            parameters = config.to_pacemaker_parameters(min_distance=1.5)  # r_in before any data: a safe default
+            parameters = config.to_pacemaker_parameters(
+                min_distance=1.5
+            )  # r_in before any data: a safe default
 
-        builder = cls.get_builder()
+        builder: t.Any = cls.get_builder()
         if training_set is not None:
             builder.training_set = training_set
         if structures:
@@ -223,7 +247,10 @@ class PaceActiveLearningWorkChain(WorkChain):
         builder.train.train.code = codes['pacemaker']
         builder.train.train.parameters = orm.Dict(parameters)
         if config.physics_baseline == 'lj':
-            baseline = config.baseline_parameters or LennardJonesBaseline.default_for(sorted(elements)).to_parameters()
+            baseline = (
+                config.baseline_parameters
+                or LennardJonesBaseline.default_for(sorted(elements)).to_parameters()
+            )
             builder.baseline = orm.Dict({'type': 'lj', **baseline})
         builder.activeset.code = codes['pace_activeset']
         builder.activeset.parameters = orm.Dict(settings['activeset'])
@@ -265,14 +292,14 @@ class PaceActiveLearningWorkChain(WorkChain):
         self.ctx.label_errors = {}
         self.ctx.labels_run = {}
         for key, structure in structures.items():
-            inputs = {**fixed, 'structure': structure}
+            inputs: dict[str, t.Any] = {**fixed, 'structure': structure}
             if options is not None:
                 inputs['metadata'] = {'options': options.get_dict()}
             inputs.setdefault('metadata', {})['call_link_label'] = f'label_{key}'
             if is_process_function(self.ctx.labeller):
                 try:
                     _, node = self.ctx.labeller.run_get_node(**inputs)
-                except Exception as exception:  # noqa: BLE001 - one bad structure must not end the cycle
+                except Exception as exception:
                     self.ctx.label_errors[key] = f'{type(exception).__name__}: {exception}'
                     continue
                 self.ctx.labels_run[key] = node
@@ -280,14 +307,14 @@ class PaceActiveLearningWorkChain(WorkChain):
                 futures[f'label_{key}'] = self.submit(self.ctx.labeller, **inputs)
         return futures
 
-    def _collect_labels(self) -> dict[str, orm.Data]:
+    def _collect_labels(self) -> dict[str, t.Any]:
         """Gather the labels of every labelling process; report and skip the failed ones."""
         nodes = dict(self.ctx.labels_run)
         for key in list(self.ctx.get('label_keys', [])):
             node = self.ctx.get(f'label_{key}')
             if node is not None:
                 nodes[key] = node
-        merge_inputs: dict[str, orm.Data] = {}
+        merge_inputs: dict[str, t.Any] = {}
         for key, node in sorted(nodes.items()):
             outputs = node.outputs
             if not node.is_finished_ok or 'total_energy' not in outputs or 'forces' not in outputs:
@@ -306,7 +333,9 @@ class PaceActiveLearningWorkChain(WorkChain):
     def label_initial(self) -> t.Any:
         """Label the initial unlabelled structures."""
         structures = dict(self.inputs.structures)
-        self.report(f'labelling {len(structures)} initial structures with {self.inputs.labeller.process.value}')
+        self.report(
+            f'labelling {len(structures)} initial structures with {self.inputs.labeller.process.value}'
+        )
         self.ctx.label_keys = list(structures)
         return ToContext(**self._launch_labels(structures))
 
@@ -335,9 +364,10 @@ class PaceActiveLearningWorkChain(WorkChain):
         inputs = AttributeDict(self.exposed_inputs(PaceTrainWorkChain, 'train'))
         training_set, test_set = self.ctx.training_set, self.inputs.get('test_set')
         if 'baseline' in self.inputs:
+            label = {'call_link_label': f'residual_cycle_{self.ctx.cycle}'}
             training_set = subtract_baseline_from_training_set(
-                training_set, self.inputs.baseline, metadata={'call_link_label': f'residual_cycle_{self.ctx.cycle}'}
-            )
+                training_set, self.inputs.baseline, metadata=label
+            )  # type: ignore[call-arg]
             if test_set is not None:
                 test_set = subtract_baseline_from_training_set(test_set, self.inputs.baseline)
             inputs.train['baseline'] = self.inputs.baseline
@@ -357,7 +387,9 @@ class PaceActiveLearningWorkChain(WorkChain):
         """Keep the potential; record the metrics."""
         node = self.ctx.train
         if not node.is_finished_ok:
-            return self.exit_codes.ERROR_TRAINING_FAILED.format(cycle=self.ctx.cycle, message=node.exit_message)
+            return self.exit_codes.ERROR_TRAINING_FAILED.format(
+                cycle=self.ctx.cycle, message=node.exit_message
+            )
         self.ctx.potential = node.outputs.potential
         metrics = node.outputs.metrics.get_dict()
         self.out(f'potentials.cycle_{self.ctx.cycle}', self.ctx.potential)
@@ -369,7 +401,13 @@ class PaceActiveLearningWorkChain(WorkChain):
             'potential_uuid': self.ctx.potential.uuid,
             'training_set_uuid': self.ctx.training_set.uuid,
         }
-        for key in ('train_energy_rmse', 'train_force_rmse', 'test_energy_rmse', 'test_force_rmse', 'iterations'):
+        for key in (
+            'train_energy_rmse',
+            'train_force_rmse',
+            'test_energy_rmse',
+            'test_force_rmse',
+            'iterations',
+        ):
             row[key] = metrics.get(key)
         self.ctx.learning_curve.append(row)
         self.ctx.curve_inputs[f'metrics_{self.ctx.cycle}'] = node.outputs.metrics
@@ -393,7 +431,9 @@ class PaceActiveLearningWorkChain(WorkChain):
         """Keep the active set."""
         node = self.ctx.activeset
         if not node.is_finished_ok:
-            return self.exit_codes.ERROR_ACTIVE_SET_FAILED.format(cycle=self.ctx.cycle, message=node.exit_message)
+            return self.exit_codes.ERROR_ACTIVE_SET_FAILED.format(
+                cycle=self.ctx.cycle, message=node.exit_message
+            )
         self.ctx.active_set = node.outputs.active_set
         self.report(f'cycle {self.ctx.cycle}: active set ActiveSetData<{self.ctx.active_set.pk}>')
         return None
@@ -415,7 +455,9 @@ class PaceActiveLearningWorkChain(WorkChain):
         node = self.ctx.explore
         exploded = PaceExploreCalculation.exit_codes.ERROR_MD_EXPLODED.status
         if not (node.is_finished_ok or node.exit_status == exploded):
-            return self.exit_codes.ERROR_EXPLORATION_FAILED.format(cycle=self.ctx.cycle, message=node.exit_message)
+            return self.exit_codes.ERROR_EXPLORATION_FAILED.format(
+                cycle=self.ctx.cycle, message=node.exit_message
+            )
         if node.exit_status == exploded:
             self.report(f'cycle {self.ctx.cycle}: {node.exit_message}')
         found = dict(node.outputs.candidates) if 'candidates' in node.outputs else {}
@@ -450,7 +492,9 @@ class PaceActiveLearningWorkChain(WorkChain):
         if node is None:
             row.update(num_candidates=0, max_gamma=None, num_selected=0)
         elif not node.is_finished_ok:
-            return self.exit_codes.ERROR_SELECTION_FAILED.format(cycle=self.ctx.cycle, message=node.exit_message)
+            return self.exit_codes.ERROR_SELECTION_FAILED.format(
+                cycle=self.ctx.cycle, message=node.exit_message
+            )
         else:
             report = node.outputs.report.get_dict()
             self.ctx.curve_inputs[f'selection_{self.ctx.cycle}'] = node.outputs.report

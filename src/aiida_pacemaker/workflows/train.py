@@ -76,9 +76,13 @@ class PaceTrainWorkChain(BaseRestartWorkChain):
         interim = node.outputs.interim_potential if 'interim_potential' in node.outputs else None
         if interim is not None:
             self.ctx.inputs.initial_potential = interim
-            self.report(f'{node.process_label}<{node.pk}> was interrupted: continuing from its interim potential')
+            self.report(
+                f'{node.process_label}<{node.pk}> was interrupted: continuing from its interim potential'
+            )
         else:
-            self.report(f'{node.process_label}<{node.pk}> was interrupted before any interim potential: rerunning')
+            self.report(
+                f'{node.process_label}<{node.pk}> was interrupted before any interim potential: rerunning'
+            )
         return ProcessHandlerReport(do_break=True)
 
     @process_handler(priority=500, exit_codes=[PaceTrainCalculation.exit_codes.ERROR_NON_FINITE_LOSS])

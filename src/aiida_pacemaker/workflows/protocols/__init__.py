@@ -65,7 +65,9 @@ def get_protocol(
     document = _load(name)
     protocol = protocol or document['default_protocol']
     if protocol not in document['protocols']:
-        raise ProtocolError(f'unknown protocol `{protocol}`; choose one of {", ".join(document["protocols"])}')
+        raise ProtocolError(
+            f'unknown protocol `{protocol}`; choose one of {", ".join(document["protocols"])}'
+        )
     inputs = copy.deepcopy(document['protocols'][protocol])
     inputs.pop('description')
     return deep_merge(inputs, overrides or {})

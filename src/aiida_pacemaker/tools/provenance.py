@@ -1,0 +1,271 @@
+"""Questions to the provenance graph: which data trained a potential, where each structure came from.
+
+Built on links and QueryBuilder only. The graph conventions it reads (see
+:mod:`aiida_pacemaker.workflows.active_learning` and :mod:`aiida_pacemaker.calculations.functions`):
+
+- a potential is the ``potential`` output of a ``pacemaker.train`` CalcJob, whose ``training_set``
+  input is the training set (or its residual, made by ``subtract_baseline_from_training_set``);
+- ``extend_training_set`` adds structures; each added structure is named by the UUID of its
+  StructureData, whose inputs ``structure_K``/``energy_K`` name the structure and its label;
+  its call link label is ``merge_cycle_K`` in cycle K, ``initial_training_set`` for the initial labels;
+- a labelling process takes the structure as its ``structure`` input and returns ``total_energy``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing as t
+
+from aiida import orm
+from aiida.common.links import LinkType
+
+from aiida_pacemaker.data.active_set import ActiveSetData
+from aiida_pacemaker.data.potential import PacePotentialData
+from aiida_pacemaker.data.training_set import TrainingSetData
+
+__all__ = (
+    'INITIAL',
+    'StructureOrigin',
+    'active_set_of',
+    'learning_curve',
+    'potentials_trained_with',
+    'structure_origins',
+    'test_set_of',
+    'training_set_of',
+)
+
+#: the cycle of a structure that was in the training set before the first cycle
+INITIAL = 'initial'
+
+_MERGE = 'extend_training_set'
+_SUBTRACT = 'subtract_baseline_from_training_set'
+_MERGE_CYCLE = re.compile(r'^merge_cycle_(\d+)$')
+_INITIAL_MERGE = 'initial_training_set'
+
+
+@dataclasses.dataclass(frozen=True)
+class StructureOrigin:
+    """Where one structure of a training set came from.
+
+    :param index: position in the training set.
+    :param name: its name in the training set (the StructureData UUID for structures added by a merge).
+    :param structure: the StructureData, or None for structures given as data (no node).
+    :param labeller: the process that labelled it (energy in eV, forces in eV/Å), or None.
+    :param cycle: the active-learning cycle whose merge added it, ``'initial'`` for the initial
+        training set (given, or labelled before the first cycle), or None for a merge outside a workchain.
+    :param merge: the ``extend_training_set`` calcfunction that added it, or None.
+    """
+
+    index: int
+    name: str
+    structure: orm.StructureData | None
+    labeller: orm.ProcessNode | None
+    cycle: int | str | None
+    merge: orm.CalcFunctionNode | None = None
+
+    @property
+    def structure_uuid(self) -> str | None:
+        """UUID of the StructureData, or None."""
+        return self.structure.uuid if self.structure is not None else None
+
+
+def _creator_process(node: orm.Node) -> orm.ProcessNode | None:
+    """The calculation that created ``node`` (None for data made outside a process)."""
+    incoming = node.base.links.get_incoming(link_type=LinkType.CREATE).all()
+    return incoming[0].node if incoming else None
+
+
+def _before_baseline(training_set: TrainingSetData) -> TrainingSetData:
+    """The training set with its labels as given, when ``training_set`` is a residual (delta learning)."""
+    creator = _creator_process(training_set)
+    if creator is not None and creator.process_label == _SUBTRACT:
+        return creator.inputs.training_set
+    return training_set
+
+
+def _train_calculation(potential: PacePotentialData) -> orm.CalcJobNode:
+    creator = _creator_process(potential)
+    if creator is None or not isinstance(creator, orm.CalcJobNode) or 'training_set' not in creator.inputs:
+        raise ValueError(f'PacePotentialData<{potential.pk}> was not made by a pacemaker.train calculation')
+    return creator
+
+
+def training_set_of(potential: PacePotentialData) -> TrainingSetData:
+    """The training set ``potential`` was fitted on, with its labels as given (before any baseline).
+
+    :raises ValueError: if the potential was not made by a ``pacemaker.train`` calculation.
+    """
+    return _before_baseline(_train_calculation(potential).inputs.training_set)
+
+
+def test_set_of(potential: PacePotentialData) -> TrainingSetData | None:
+    """The held-out test set of the fit of ``potential`` (labels as given), or None."""
+    calculation = _train_calculation(potential)
+    return _before_baseline(calculation.inputs.test_set) if 'test_set' in calculation.inputs else None
+
+
+def active_set_of(potential: PacePotentialData) -> ActiveSetData | None:
+    """The newest active set built for ``potential`` (attribute ``potential_uuid``), or None."""
+    query = orm.QueryBuilder().append(
+        ActiveSetData, filters={'attributes.potential_uuid': potential.uuid}, project='*'
+    )
+    query.order_by({ActiveSetData: {'ctime': 'desc'}}).limit(1)
+    found = query.first()
+    return found[0] if found else None
+
+
+def _labeller_of(structure: orm.StructureData, energy: orm.Node) -> orm.ProcessNode | None:
+    """The process that took ``structure`` as ``structure`` and returned or created ``energy``.
+
+    A labelling workchain returns the energy its calculation created: the outermost one is the labeller.
+    """
+    query = orm.QueryBuilder()
+    query.append(orm.StructureData, filters={'id': structure.pk}, tag='structure')
+    query.append(
+        orm.ProcessNode, with_incoming='structure', edge_filters={'label': 'structure'}, tag='process', project='*'
+    )
+    query.append(orm.Data, with_incoming='process', filters={'id': energy.pk})
+    processes = [process for (process,) in query.iterall()]
+    if not processes:
+        return None
+    workflows = [p for p in processes if isinstance(p, orm.WorkflowNode)]
+    candidates = workflows or processes
+    callers = {p.caller.pk for p in candidates if p.caller is not None}
+    outermost = [p for p in candidates if p.pk not in callers]
+    return (outermost or candidates)[0]
+
+
+def _merge_cycle(merge: orm.ProcessNode) -> int | str | None:
+    """The cycle of a merge, from its call link label; None if called outside the workchain."""
+    incoming = merge.base.links.get_incoming(link_type=LinkType.CALL_CALC).all()
+    label = incoming[0].link_label if incoming else ''
+    match = _MERGE_CYCLE.match(label)
+    if match:
+        return int(match.group(1))
+    return INITIAL if label == _INITIAL_MERGE else None
+
+
+def structure_origins(training_set: TrainingSetData) -> list[StructureOrigin]:
+    """For each structure of ``training_set``: its StructureData, labelling process and cycle.
+
+    Walks back the chain of training sets (merges and baseline subtractions) to the first one.
+    Structures of the first set that no merge added have cycle ``'initial'`` and no labeller.
+    """
+    training_set = _before_baseline(training_set)
+    found: dict[str, StructureOrigin] = {}
+    current: TrainingSetData | None = training_set
+    while current is not None:
+        creator = _creator_process(current)
+        if creator is None or creator.process_label not in (_MERGE, _SUBTRACT):
+            break
+        if creator.process_label == _MERGE:
+            cycle = _merge_cycle(creator)
+            inputs = creator.inputs
+            added = set(creator.outputs.added['added']) if 'added' in creator.outputs else None
+            for link in creator.base.links.get_incoming(link_type=LinkType.INPUT_CALC).all():
+                if not link.link_label.startswith('structure_'):
+                    continue
+                key = link.link_label[len('structure_') :]
+                if added is not None and key not in added:
+                    continue
+                structure = link.node
+                energy = inputs[f'energy_{key}']
+                found.setdefault(
+                    structure.uuid,
+                    StructureOrigin(0, structure.uuid, structure, _labeller_of(structure, energy), cycle, creator),
+                )
+        current = creator.inputs.training_set if 'training_set' in creator.inputs else None
+    origins = []
+    for index, name in enumerate(training_set.names):
+        origin = found.get(name)
+        if origin is None:
+            origins.append(StructureOrigin(index, name, None, None, INITIAL))
+        else:
+            origins.append(dataclasses.replace(origin, index=index))
+    return origins
+
+
+def _selection_copies(structure: orm.StructureData) -> list[orm.StructureData]:
+    """The copies of a candidate that ``pacemaker.select`` returned as selected (same key)."""
+    copies = []
+    for link in structure.base.links.get_outgoing(link_type=LinkType.INPUT_CALC).all():
+        if not link.link_label.startswith('candidates__') or not isinstance(link.node, orm.CalcJobNode):
+            continue
+        key = link.link_label[len('candidates__') :]
+        for out in link.node.base.links.get_outgoing(link_type=LinkType.CREATE).all():
+            if out.link_label == f'selected__{key}':
+                copies.append(out.node)
+    return copies
+
+
+def potentials_trained_with(structure: orm.StructureData) -> list[PacePotentialData]:
+    """Every potential whose training set holds ``structure`` (or the copy of it that a selection
+    returned), oldest first.
+    """
+    nodes = [structure, *_selection_copies(structure)]
+    uuids = {node.uuid for node in nodes}
+    query = orm.QueryBuilder()
+    query.append(orm.StructureData, filters={'id': {'in': [node.pk for node in nodes]}}, tag='structure')
+    query.append(PacePotentialData, with_ancestors='structure', project='*')
+    names_of: dict[str, set[str]] = {}
+    potentials = {}
+    for (potential,) in query.iterall():
+        try:
+            training_set = training_set_of(potential)
+        except ValueError:
+            continue
+        if training_set.uuid not in names_of:
+            names_of[training_set.uuid] = set(training_set.names)
+        if uuids & names_of[training_set.uuid]:
+            potentials[potential.pk] = potential
+    return [potentials[pk] for pk in sorted(potentials)]
+
+
+def _called(workchain: orm.WorkflowNode, label: str) -> orm.ProcessNode | None:
+    """The last process ``workchain`` called with call link label ``label``."""
+    links = [link for link in workchain.base.links.get_outgoing().all() if link.link_label == label]
+    return links[-1].node if links else None
+
+
+def learning_curve(workchain: orm.WorkflowNode) -> list[dict[str, t.Any]]:
+    """The learning curve of a `PaceActiveLearningWorkChain`: one row per cycle.
+
+    Row keys: ``cycle``, ``num_structures``, ``num_atoms``, ``train_energy_rmse``, ``test_energy_rmse``
+    (meV/atom), ``train_force_rmse``, ``test_force_rmse`` (meV/Å), ``iterations``, ``num_candidates``,
+    ``max_gamma``, ``num_selected``, ``gamma`` (sorted max gamma of each candidate), ``num_labelled``.
+    Read from the ``learning_curve`` output, or rebuilt from the finished steps of a workchain that is
+    still running or failed.
+    """
+    if 'learning_curve' in workchain.outputs:
+        return [dict(row) for row in workchain.outputs.learning_curve.get_list()]
+    rows = []
+    cycle = 1
+    while True:
+        train = _called(workchain, f'train_cycle_{cycle}')
+        if train is None or not train.is_finished_ok:
+            break
+        training_set = train.inputs.train.training_set
+        metrics = train.outputs.metrics.get_dict()
+        row: dict[str, t.Any] = {
+            'cycle': cycle,
+            'num_structures': training_set.num_structures,
+            'num_atoms': training_set.num_atoms,
+            'training_set_uuid': _before_baseline(training_set).uuid,
+        }
+        for key in ('train_energy_rmse', 'train_force_rmse', 'test_energy_rmse', 'test_force_rmse', 'iterations'):
+            row[key] = metrics.get(key)
+        select = _called(workchain, f'select_cycle_{cycle}')
+        if select is not None and 'report' in select.outputs:
+            report = select.outputs.report.get_dict()
+            row.update(
+                num_candidates=report['num_candidates'],
+                max_gamma=report['max_gamma'],
+                num_selected=report['num_selected'],
+                gamma=sorted(report['gamma'].values()),
+            )
+        merge = _called(workchain, f'merge_cycle_{cycle}')
+        row['num_labelled'] = len(merge.outputs.added['added']) if merge is not None and merge.is_finished_ok else 0
+        rows.append(row)
+        cycle += 1
+    return rows
