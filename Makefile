@@ -32,6 +32,15 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m 'not pacemaker'
 
+# The services tier: the active-learning WorkChain through `submit` and a real daemon, on SQLite with
+# aiida's ZeroMQ broker and on PostgreSQL with RabbitMQ (missing servers are installed with apt; the
+# tests start them on free ports and stop them). AIIDA_PACEMAKER_SERVICES=optional: skip, not fail,
+# where a server cannot be had.
+.PHONY: services
+services: $(STAMP)
+	bash scripts/services.sh install || [ "$$AIIDA_PACEMAKER_SERVICES" = optional ]
+	$(BIN)/pytest -q -p no:cacheprovider -rs tests/services
+
 lint: $(STAMP)
 	$(BIN)/pre-commit run --all-files
 

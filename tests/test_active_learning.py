@@ -74,3 +74,36 @@ def test_active_learning_loop(aiida_profile, pacemaker_codes):
             if link.node.process_label == 'label_with_ase'
         ]
         assert labels and labels[0].is_finished_ok
+
+
+@pytest.mark.pacemaker
+def test_active_learning_carries_baseline(aiida_profile, pacemaker_codes):
+    """An LJ baseline goes through every cycle: residual sets for the fits, original labels kept."""
+    from aiida_pacemaker.baselines import LennardJonesBaseline
+
+    initial = TrainingSetData.from_ase(emt_label(random_bulk_structures(8, seed=31, strain=0.03))).store()
+    builder = PaceActiveLearningWorkChain.get_builder_from_protocol(
+        pacemaker_codes,
+        training_set=initial,
+        pool=pool_structures(10, seed=8),
+        protocol='fast',
+        overrides={
+            'max_cycles': 2,
+            'max_new_structures_per_cycle': 3,
+            'gamma_select': 1.0,
+            'trainer': {'physics_baseline': 'lj', 'fitting_params': {'maxiter': 15}},
+        },
+    )
+    assert builder.baseline['type'] == 'lj'
+    results, node = engine.run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    expected = LennardJonesBaseline.default_for(['Cu']).to_parameters()
+    for k in (1, 2):
+        potential = results['potentials'][f'cycle_{k}']
+        assert potential.physics_baseline == 'lj'
+        assert potential.baseline_parameters['sigma']['Cu'] == pytest.approx(expected['sigma']['Cu'])
+        calc = potential.base.links.get_incoming(node_class=orm.CalcJobNode).one().node
+        residual = calc.inputs.training_set
+        subtraction = residual.base.links.get_incoming(node_class=orm.CalcFunctionNode).one().node
+        assert subtraction.inputs.training_set.uuid == results['training_sets'][f'cycle_{k}'].uuid
+        assert residual.content_hash != results['training_sets'][f'cycle_{k}'].content_hash

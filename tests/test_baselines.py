@@ -318,7 +318,7 @@ def test_dimer_is_repulsive_below_the_minimum(symbols):
 def test_default_for_uses_covalent_radii():
     params = LennardJonesBaseline.default_for(['Cu', 'Al']).to_parameters()
     assert params['epsilon'] == {'Al': 0.01, 'Cu': 0.01}
-    assert 2 ** (1 / 6) * params['sigma']['Cu'] == pytest.approx(2 * covalent_radii[29])
+    assert 2 ** (1 / 6) * params['sigma']['Cu'] == pytest.approx(0.8 * 2 * covalent_radii[29])
     assert params['cutoff'] == pytest.approx(2.5 * max(params['sigma'].values()))
 
 

@@ -17,7 +17,7 @@ from aiida.engine import calcfunction
 from aiida.plugins import CalculationFactory
 
 from aiida_pacemaker.calculations.train import PaceTrainCalculation
-from aiida_pacemaker.data import PacePotentialData, TrainingSetData
+from aiida_pacemaker.data import PacePotentialData
 from aiida_pacemaker.tools.examples import random_bulk_structures
 from aiida_pacemaker.workflows.active_learning import PaceActiveLearningWorkChain
 from aiida_pacemaker.workflows.train import PaceTrainWorkChain
@@ -31,9 +31,9 @@ REFUSED_NATOMS = 4
 
 # ---------------------------------------------------------------------------- fake pacemaker scripts
 def metrics_lines(rows: list[tuple[int, str]]) -> str:
-    """Shell line writing metrics.txt with one row per (iteration, loss)."""
+    """Shell lines writing metrics.txt with one row per (iteration, loss)."""
     table = METRICS_HEADER + ''.join(f'0 0 {it} {loss} 0.003 0.02 0.01 1\n' for it, loss in rows)
-    return f"printf '{table.replace(chr(10), '\\n')}' > metrics.txt"
+    return f"cat > metrics.txt <<'EOF'\n{table}EOF"
 
 
 def fit_lines(
@@ -77,6 +77,12 @@ PRECISION_LOSS = fit_lines(rows=((0, '1.0'), (2, '0.95')), log=PRECISION_LOSS_LO
 def scheduler_kill(with_interim: bool) -> str:
     """The whole job killed from outside (walltime): the job script dies before it records an exit status."""
     return (interim_lines() + '\n' if with_interim else '') + 'kill -9 $PPID\nsleep 1\nexit 0'
+
+
+#: the restarted fit must be called with `-p initial_potential.yaml` and find that file
+FROM_INTERIM = (
+    '[ "$2" = -p ] && [ "$3" = initial_potential.yaml ] && [ -s initial_potential.yaml ] || exit 7\n'
+)
 
 
 @pytest.fixture
@@ -146,8 +152,7 @@ def test_killed_mid_fit_keeps_interim(training_set, make_code):
     'continuing from the interim potential (see test_killed_mid_fit)',
 )
 def test_killed_mid_fit_workchain_restarts_from_interim(training_set, make_code):
-    then = 'test -f initial_potential.yaml || exit 7\n' + fit_lines()
-    results, node, calcs = run_train_workchain(make_code(KILLED, then), training_set)
+    _, node, calcs = run_train_workchain(make_code(KILLED, FROM_INTERIM + fit_lines()), training_set)
     assert node.is_finished_ok, node.exit_message
     assert len(calcs) == 2
     assert calcs[1].inputs.initial_potential.uuid == calcs[0].outputs.interim_potential.uuid
@@ -169,8 +174,7 @@ def test_walltime_without_interim(training_set, make_code):
 
 
 def test_walltime_workchain_restarts_from_interim(training_set, make_code):
-    then = 'grep -q -- "-p initial_potential.yaml" log.txt 2>/dev/null; test -f initial_potential.yaml || exit 7\n'
-    code = make_code(scheduler_kill(with_interim=True), then + fit_lines())
+    code = make_code(scheduler_kill(with_interim=True), FROM_INTERIM + fit_lines())
     results, node, calcs = run_train_workchain(code, training_set)
     assert node.is_finished_ok, node.exit_message
     assert [c.exit_status for c in calcs] == [TRAIN.ERROR_FIT_INTERRUPTED.status, 0]
@@ -178,12 +182,29 @@ def test_walltime_workchain_restarts_from_interim(training_set, make_code):
     assert results['potential'].uuid == calcs[1].outputs.potential.uuid
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason='src bug: 301 (ERROR_NO_EXIT_STATUS) has no handler in PaceTrainWorkChain, so a job killed before '
+    'any interim potential aborts with 402 instead of being rerun as its docstring says',
+)
+def test_walltime_without_interim_workchain_reruns(training_set, make_code):
+    _, node, calcs = run_train_workchain(
+        make_code(scheduler_kill(with_interim=False), fit_lines()), training_set
+    )
+    assert node.is_finished_ok, node.exit_message
+    assert [c.exit_status for c in calcs] == [TRAIN.ERROR_NO_EXIT_STATUS.status, 0]
+
+
 # ---------------------------------------------------------------------------- pacemaker's own failures
 @pytest.mark.parametrize(
     ('body', 'exit_code', 'text'),
     [
         (CRASHED, TRAIN.ERROR_PACEMAKER_FAILED, 'ResourceExhaustedError: fake OOM in tf'),
-        (fit_lines(potential=DUMMY_POTENTIAL[:120]), TRAIN.ERROR_OUTPUT_POTENTIAL_UNREADABLE, 'truncated or corrupt'),
+        (
+            fit_lines(potential=DUMMY_POTENTIAL[:120]),
+            TRAIN.ERROR_OUTPUT_POTENTIAL_UNREADABLE,
+            'truncated or corrupt',
+        ),
         (fit_lines(potential='species: [1, 2'), TRAIN.ERROR_OUTPUT_POTENTIAL_UNREADABLE, 'not valid YAML'),
         (fit_lines(potential=None), TRAIN.ERROR_OUTPUT_POTENTIAL_MISSING, 'no output potential'),
         (fit_lines(rows=((0, '1.0'), (5, 'nan'))), TRAIN.ERROR_NON_FINITE_LOSS, 'non-finite (nan)'),
@@ -195,35 +216,32 @@ def test_pacemaker_fault(training_set, make_code, body, exit_code, text):
     _, node = run_train(make_code(body), training_set)
     assert node.exit_status == exit_code.status
     assert text in node.exit_message
+    if exit_code.status == 400:  # the message carries the end of pacemaker's log
+        assert node.exit_message.startswith('pacemaker exited with status 3; end of its log:')
+        assert 'Traceback (most recent call last):' in node.exit_message
 
 
-def test_nonzero_exit_message_has_log_tail(training_set, make_code):
-    _, node = run_train(make_code(CRASHED), training_set)
-    assert node.exit_message.startswith('pacemaker exited with status 3; end of its log:')
-    assert 'Traceback (most recent call last):' in node.exit_message
+LBFGSB = 'grep -q "optimizer: L-BFGS-B" input.yaml || exit 7'
 
 
 @pytest.mark.parametrize(
-    ('first', 'checked'),
+    ('first', 'checked', 'fit'),
     [
-        (PRECISION_LOSS, 'grep -q "optimizer: L-BFGS-B" input.yaml || exit 7'),
-        (fit_lines(rows=((0, '1.0'), (5, 'inf'))), 'grep -q "optimizer: L-BFGS-B" input.yaml || exit 7'),
-        (CRASHED, 'true'),
+        (PRECISION_LOSS, LBFGSB, {'optimizer': 'L-BFGS-B', 'L2_coeffs': 1e-8}),
+        (fit_lines(rows=((0, '1.0'), (5, 'inf'))), LBFGSB, {'optimizer': 'L-BFGS-B', 'L2_coeffs': 1e-7}),
+        (CRASHED, 'true', {'optimizer': 'BFGS', 'L2_coeffs': 1e-8}),
     ],
-    ids=['precision-loss-410', 'nan-loss-420', 'crash-400'],
+    ids=['precision-loss-410', 'inf-loss-420', 'crash-400'],
 )
-def test_workchain_recovers(training_set, make_code, first, checked):
+def test_workchain_recovers(training_set, make_code, first, checked, fit):
     results, node, calcs = run_train_workchain(make_code(first, checked + '\n' + fit_lines()), training_set)
     assert node.is_finished_ok, node.exit_message
     assert len(calcs) == 2 and calcs[0].is_failed and calcs[1].is_finished_ok
-
-
-def test_workchain_precision_loss_uses_lbfgsb(training_set, make_code):
-    code = make_code(PRECISION_LOSS, fit_lines())
-    _, node, calcs = run_train_workchain(code, training_set)
-    assert node.is_finished_ok, node.exit_message
     assert calcs[0].inputs.parameters['fit']['optimizer'] == 'BFGS'
-    assert calcs[1].inputs.parameters['fit']['optimizer'] == 'L-BFGS-B'
+    second = calcs[1].inputs.parameters['fit']
+    assert second['optimizer'] == fit['optimizer']
+    assert second['loss']['L2_coeffs'] == pytest.approx(fit['L2_coeffs'])
+    assert results['potential'].uuid == calcs[1].outputs.potential.uuid
 
 
 def test_workchain_crashing_twice_aborts(training_set, make_code):
@@ -328,7 +346,10 @@ def broken_labeller(structure: orm.StructureData):
 
 
 def structures(count: int, seed: int, **kwargs) -> dict[str, orm.StructureData]:
-    return {f's{i:02d}': orm.StructureData(ase=a) for i, a in enumerate(random_bulk_structures(count, seed, **kwargs))}
+    return {
+        f's{i:02d}': orm.StructureData(ase=a)
+        for i, a in enumerate(random_bulk_structures(count, seed=seed, **kwargs))
+    }
 
 
 def report_text(node) -> str:

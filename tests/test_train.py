@@ -246,3 +246,38 @@ def test_real_zbl_fit(aiida_profile, pacemaker_codes, training_set):
     energies, _ = dimer_curve(potential.get_ase_calculator(), ('Cu', 'Cu'), [0.6, 1.0, 1.4, 1.8])
     assert np.all(np.diff(energies) < 0), energies  # rises steeply as the distance shrinks
     assert energies[0] > 100.0
+
+
+@pytest.mark.pacemaker
+def test_real_fit_with_automatic_reference_energy(aiida_profile, pacemaker_codes, emt_structures):
+    """DFT-like total energies (-3 eV/atom offset): `reference_energy: auto`, and the deployed
+    calculator adds pacemaker's per-element reference back to give total energies."""
+    from aiida.plugins import CalculationFactory
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    structures = []
+    for atoms in emt_structures(16, seed=4):
+        shifted = atoms.copy()
+        shifted.calc = SinglePointCalculator(
+            shifted, energy=atoms.get_potential_energy() - 3.0 * len(atoms), forces=atoms.get_forces()
+        )
+        structures.append(shifted)
+    parameters = fast_parameters(maxiter=30)
+    parameters['data']['reference_energy'] = 'auto'
+    results, node = engine.run_get_node(
+        CalculationFactory('pacemaker.train'),
+        code=pacemaker_codes['pacemaker'],
+        training_set=TrainingSetData.from_ase(structures).store(),
+        parameters=orm.Dict(parameters),
+    )
+    assert node.is_finished_ok, node.exit_message
+    potential = results['potential']
+    assert potential.reference_energies['Cu'] == pytest.approx(-3.0, abs=0.5)
+    calculator = potential.get_ase_calculator()
+    errors = []
+    for atoms in structures:
+        copy = atoms.copy()
+        copy.calc = calculator
+        errors.append((copy.get_potential_energy() - atoms.get_potential_energy()) / len(atoms))
+    rmse = 1000 * float(np.sqrt(np.mean(np.square(errors))))
+    assert rmse == pytest.approx(results['metrics']['train_energy_rmse'], rel=0.5, abs=5.0)

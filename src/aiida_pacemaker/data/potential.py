@@ -25,7 +25,8 @@ def summarize_potential_yaml(content: bytes | str) -> dict[str, t.Any]:
 
     Returns ``elements``, ``cutoff`` (largest ``rcutij``, Å), ``number_of_functions``,
     ``has_zbl`` and ``reference_energies`` (eV per atom of each element, from the
-    ``metadata: reference_energy`` that pacemaker records when the fit subtracted one).
+    ``metadata: reference_energy`` that pacemaker records when the fit subtracted one,
+    its ``shift`` folded in: total energy = ACE energy + sum of these over the atoms).
 
     :raises PotentialError: if the text is not a pacemaker potential.
     """
@@ -61,8 +62,11 @@ def summarize_potential_yaml(content: bytes | str) -> dict[str, t.Any]:
             reference = yaml.safe_load(reference) or {}
         except yaml.YAMLError:
             reference = {}
+    # pacemaker fits energy_corrected = E - sum_e n_e E_e + shift * N (pyace/process_df.py), so the
+    # energy per atom of element e to add back is E_e - shift
+    shift = float(reference.get('shift', 0.0)) if isinstance(reference, dict) else 0.0
     reference_energies = (
-        {str(k): float(v) for k, v in reference.items() if str(k) in elements}
+        {str(k): float(v) - shift for k, v in reference.items() if str(k) in elements}
         if isinstance(reference, dict)
         else {}
     )

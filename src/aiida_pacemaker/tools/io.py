@@ -59,7 +59,7 @@ def read_structures(path: str | pathlib.Path) -> list[ase.Atoms]:
         raise ValueError(f'{path}: no such file')
     try:
         atoms_list = read(str(path), index=':')
-    except Exception as exception:  # noqa: BLE001 - ASE raises many types for unreadable files
+    except Exception as exception:  # ASE raises many types for unreadable files
         raise ValueError(f'{path}: ASE cannot read it: {type(exception).__name__}: {exception}') from None
     if not isinstance(atoms_list, list):
         atoms_list = [atoms_list]
@@ -103,19 +103,26 @@ def _read_pacemaker_pickle(path: pathlib.Path) -> list[ase.Atoms]:
 
     compression = 'gzip' if path.suffix.lower() in ('.gzip', '.gz') else None
     try:
-        frame = pd.read_pickle(path, compression=compression)  # noqa: S301 - the caller trusts the file
-    except Exception as exception:  # noqa: BLE001 - unpickling raises anything
-        raise ValueError(f'{path}: not a readable pandas pickle: {type(exception).__name__}: {exception}') from None
+        frame = pd.read_pickle(path, compression=compression)  # the caller trusts the file
+    except Exception as exception:  # unpickling raises anything
+        raise ValueError(
+            f'{path}: not a readable pandas pickle: {type(exception).__name__}: {exception}'
+        ) from None
     if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f'{path}: the pickle holds a {type(frame).__name__}, not pacemaker\'s DataFrame')
+        raise ValueError(f"{path}: the pickle holds a {type(frame).__name__}, not pacemaker's DataFrame")
     missing = [column for column in ('ase_atoms', 'energy', 'forces') if column not in frame.columns]
     if missing:
-        hint = ' (it has only `energy_corrected`: the total `energy` is needed)' if 'energy' in missing else ''
+        hint = (
+            ' (it has only `energy_corrected`: the total `energy` is needed)' if 'energy' in missing else ''
+        )
         raise ValueError(f'{path}: the DataFrame has no column(s) {missing}{hint}')
     atoms_list = []
     for index, row in enumerate(frame.itertuples(index=False)):
         atoms = row.ase_atoms.copy()
-        labels: dict[str, t.Any] = {'energy': float(row.energy), 'forces': np.asarray(row.forces, dtype=float)}
+        labels: dict[str, t.Any] = {
+            'energy': float(row.energy),
+            'forces': np.asarray(row.forces, dtype=float),
+        }
         stress = getattr(row, 'stress', None)
         if stress is not None and np.size(stress) in (6, 9):
             labels['stress'] = np.asarray(stress, dtype=float)
@@ -138,7 +145,9 @@ def _read_pacemaker_pickle(path: pathlib.Path) -> list[ase.Atoms]:
     return atoms_list
 
 
-def training_set_from_files(paths: t.Sequence[str | pathlib.Path], trust_pickle: bool = False) -> TrainingSetData:
+def training_set_from_files(
+    paths: t.Sequence[str | pathlib.Path], trust_pickle: bool = False
+) -> TrainingSetData:
     """One unstored `TrainingSetData` of the labelled structures of every file, in order.
 
     :raises ValueError: naming the file and structure at fault.

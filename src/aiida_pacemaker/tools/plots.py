@@ -75,7 +75,10 @@ def evaluate_potential(potential: PacePotentialData, data: TrainingSetData) -> P
         energies_pred.append(atoms.get_potential_energy() / len(atoms))
         forces_pred.append(np.asarray(atoms.get_forces()).ravel())
     return Predictions(
-        np.array(energies_ref), np.array(energies_pred), np.concatenate(forces_ref), np.concatenate(forces_pred)
+        np.array(energies_ref),
+        np.array(energies_pred),
+        np.concatenate(forces_ref),
+        np.concatenate(forces_pred),
     )
 
 
@@ -88,12 +91,17 @@ def plot_learning_curve(rows: t.Sequence[dict[str, t.Any]], path: str | pathlib.
 
     :param rows: the learning curve (see :func:`aiida_pacemaker.tools.provenance.learning_curve`).
     """
+    from matplotlib.ticker import MaxNLocator
+
     plt = _pyplot()
     sizes = _column(rows, 'num_structures')
     figure, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout='constrained')
     panels = (('energy', 'Energy RMSE (meV/atom)'), ('force', 'Force RMSE (meV/Å)'))
     for axis, (quantity, ylabel) in zip(axes, panels, strict=True):
-        for split, style in (('train', {'ls': '--', 'marker': 'o', 'mfc': 'none'}), ('test', {'marker': 's'})):
+        for split, style in (
+            ('train', {'ls': '--', 'marker': 'o', 'mfc': 'none'}),
+            ('test', {'marker': 's'}),
+        ):
             values = _column(rows, f'{split}_{quantity}_rmse')
             if np.all(np.isnan(values)):
                 continue
@@ -104,12 +112,13 @@ def plot_learning_curve(rows: t.Sequence[dict[str, t.Any]], path: str | pathlib.
                 axis.annotate(
                     f'{row["cycle"]}', (size, value), textcoords='offset points', xytext=(4, 4), fontsize=8
                 )
-        axis.set_yscale('log')
+        _log_axis(axis, 'y')
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.set_xlabel('Training-set size (structures)')
         axis.set_ylabel(ylabel)
         axis.grid(True, which='both', alpha=0.3)
         axis.legend(title='set')
-    figure.suptitle('Learning curve (numbers: cycle)')
+    figure.suptitle('Learning curve (point labels: cycle)')
     return _save(figure, path)
 
 
@@ -168,21 +177,52 @@ def plot_gamma_histogram(
     if grades:
         everything = np.concatenate(list(grades.values()))
         low, high = everything.min(), everything.max()
-        bins = np.geomspace(low / 1.05, high * 1.05, 25) if high > low else np.geomspace(low / 1.5, low * 1.5, 5)
+        bins = (
+            np.geomspace(low / 1.05, high * 1.05, 25) if high > low else np.geomspace(low / 1.5, low * 1.5, 5)
+        )
         for cycle, values in sorted(grades.items()):
-            axis.hist(values, bins=bins, histtype='step', lw=1.8, label=f'cycle {cycle} ({values.size})')
-        axis.set_xscale('log')
+            axis.hist(
+                values, bins=bins, histtype='step', lw=1.8, label=f'cycle {cycle} ({values.size} candidates)'
+            )
+        _log_axis(axis, 'x')
+        low, high = bins[0], bins[-1]
+        if gamma_select is not None:
+            axis.axvspan(
+                gamma_select, gamma_max or high * 1e6, color='tab:green', alpha=0.08, label='selection window'
+            )
+            low, high = min(low, gamma_select / 1.2), max(high, (gamma_max or gamma_select) * 1.2)
+        axis.set_xlim(low / 1.1, high * 1.1)
     else:
         axis.text(0.5, 0.5, 'no candidates were graded', ha='center', va='center', transform=axis.transAxes)
     for value, name, style in ((gamma_select, 'select', '--'), (gamma_max, 'max', ':')):
         if value is not None:
-            axis.axvline(value, color='black', ls=style, lw=1, label=f'gamma {name} = {value:g}')
-    axis.set_xlabel('Max extrapolation grade gamma of a candidate')
+            axis.axvline(
+                value, color='black', ls=style, lw=1, label=rf'$\gamma_{{\mathrm{{{name}}}}}$ = {value:g}'
+            )
+    axis.yaxis.set_major_locator(_integer_locator())
+    axis.set_xlabel(r'Max extrapolation grade $\gamma$ of a candidate structure')
     axis.set_ylabel('Candidates')
     axis.set_title('Extrapolation grades of the candidates per cycle')
     axis.grid(True, alpha=0.3)
     axis.legend(fontsize=8)
     return _save(figure, path)
+
+
+def _log_axis(axes: t.Any, which: str) -> None:
+    """Log scale on the ``which`` (``x`` or ``y``) axis, plain-number labels at 1, 2, 5 x 10^n."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    getattr(axes, f'set_{which}scale')('log')
+    axis = axes.yaxis if which == 'y' else axes.xaxis
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f'{value:g}'))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _integer_locator() -> t.Any:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
 
 
 def _save(figure: t.Any, path: str | pathlib.Path) -> pathlib.Path:

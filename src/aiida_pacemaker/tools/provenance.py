@@ -123,7 +123,11 @@ def _labeller_of(structure: orm.StructureData, energy: orm.Node) -> orm.ProcessN
     query = orm.QueryBuilder()
     query.append(orm.StructureData, filters={'id': structure.pk}, tag='structure')
     query.append(
-        orm.ProcessNode, with_incoming='structure', edge_filters={'label': 'structure'}, tag='process', project='*'
+        orm.ProcessNode,
+        with_incoming='structure',
+        edge_filters={'label': 'structure'},
+        tag='process',
+        project='*',
     )
     query.append(orm.Data, with_incoming='process', filters={'id': energy.pk})
     processes = [process for (process,) in query.iterall()]
@@ -173,7 +177,9 @@ def structure_origins(training_set: TrainingSetData) -> list[StructureOrigin]:
                 energy = inputs[f'energy_{key}']
                 found.setdefault(
                     structure.uuid,
-                    StructureOrigin(0, structure.uuid, structure, _labeller_of(structure, energy), cycle, creator),
+                    StructureOrigin(
+                        0, structure.uuid, structure, _labeller_of(structure, energy), cycle, creator
+                    ),
                 )
         current = creator.inputs.training_set if 'training_set' in creator.inputs else None
     origins = []
@@ -253,7 +259,13 @@ def learning_curve(workchain: orm.WorkflowNode) -> list[dict[str, t.Any]]:
             'num_atoms': training_set.num_atoms,
             'training_set_uuid': _before_baseline(training_set).uuid,
         }
-        for key in ('train_energy_rmse', 'train_force_rmse', 'test_energy_rmse', 'test_force_rmse', 'iterations'):
+        for key in (
+            'train_energy_rmse',
+            'train_force_rmse',
+            'test_energy_rmse',
+            'test_force_rmse',
+            'iterations',
+        ):
             row[key] = metrics.get(key)
         select = _called(workchain, f'select_cycle_{cycle}')
         if select is not None and 'report' in select.outputs:
@@ -265,7 +277,9 @@ def learning_curve(workchain: orm.WorkflowNode) -> list[dict[str, t.Any]]:
                 gamma=sorted(report['gamma'].values()),
             )
         merge = _called(workchain, f'merge_cycle_{cycle}')
-        row['num_labelled'] = len(merge.outputs.added['added']) if merge is not None and merge.is_finished_ok else 0
+        row['num_labelled'] = (
+            len(merge.outputs.added['added']) if merge is not None and merge.is_finished_ok else 0
+        )
         rows.append(row)
         cycle += 1
     return rows

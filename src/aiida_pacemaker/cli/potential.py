@@ -1,0 +1,41 @@
+"""``aiida-pacemaker potential``: export and show potentials."""
+
+from __future__ import annotations
+
+import pathlib
+
+import click
+from aiida.cmdline.utils import decorators
+
+from aiida_pacemaker.data.potential import PacePotentialData
+
+from . import nodes
+from .utils import load_node_of, one_line_errors
+
+__all__ = ('cmd_potential',)
+
+
+@click.group('potential')
+def cmd_potential() -> None:
+    """Export and inspect fitted potentials (PacePotentialData)."""
+
+
+@cmd_potential.command('export')
+@click.argument('identifier', metavar='PK')
+@click.argument('directory', metavar='DIR', type=click.Path(file_okay=False, path_type=pathlib.Path))
+@decorators.with_dbenv()
+@one_line_errors
+def potential_export(identifier: str, directory: pathlib.Path) -> None:
+    """Write potential.yaml, potential.yace, potential.asi (its active set, if one exists) and lammps.in
+    (pair_style/pair_coeff lines) into DIR.
+    """
+    nodes.export_potential(load_node_of(identifier, PacePotentialData), directory)
+
+
+@cmd_potential.command('show')
+@click.argument('identifier', metavar='PK')
+@decorators.with_dbenv()
+@one_line_errors
+def potential_show(identifier: str) -> None:
+    """Elements, cutoff (Å), basis size, baseline, training set, errors and active set of the potential PK."""
+    nodes.show_potential(load_node_of(identifier, PacePotentialData))

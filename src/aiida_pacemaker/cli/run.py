@@ -1,0 +1,82 @@
+"""``aiida-pacemaker run``: launch a fit or an active-learning loop from a YAML file."""
+
+from __future__ import annotations
+
+import pathlib
+
+import click
+from aiida import orm
+from aiida.cmdline.utils import decorators, echo
+
+from . import run_config
+from .launch import run_in_foreground, submit_to_daemon
+from .utils import echo_pairs, one_line_errors
+
+__all__ = ('cmd_run',)
+
+_CONFIG = click.argument('config', type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
+_DAEMON = click.option('-d', '--daemon', is_flag=True, help='Submit to the daemon and return at once.')
+
+
+@click.group('run')
+def cmd_run() -> None:
+    """Launch a fit or an active-learning loop from a YAML file (see the examples/ folder)."""
+
+
+def _finish(node: orm.ProcessNode) -> None:
+    if not node.is_finished_ok:
+        state = f'exit status {node.exit_status}' if node.is_finished else node.process_state.value
+        message = f': {" ".join(node.exit_message.split())}' if node.exit_message else ''
+        echo.echo_critical(f'{node.process_label}<{node.pk}> did not succeed ({state}){message}')
+
+
+@cmd_run.command('active-learning')
+@_CONFIG
+@_DAEMON
+@decorators.with_dbenv()
+@one_line_errors
+def run_active_learning(config: pathlib.Path, daemon: bool) -> None:
+    """Run a PaceActiveLearningWorkChain from the YAML file CONFIG."""
+    from .report import echo_learning_curve
+
+    settings = run_config.read_config(config, run_config.ACTIVE_LEARNING_KEYS)
+    builder = run_config.active_learning_builder(settings, config.resolve().parent)
+    if daemon:
+        node = submit_to_daemon(builder)
+        echo.echo_report(f'follow it with `aiida-pacemaker report {node.pk}`')
+        return
+    node = run_in_foreground(builder)
+    _finish(node)
+    echo_learning_curve(node)
+    echo.echo_success(
+        f'{node.process_label}<{node.pk}> finished: potential PacePotentialData<{node.outputs.potential.pk}>, '
+        f'active set ActiveSetData<{node.outputs.active_set.pk}>, '
+        f'training set TrainingSetData<{node.outputs.training_set.pk}>'
+    )
+
+
+@cmd_run.command('train')
+@_CONFIG
+@_DAEMON
+@decorators.with_dbenv()
+@one_line_errors
+def run_train(config: pathlib.Path, daemon: bool) -> None:
+    """Fit a potential (PaceTrainWorkChain) from the YAML file CONFIG."""
+    settings = run_config.read_config(config, run_config.TRAIN_KEYS)
+    builder = run_config.train_builder(settings, config.resolve().parent)
+    if daemon:
+        node = submit_to_daemon(builder)
+        echo.echo_report(f'follow it with `verdi process status {node.pk}`')
+        return
+    node = run_in_foreground(builder)
+    _finish(node)
+    metrics = node.outputs.metrics.get_dict()
+    pairs = [('potential', f'PacePotentialData<{node.outputs.potential.pk}>')]
+    for split in ('train', 'test'):
+        if metrics.get(f'{split}_energy_rmse') is not None:
+            pairs.append((f'{split} energy RMSE', f'{metrics[f"{split}_energy_rmse"]:.2f} meV/atom'))
+            pairs.append((f'{split} force RMSE', f'{metrics[f"{split}_force_rmse"]:.1f} meV/Å'))
+    if metrics.get('iterations') is not None:
+        pairs.append(('iterations', metrics['iterations']))
+    echo_pairs(pairs)
+    echo.echo_success(f'{node.process_label}<{node.pk}> finished')

@@ -1,0 +1,46 @@
+"""``aiida-pacemaker setup``: register the pacemaker tools as AiiDA codes."""
+
+from __future__ import annotations
+
+import pathlib
+
+import click
+from aiida.cmdline.utils import decorators, echo
+
+from .utils import echo_table, one_line_errors
+
+__all__ = ('cmd_setup',)
+
+
+@click.command('setup')
+@click.option(
+    '-Y',
+    '--computer',
+    'computer_label',
+    default='localhost',
+    show_default=True,
+    help='Computer to register the codes on; a local computer of that name is made if none exists.',
+)
+@click.option(
+    '--bin-dir',
+    type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path),
+    default=None,
+    help='Directory holding pacemaker, pace_activeset, pace_select, pace_yaml2yace and python '
+    '[default: next to this Python interpreter, else the PATH].',
+)
+@decorators.with_dbenv()
+@one_line_errors
+def cmd_setup(computer_label: str, bin_dir: pathlib.Path | None) -> None:
+    """Register pacemaker, pace_activeset, pace_select, pace_yaml2yace and the exploration interpreter
+    as codes. Idempotent: codes that exist are reused.
+    """
+    from aiida_pacemaker.codes import get_or_create_localhost, setup_codes
+
+    computer = get_or_create_localhost(computer_label)
+    codes = setup_codes(computer, bin_dir)
+    rows = [
+        (role, code.pk, code.full_label, code.default_calc_job_plugin or '-', str(code.filepath_executable))
+        for role, code in codes.items()
+    ]
+    echo_table(rows, headers=('role', 'PK', 'code', 'plugin', 'executable'))
+    echo.echo_success(f'{len(codes)} codes ready on computer `{computer.label}`')
