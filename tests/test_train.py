@@ -97,6 +97,8 @@ def test_prepare_with_initial_potential_and_test_set(
         (lambda p: p['fit'].update(optimizer='BFSG'), 'optimizer'),
         (lambda p: p['fit']['loss'].update(kapa=0.1), 'kappa'),
         (lambda p: p['data'].update(test_size=0), 'test_size'),
+        (lambda p: p['data'].update(test_size=0.01), 'leaves 0 of 24 structures'),
+        (lambda p: p['data'].update(test_size=24), 'leaves 24 of 24 structures'),
         (lambda p: p['potential'].update(elements=['Al']), 'Cu'),
         (lambda p: p.pop('potential'), 'potential'),
     ],

@@ -68,7 +68,9 @@ def validate_labeller(labeller: t.Any) -> None:
     except AttributeError:
         raise LabellerError(f'{labeller!r} is not an AiiDA process') from None
     if 'structure' not in spec.inputs:
-        raise LabellerError(f'the labeller {spec.inputs.help or labeller!r} takes no `structure` input')
+        raise LabellerError(
+            f'the labeller {getattr(labeller, "__name__", labeller)!r} takes no `structure` input'
+        )
     dynamic = spec.outputs.dynamic
     missing = [name for name in REQUIRED_OUTPUTS if name not in spec.outputs]
     if missing and not dynamic:

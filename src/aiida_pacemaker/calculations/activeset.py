@@ -35,7 +35,9 @@ class PaceActiveSetCalculation(PaceBaseCalculation):
     The active set of each element is a square MaxVol matrix with one row per projection:
     as many atomic environments as the element has basis functions (linear mode) or
     functions x densities (``full``, non-linear mode). Its size therefore follows from the
-    basis; the trainer's ``active_set_size`` chooses between the two modes.
+    basis, so it cannot be set freely. The trainer's ``active_set_size`` (per element) picks
+    the mode in ``get_builder_from_protocol``: linear when it is at most the number of
+    functions per element, ``full`` (functions x densities environments) when it is larger.
     """
 
     POTENTIAL_FILE = 'potential.yaml'
@@ -67,6 +69,9 @@ class PaceActiveSetCalculation(PaceBaseCalculation):
     @staticmethod
     def validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
         """Check the options and that the potential knows every element of the data."""
+        message = PaceBaseCalculation.validate_options(inputs)
+        if message:
+            return message
         options = inputs['parameters'].get_dict() if 'parameters' in inputs else {}
         message = check_options(options, ACTIVESET_OPTIONS)
         if message:

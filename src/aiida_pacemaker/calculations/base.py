@@ -60,6 +60,18 @@ class PaceBaseCalculation(CalcJob):
             message='The job wrote no exit status: it was killed before its command ended.{detail}',
         )
 
+    @staticmethod
+    def validate_options(inputs: dict[str, t.Any]) -> str | None:
+        """Refuse ``metadata.options.append_text``: the job records the exit status of its command
+        right after it, and the option's text would run in between (use the code's append text)."""
+        options = (inputs.get('metadata') or {}).get('options') or {}
+        if options.get('append_text'):
+            return (
+                '`metadata.options.append_text` would run before the job records the exit status of its '
+                "command; put those lines in the code's or the computer's append text instead"
+            )
+        return None
+
     def exit_status_capture(self) -> str:
         """Shell lines that record the exit status of the command that just ran."""
         return f'echo $? > {self.EXIT_STATUS_FILE}'

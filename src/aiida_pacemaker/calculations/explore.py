@@ -28,6 +28,7 @@ EXPLORE_OPTIONS: dict[str, OptionSpec] = {
     'sample_interval': OptionSpec(None, 'int', 1),
     'min_distance': OptionSpec(None, 'float', 0.0),  # Å; closer atoms count as an explosion
     'seed': OptionSpec(None, 'int', 0),
+    'keep_stop_structure': OptionSpec(None, 'bool'),  # keep the snapshot that reached gamma_stop
 }
 EXPLORE_DEFAULTS: dict[str, t.Any] = {
     'temperatures': [300.0],
@@ -56,7 +57,7 @@ class PaceExploreCalculation(PaceBaseCalculation):
     def define(cls, spec):  # type: ignore[no-untyped-def]
         """Define the process specification."""
         super().define(spec)
-        spec.input('potential', valid_type=PacePotentialData)
+        spec.input('potential', valid_type=PacePotentialData, help='The potential that drives the MD.')
         spec.input('active_set', valid_type=ActiveSetData, help='The active set of `potential`.')
         spec.input_namespace(
             'structures', valid_type=orm.StructureData, dynamic=True, help='Seed structures.'
@@ -91,6 +92,9 @@ class PaceExploreCalculation(PaceBaseCalculation):
     @staticmethod
     def validate_inputs(inputs: dict[str, t.Any], ctx: t.Any) -> str | None:
         """Check the MD settings, the potential/active-set pair and the seeds' elements."""
+        message = PaceBaseCalculation.validate_options(inputs)
+        if message:
+            return message
         options = {**EXPLORE_DEFAULTS, **(inputs['parameters'].get_dict() if 'parameters' in inputs else {})}
         message = check_options(options, EXPLORE_OPTIONS)
         if message:

@@ -53,7 +53,7 @@ class PaceSelectCalculation(PaceBaseCalculation):
     def define(cls, spec):  # type: ignore[no-untyped-def]
         """Define the process specification."""
         super().define(spec)
-        spec.input('potential', valid_type=PacePotentialData)
+        spec.input('potential', valid_type=PacePotentialData, help='The potential whose grades decide.')
         spec.input('active_set', valid_type=ActiveSetData, help='The active set of `potential`.')
         spec.input_namespace(
             'candidates', valid_type=orm.StructureData, dynamic=True, help='Unlabelled candidate structures.'
@@ -83,6 +83,9 @@ class PaceSelectCalculation(PaceBaseCalculation):
     @staticmethod
     def validate_inputs(inputs: dict[str, t.Any], ctx: t.Any) -> str | None:
         """Check options, the potential/active-set pair and the candidates' elements."""
+        message = PaceBaseCalculation.validate_options(inputs)
+        if message:
+            return message
         options = inputs['parameters'].get_dict() if 'parameters' in inputs else {}
         message = check_options(options, SELECT_OPTIONS)
         if message:

@@ -60,8 +60,9 @@ class PaceTrainCalculation(PaceBaseCalculation):
             'baseline',
             valid_type=orm.Dict,
             required=False,
-            help='Additive baseline subtracted from the labels of `training_set` (e.g. Lennard-Jones); '
-            'recorded on the output potential so that using it adds the baseline back.',
+            help='Additive baseline (e.g. Lennard-Jones) that the caller already subtracted from the labels of '
+            '`training_set` (see `subtract_baseline_from_training_set`); recorded on the output potential so '
+            'that using it adds the baseline back.',
         )
         spec.inputs['metadata']['options']['parser_name'].default = 'pacemaker.train'
         spec.inputs['metadata']['options']['input_filename'].default = 'input.yaml'
@@ -72,8 +73,9 @@ class PaceTrainCalculation(PaceBaseCalculation):
         spec.output(
             'metrics',
             valid_type=orm.Dict,
-            help='`train_energy_rmse` (meV/atom), `train_force_rmse` (meV/Å), the same with `test_`, '
-            '`iterations`, `loss`.',
+            help='`train_energy_rmse` (meV/atom), `train_force_rmse` and `train_force_mae` (meV/Å), the same '
+            'RMSEs with `test_`, `iterations`, `loss`, `initial_loss`, `number_of_functions`, '
+            '`optimizer_status` and `optimizer_message`.',
         )
         spec.output(
             'interim_potential',
@@ -116,6 +118,9 @@ class PaceTrainCalculation(PaceBaseCalculation):
     @staticmethod
     def validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
         """Check parameters against the data and the initial potential before anything runs."""
+        message = PaceBaseCalculation.validate_options(inputs)
+        if message:
+            return message
         parameters = inputs.get('parameters')
         training_set = inputs.get('training_set')
         if parameters is None or training_set is None:
@@ -135,8 +140,17 @@ class PaceTrainCalculation(PaceBaseCalculation):
                 )
         elif 'potential' not in content:
             return 'the `parameters` need a `potential` section (or give an `initial_potential`)'
-        if test_set is not None and 'test_size' in (content.get('data') or {}):
+        test_size = (content.get('data') or {}).get('test_size')
+        if test_set is not None and test_size is not None:
             return 'give either a `test_set` or `data.test_size` in the parameters, not both'
+        if isinstance(test_size, int | float) and not isinstance(test_size, bool) and test_size > 0:
+            # pacemaker splits int(N * fraction) (or the count itself) out: it crashes on an empty split
+            count = int(training_set.num_structures * test_size) if test_size < 1 else int(test_size)
+            if count < 1 or count >= training_set.num_structures:
+                return (
+                    f'`data.test_size: {test_size}` leaves {count} of {training_set.num_structures} structures '
+                    'for testing; pacemaker needs at least one test and one training structure'
+                )
         try:
             validate_pacemaker_parameters(
                 content, data_elements=sorted(elements) if 'potential' in content else None

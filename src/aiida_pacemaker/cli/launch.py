@@ -58,7 +58,12 @@ def submit_to_daemon(builder: t.Any) -> orm.ProcessNode:
     if profile is None or profile.process_control_backend is None:
         name = profile.name if profile is not None else '?'
         echo.echo_critical(f'profile `{name}` has no broker, so there is no daemon: run without --daemon')
-    node = submit(builder)
+    from aiida.common.exceptions import InvalidOperation
+
+    try:
+        node = submit(builder)
+    except (InvalidOperation, ConnectionError) as exception:  # no daemon (ZeroMQ) or no broker reachable
+        echo.echo_critical(' '.join(str(exception).split()))
     echo.echo_success(f'submitted {node.process_label}<{node.pk}>')
     try:
         running = get_daemon_client().is_daemon_running

@@ -152,10 +152,18 @@ def _write_active_set(active_set: ActiveSetData, path: pathlib.Path) -> list[pat
 
 def show_active_set(active_set: ActiveSetData) -> None:
     """Print the attributes of ``active_set``."""
+    from aiida import orm
+
+    try:
+        potential = (
+            f'PacePotentialData<{orm.load_node(active_set.potential_uuid).pk}> ({active_set.potential_uuid})'
+        )
+    except Exception:  # the potential is not in this profile
+        potential = f'{active_set.potential_uuid} (not in this profile)'
     echo_pairs(
         [
             ('ActiveSetData', f'{active_set.pk} ({active_set.uuid})'),
-            ('potential', active_set.potential_uuid),
+            ('potential', potential),
             ('elements', ' '.join(active_set.base.attributes.get('elements', []))),
             ('has nonlinear part', 'yes' if active_set.base.attributes.get('has_nonlinear') else 'no'),
         ]

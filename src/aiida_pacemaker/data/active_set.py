@@ -22,7 +22,9 @@ class ActiveSetData(Data):
     """The MaxVol active set of one potential, as written by ``pace_activeset``.
 
     Attributes: ``potential_uuid`` and ``potential_yaml_sha256`` (the potential it belongs
-    to), ``asi_sha256``, ``has_nonlinear``, ``elements``.
+    to), ``asi_sha256``, ``has_nonlinear``, ``elements``; set by the parser: ``mode``
+    (``linear`` or ``full``) and ``shapes`` (per element, the shape of the inverted
+    active-set matrix: rows = number of projections).
     """
 
     def __init__(

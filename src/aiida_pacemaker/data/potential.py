@@ -83,7 +83,9 @@ class PacePotentialData(Data):
     """A pacemaker potential: the B-basis ``.yaml`` and, when available, the ``.yace``.
 
     Attributes: ``elements``, ``cutoff`` (Å), ``number_of_functions``, ``physics_baseline``
-    (``none``, ``zbl`` or ``lj``), ``baseline_parameters`` (for ``lj``), ``yaml_sha256``.
+    (``none``, ``zbl`` or ``lj``), ``baseline_parameters`` (for ``lj``), ``reference_energies``
+    (eV/atom per element, added back by the ASE calculator), ``yaml_sha256`` and, with a
+    ``.yace``, ``yace_sha256``.
     """
 
     def __init__(
@@ -216,7 +218,11 @@ class PacePotentialData(Data):
         return self.base.attributes.get('reference_energies', {})
 
     def lammps_lines(self, yace_filename: str = 'potential.yace') -> list[str]:
-        """LAMMPS ``pair_style``/``pair_coeff`` lines for this potential, including its baseline."""
+        """LAMMPS ``pair_style``/``pair_coeff`` lines for this potential, including its baseline.
+
+        pair_style pace has no per-element energy offset: with non-zero ``reference_energies``
+        LAMMPS energies differ from the ASE calculator's by that constant per atom (forces agree).
+        """
         if self.physics_baseline == 'lj':
             from aiida_pacemaker.baselines import baseline_from_parameters
 

@@ -5,22 +5,22 @@ Storage format
 One file, ``training_set.npz``, in the node's repository: a NumPy ``.npz`` archive
 read with ``allow_pickle=False`` (so reading it never runs code). Arrays:
 
-=============  ====================  ==============================================
-name           shape, dtype          meaning
-=============  ====================  ==============================================
-``natoms``     (S,) int64            atoms per structure
-``numbers``    (N,) int32            atomic numbers, structures concatenated
-``positions``  (N, 3) float64        Cartesian positions, Å
-``forces``     (N, 3) float64        forces, eV/Å
-``cells``      (S, 3, 3) float64     cell vectors as rows, Å
-``pbc``        (S, 3) bool           periodicity (all True or all False)
-``energy``     (S,) float64          total energy, eV
-``names``      (S,) unicode          per-structure name
-``stress``     (S, 6) float64        optional; Voigt stress (xx yy zz yz xz xy), eV/Å³
-``has_stress`` (S,) bool             optional; which rows of ``stress`` are labels
-``w_energy``   (S,) float64          optional; per-structure energy weight
-``w_forces``   (S,) float64          optional; per-structure force weight
-=============  ====================  ==============================================
+==============  ====================  ==============================================
+name            shape, dtype          meaning
+==============  ====================  ==============================================
+``natoms``      (S,) int64            atoms per structure
+``numbers``     (N,) int32            atomic numbers, structures concatenated
+``positions``   (N, 3) float64        Cartesian positions, Å
+``forces``      (N, 3) float64        forces, eV/Å
+``cells``       (S, 3, 3) float64     cell vectors as rows, Å
+``pbc``         (S, 3) bool           periodicity (all True or all False)
+``energy``      (S,) float64          total energy, eV
+``names``       (S,) unicode          per-structure name
+``stress``      (S, 6) float64        optional; Voigt stress (xx yy zz yz xz xy), eV/Å³
+``has_stress``  (S,) bool             optional; which rows of ``stress`` are labels
+``w_energy``    (S,) float64          optional; per-structure energy weight
+``w_forces``    (S,) float64          optional; per-structure force weight
+==============  ====================  ==============================================
 
 S is the number of structures and N the total number of atoms. The node's
 ``content_hash`` attribute is a SHA-256 over the arrays (names, dtypes, shapes

@@ -16,6 +16,8 @@ from aiida_pacemaker.calculations.functions import (
     subtract_baseline_from_training_set,
 )
 from aiida_pacemaker.calculations.select import PaceSelectCalculation
+from aiida_pacemaker.data.active_set import ActiveSetData
+from aiida_pacemaker.data.potential import PacePotentialData
 from aiida_pacemaker.data.training_set import TrainingSetData
 from aiida_pacemaker.labellers import LabellerError, is_process_function, load_labeller, validate_labeller
 
@@ -165,8 +167,8 @@ class PaceActiveLearningWorkChain(WorkChain):
             ),
             cls.results,
         )
-        spec.output('potential', help='The final potential.')
-        spec.output('active_set', help='The active set of the final potential.')
+        spec.output('potential', valid_type=PacePotentialData, help='The final potential.')
+        spec.output('active_set', valid_type=ActiveSetData, help='The active set of the final potential.')
         spec.output(
             'training_set', valid_type=TrainingSetData, help='The training set of the final potential.'
         )
@@ -253,7 +255,10 @@ class PaceActiveLearningWorkChain(WorkChain):
             )
             builder.baseline = orm.Dict({'type': 'lj', **baseline})
         builder.activeset.code = codes['pace_activeset']
-        builder.activeset.parameters = orm.Dict(settings['activeset'])
+        activeset = dict(settings['activeset'])
+        if config.active_set_size is not None and 'full' not in activeset:
+            activeset['full'] = config.active_set_size > int(basis.get('number_of_functions_per_element', 0))
+        builder.activeset.parameters = orm.Dict(activeset)
         builder.select.code = codes['pace_select']
         if settings['select']:
             builder.select.parameters = orm.Dict(settings['select'])
@@ -261,11 +266,16 @@ class PaceActiveLearningWorkChain(WorkChain):
             builder.explore.code = codes['pace_explore']
             builder.explore.structures = explore_structures
             builder.explore.parameters = orm.Dict(settings['explore'])
-        for key in ('max_cycles', 'max_new_structures_per_cycle', 'gamma_select', 'gamma_max', 'fine_tune'):
-            if key in settings:
+        for key in (
+            'max_cycles',
+            'max_new_structures_per_cycle',
+            'gamma_select',
+            'gamma_max',
+            'fine_tune',
+            'target_test_force_rmse',
+        ):
+            if settings.get(key) is not None:
                 builder[key] = settings[key]
-        if 'target_test_force_rmse' in settings:
-            builder.target_test_force_rmse = settings['target_test_force_rmse']
         return builder
 
     # ------------------------------------------------------------------ setup and initial labels
@@ -369,7 +379,8 @@ class PaceActiveLearningWorkChain(WorkChain):
                 training_set, self.inputs.baseline, metadata=label
             )  # type: ignore[call-arg]
             if test_set is not None:
-                test_set = subtract_baseline_from_training_set(test_set, self.inputs.baseline)
+                label = {'call_link_label': f'residual_test_cycle_{self.ctx.cycle}'}
+                test_set = subtract_baseline_from_training_set(test_set, self.inputs.baseline, metadata=label)  # type: ignore[call-arg]
             inputs.train['baseline'] = self.inputs.baseline
         inputs.train['training_set'] = training_set
         if test_set is not None:

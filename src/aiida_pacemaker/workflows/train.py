@@ -19,8 +19,8 @@ class PaceTrainWorkChain(BaseRestartWorkChain):
 
     Handlers, in order of priority:
 
-    - out of walltime or interrupted (exit codes 120, 401): continue from the last interim
-      potential that the calculation retrieved (``-p``), or rerun if there is none;
+    - out of walltime or killed (exit codes 120, 401, and 301 when nothing was left): continue
+      from the last interim potential that the calculation retrieved (``-p``), or rerun;
     - non-finite loss (420): restart with safer settings (L-BFGS-B, 10x the L2 regularisation);
     - BFGS stopped early with "precision loss" (410): restart with the L-BFGS-B optimizer;
     - pacemaker exited non-zero (400): one retry (a crash of the machine or of TensorFlow),
@@ -69,6 +69,7 @@ class PaceTrainWorkChain(BaseRestartWorkChain):
         exit_codes=[
             PaceTrainCalculation.exit_codes.ERROR_FIT_INTERRUPTED,
             PaceTrainCalculation.exit_codes.ERROR_SCHEDULER_OUT_OF_WALLTIME,
+            PaceTrainCalculation.exit_codes.ERROR_NO_EXIT_STATUS,
         ],
     )
     def handle_out_of_walltime(self, node: orm.CalcJobNode) -> ProcessHandlerReport:

@@ -1,0 +1,353 @@
+#!/usr/bin/env bash
+# A one-node SLURM cluster reached over SSH, all on this machine, for the `cluster` test tier
+# (tests/cluster): munge, slurmctld and slurmd (Debian's slurm-wlm), and an sshd of its own that
+# listens on 127.0.0.1 only and lets in root with a key made for the tier.
+#
+#   scripts/cluster.sh install   install slurm-wlm, munge and openssh-server with apt (Debian/Ubuntu,
+#                                as root), write /etc/slurm/slurm.conf for this machine; idempotent
+#   scripts/cluster.sh start     start munged, slurmctld, slurmd and the sshd; wait for an idle node
+#   scripts/cluster.sh stop      cancel the jobs, stop what `start` started
+#   scripts/cluster.sh status    say what runs; exit 1 unless all of it does
+#   scripts/cluster.sh env       print the connection (KEY=value lines) for the tests
+#
+# Environment: AIIDA_PACEMAKER_CLUSTER_DIR (state: keys, sshd config, logs; default
+# /var/lib/aiida-pacemaker-cluster), AIIDA_PACEMAKER_CLUSTER_SSH_PORT (default 2222).
+#
+# Nothing here enables a system service or touches root's ~/.ssh: the sshd has its own config,
+# host key and authorized_keys in the state folder. /etc/slurm/slurm.conf is written only when it
+# is missing or was written by this script; a slurm.conf of a real cluster is left alone (and
+# `install` fails).
+set -euo pipefail
+
+STATE=${AIIDA_PACEMAKER_CLUSTER_DIR:-/var/lib/aiida-pacemaker-cluster}
+SSH_PORT=${AIIDA_PACEMAKER_CLUSTER_SSH_PORT:-2222}
+SLURM_CONF=/etc/slurm/slurm.conf
+MARKER='# written by aiida-pacemaker scripts/cluster.sh'
+PACKAGES=(slurm-wlm munge openssh-server)
+
+say() { printf 'cluster.sh: %s\n' "$*" >&2; }
+die() {
+    say "$*"
+    exit 1
+}
+
+# ------------------------------------------------------------------------------------------ install
+missing_packages() {
+    command -v slurmctld >/dev/null || echo slurm-wlm
+    command -v slurmd >/dev/null || echo slurm-wlm
+    command -v sbatch >/dev/null || echo slurm-wlm
+    command -v munged >/dev/null || [ -x /usr/sbin/munged ] || echo munge
+    [ -x /usr/sbin/sshd ] || echo openssh-server
+}
+
+apt_install() {
+    # keep the packages' init scripts from starting system services during the install
+    local policy=/usr/sbin/policy-rc.d created_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        created_policy=1
+    fi
+    local status=0 log
+    log=$(mktemp)
+    # wait for another apt or dpkg run to finish rather than fail on its lock
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        -o DPkg::Lock::Timeout=900 "$@" >"$log" 2>&1 || status=$?
+    if [ "$status" != 0 ]; then cat "$log" >&2; fi
+    rm -f "$log"
+    if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi
+    return "$status"
+}
+
+install_packages() {
+    local missing
+    missing=$(missing_packages | sort -u | xargs)
+    if [ -z "$missing" ]; then
+        return 0
+    fi
+    [ "$(id -u)" = 0 ] || die "missing: $missing; installing them needs root (run: sudo $0 install)"
+    command -v apt-get >/dev/null ||
+        die "missing: $missing; no apt-get on this machine: install them with its package manager"
+    say "installing $missing with apt-get"
+    local package
+    for package in $missing; do
+        if [[ "$(apt-cache policy "$package" 2>/dev/null)" != *'Candidate: '[0-9]* ]]; then
+            say 'apt-get update'
+            apt-get update -qq -o DPkg::Lock::Timeout=900
+            break
+        fi
+    done
+    # shellcheck disable=SC2086
+    if ! apt_install $missing; then
+        say 'install failed; apt-get update and retry'
+        apt-get update -qq -o DPkg::Lock::Timeout=900
+        # shellcheck disable=SC2086
+        apt_install $missing
+    fi
+    missing=$(missing_packages | sort -u | xargs)
+    [ -z "$missing" ] || die "still missing after apt-get install: $missing"
+}
+
+munge_key() {
+    local key=/etc/munge/munge.key
+    if [ ! -s "$key" ]; then
+        say "creating $key"
+        mkdir -p /etc/munge
+        if command -v mungekey >/dev/null; then
+            mungekey --create --keyfile="$key" --force
+        else
+            dd if=/dev/urandom bs=1 count=1024 of="$key" status=none
+        fi
+    fi
+    chown munge:munge /etc/munge "$key" 2>/dev/null || true
+    chmod 0700 /etc/munge
+    chmod 0400 "$key"
+}
+
+# the NodeName line of `slurmd -C` (CPUs, sockets, cores, threads, RealMemory of this machine)
+node_line() {
+    local line
+    line=$(slurmd -C 2>/dev/null | grep '^NodeName=' | head -1) || true
+    [ -n "$line" ] || die 'slurmd -C printed no NodeName line'
+    # SLURM checks the memory it finds against RealMemory: leave a little room
+    local memory
+    memory=$(sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' <<<"$line")
+    if [ -n "$memory" ] && [ "$memory" -gt 1024 ]; then
+        line=$(sed "s/RealMemory=[0-9]*/RealMemory=$((memory - 512))/" <<<"$line")
+    fi
+    printf '%s NodeAddr=127.0.0.1 State=UNKNOWN\n' "$line"
+}
+
+node_name() { node_line | sed -n 's/^NodeName=\([^ ]*\).*/\1/p'; }
+
+write_slurm_conf() {
+    if [ -e "$SLURM_CONF" ] && ! grep -qF "$MARKER" "$SLURM_CONF"; then
+        die "$SLURM_CONF exists and was not written by this script: not touching it (a real cluster?)"
+    fi
+    local host
+    host=$(hostname -s)
+    mkdir -p /etc/slurm
+    cat >"$SLURM_CONF.new" <<EOF
+$MARKER: a one-node cluster on this machine for
+# the cluster test tier of aiida-pacemaker. Rewritten by \`cluster.sh install\`.
+ClusterName=aiidapace
+SlurmctldHost=$host(127.0.0.1)
+SlurmUser=root
+SlurmdUser=root
+SlurmctldPort=6817
+SlurmdPort=6818
+AuthType=auth/munge
+CredType=cred/munge
+StateSaveLocation=/var/spool/slurmctld
+SlurmdSpoolDir=/var/spool/slurmd
+SlurmctldPidFile=/run/slurmctld.pid
+SlurmdPidFile=/run/slurmd.pid
+SlurmctldLogFile=/var/log/slurm/slurmctld.log
+SlurmdLogFile=/var/log/slurm/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SwitchType=switch/none
+MpiDefault=none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+ReturnToService=2
+SlurmctldTimeout=60
+SlurmdTimeout=60
+InactiveLimit=0
+MinJobAge=300
+KillWait=10
+Waittime=0
+SchedulerParameters=batch_sched_delay=0
+$(node_line)
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+EOF
+    mv "$SLURM_CONF.new" "$SLURM_CONF"
+    chmod 644 "$SLURM_CONF"
+}
+
+ssh_keys() {
+    mkdir -p "$STATE/ssh"
+    chmod 700 "$STATE" "$STATE/ssh"
+    [ -s "$STATE/ssh/ssh_host_ed25519_key" ] ||
+        ssh-keygen -q -t ed25519 -N '' -C 'aiida-pacemaker cluster host' -f "$STATE/ssh/ssh_host_ed25519_key"
+    [ -s "$STATE/ssh/id_ed25519" ] ||
+        ssh-keygen -q -t ed25519 -N '' -C 'aiida-pacemaker cluster tests' -f "$STATE/ssh/id_ed25519"
+    # the key lets in connections from this machine only
+    printf 'from="127.0.0.1,::1" %s\n' "$(cat "$STATE/ssh/id_ed25519.pub")" >"$STATE/ssh/authorized_keys"
+    chmod 600 "$STATE/ssh/authorized_keys"
+}
+
+install() {
+    install_packages
+    [ "$(id -u)" = 0 ] || die 'configuring SLURM and munge needs root'
+    munge_key
+    write_slurm_conf
+    ssh_keys
+    mkdir -p /var/spool/slurmctld /var/spool/slurmd /var/log/slurm
+    say "installed: $(sbatch --version), munge, $(/usr/sbin/sshd -V 2>&1 | head -1 || true)"
+}
+
+# ------------------------------------------------------------------------------------------ daemons
+pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+munge_ok() { munge -n 2>/dev/null | unmunge >/dev/null 2>&1; }
+
+sshd_pidfile() { echo "$STATE/ssh/sshd.pid"; }
+
+write_sshd_config() {
+    cat >"$STATE/ssh/sshd_config" <<EOF
+# sshd of the aiida-pacemaker cluster test tier: 127.0.0.1 only, root with the tier's key only
+Port $SSH_PORT
+ListenAddress 127.0.0.1
+HostKey $STATE/ssh/ssh_host_ed25519_key
+PidFile $(sshd_pidfile)
+AuthorizedKeysFile $STATE/ssh/authorized_keys
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+X11Forwarding no
+AllowTcpForwarding no
+PrintMotd no
+MaxStartups 50:30:100
+MaxSessions 50
+Subsystem sftp internal-sftp
+EOF
+}
+
+started() { echo "$1" >>"$STATE/started"; }
+
+start() {
+    [ "$(id -u)" = 0 ] || die 'starting the cluster needs root'
+    [ -f "$SLURM_CONF" ] && grep -qF "$MARKER" "$SLURM_CONF" || die "no $SLURM_CONF of this script: run $0 install"
+    [ -s "$STATE/ssh/id_ed25519" ] || die "no keys in $STATE/ssh: run $0 install"
+    touch "$STATE/started"
+
+    # munge
+    if ! munge_ok; then
+        mkdir -p /run/munge /var/log/munge /var/lib/munge
+        chown munge:munge /run/munge /var/log/munge /var/lib/munge 2>/dev/null || true
+        chmod 0755 /run/munge
+        if id munge >/dev/null 2>&1; then
+            runuser -u munge -- /usr/sbin/munged || die 'munged did not start (see /var/log/munge/munged.log)'
+        else
+            /usr/sbin/munged --force || die 'munged did not start (see /var/log/munge/munged.log)'
+        fi
+        started munged
+        local i
+        for i in $(seq 50); do
+            munge_ok && break
+            sleep 0.2
+        done
+        munge_ok || die 'munge does not answer (see /var/log/munge/munged.log)'
+    fi
+
+    mkdir -p /var/spool/slurmctld /var/spool/slurmd /var/log/slurm
+    if ! pid_alive /run/slurmctld.pid; then
+        # -c: a fresh controller state (no jobs or node states of an earlier run)
+        slurmctld -c || die "slurmctld did not start: $(tail -20 /var/log/slurm/slurmctld.log 2>/dev/null)"
+        started slurmctld
+    fi
+    if ! pid_alive /run/slurmd.pid; then
+        slurmd || die "slurmd did not start: $(tail -20 /var/log/slurm/slurmd.log 2>/dev/null)"
+        started slurmd
+    fi
+
+    if ! pid_alive "$(sshd_pidfile)"; then
+        write_sshd_config
+        mkdir -p /run/sshd
+        chmod 755 /run/sshd
+        /usr/sbin/sshd -t -f "$STATE/ssh/sshd_config" || die 'the sshd configuration is refused'
+        /usr/sbin/sshd -f "$STATE/ssh/sshd_config" -E "$STATE/ssh/sshd.log" ||
+            die "sshd did not start on 127.0.0.1:$SSH_PORT: $(tail -5 "$STATE/ssh/sshd.log" 2>/dev/null)"
+        started sshd
+    fi
+
+    # the node: registered with the controller and idle
+    local node state i
+    node=$(node_name)
+    for i in $(seq 120); do
+        state=$(sinfo -h -n "$node" -o '%T' 2>/dev/null | head -1) || true
+        case "$state" in
+            idle | mixed | allocated) break ;;
+            down* | drain* | fail*)
+                scontrol update nodename="$node" state=resume >/dev/null 2>&1 || true
+                ;;
+        esac
+        sleep 0.5
+    done
+    [[ "$state" =~ ^(idle|mixed|allocated) ]] ||
+        die "node $node is not idle but '${state:-unknown}': $(scontrol show node "$node" 2>&1 | grep -i reason)
+$(tail -10 /var/log/slurm/slurmctld.log 2>/dev/null)
+$(tail -10 /var/log/slurm/slurmd.log 2>/dev/null)"
+
+    # sshd answers, with the key, and finds sbatch
+    ssh_command true || die "ssh root@127.0.0.1 -p $SSH_PORT does not let in the tier's key: $(tail -5 "$STATE/ssh/sshd.log")"
+    say "running: SLURM node $node ($state), sshd on 127.0.0.1:$SSH_PORT"
+}
+
+ssh_command() {
+    ssh -q -p "$SSH_PORT" -i "$STATE/ssh/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes \
+        -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=10 \
+        root@127.0.0.1 "$@"
+}
+
+stop_pidfile() {
+    local pidfile=$1 name=$2 pid i
+    pid_alive "$pidfile" || return 0
+    pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null || true
+    for i in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.2
+    done
+    say "$name ($pid) did not stop: killing it"
+    kill -9 "$pid" 2>/dev/null || true
+}
+
+stop() {
+    [ -f "$STATE/started" ] || return 0
+    if grep -qx slurmctld "$STATE/started" && command -v scancel >/dev/null; then
+        scancel --quiet --user root 2>/dev/null || true
+    fi
+    grep -qx sshd "$STATE/started" && stop_pidfile "$(sshd_pidfile)" sshd
+    grep -qx slurmd "$STATE/started" && stop_pidfile /run/slurmd.pid slurmd
+    grep -qx slurmctld "$STATE/started" && stop_pidfile /run/slurmctld.pid slurmctld
+    grep -qx munged "$STATE/started" && stop_pidfile /run/munge/munged.pid munged
+    rm -f "$STATE/started"
+    say 'stopped'
+}
+
+status() {
+    local ok=0
+    munge_ok && say 'munge: running' || { say 'munge: not running'; ok=1; }
+    pid_alive /run/slurmctld.pid && say 'slurmctld: running' || { say 'slurmctld: not running'; ok=1; }
+    pid_alive /run/slurmd.pid && say 'slurmd: running' || { say 'slurmd: not running'; ok=1; }
+    pid_alive "$(sshd_pidfile)" && say "sshd: running on 127.0.0.1:$SSH_PORT" || {
+        say 'sshd: not running'
+        ok=1
+    }
+    return "$ok"
+}
+
+print_env() {
+    printf 'CLUSTER_SSH_HOST=127.0.0.1\nCLUSTER_SSH_PORT=%s\nCLUSTER_SSH_USER=root\n' "$SSH_PORT"
+    printf 'CLUSTER_SSH_KEY=%s\nCLUSTER_SLURM_LOG=/var/log/slurm/slurmctld.log\n' "$STATE/ssh/id_ed25519"
+}
+
+case "${1:-}" in
+    install) install ;;
+    start) start ;;
+    stop) stop ;;
+    status) status ;;
+    env) print_env ;;
+    *)
+        echo "usage: $0 install|start|stop|status|env" >&2
+        exit 2
+        ;;
+esac
