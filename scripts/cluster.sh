@@ -162,6 +162,8 @@ MinJobAge=300
 KillWait=10
 Waittime=0
 SchedulerParameters=batch_sched_delay=0
+# the daemons bind to the addresses of this file (127.0.0.1), not to all interfaces
+CommunicationParameters=NoInAddrAny
 $(node_line)
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF

@@ -127,11 +127,6 @@ def run_train_workchain(code, training_set):
 
 
 # ---------------------------------------------------------------------------- pacemaker killed mid-fit
-@pytest.mark.xfail(
-    strict=True,
-    reason='src bug: parsers/train.py maps only a missing exit status to 401; pacemaker killed by a signal '
-    '(recorded status 137 = 128 + SIGKILL) with an interim potential gives 400 ERROR_PACEMAKER_FAILED',
-)
 def test_killed_mid_fit(training_set, make_code):
     _, node = run_train(make_code(KILLED), training_set)
     assert 'interim_potential' in node.outputs
@@ -146,11 +141,6 @@ def test_killed_mid_fit_keeps_interim(training_set, make_code):
     assert 'iteration 3' in node.exit_message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='src bug: the killed fit ends in 400, whose handler retries once from scratch instead of '
-    'continuing from the interim potential (see test_killed_mid_fit)',
-)
 def test_killed_mid_fit_workchain_restarts_from_interim(training_set, make_code):
     _, node, calcs = run_train_workchain(make_code(KILLED, FROM_INTERIM + fit_lines()), training_set)
     assert node.is_finished_ok, node.exit_message
@@ -182,11 +172,6 @@ def test_walltime_workchain_restarts_from_interim(training_set, make_code):
     assert results['potential'].uuid == calcs[1].outputs.potential.uuid
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='src bug: 301 (ERROR_NO_EXIT_STATUS) has no handler in PaceTrainWorkChain, so a job killed before '
-    'any interim potential aborts with 402 instead of being rerun as its docstring says',
-)
 def test_walltime_without_interim_workchain_reruns(training_set, make_code):
     _, node, calcs = run_train_workchain(
         make_code(scheduler_kill(with_interim=False), fit_lines()), training_set

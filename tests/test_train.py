@@ -124,7 +124,7 @@ def test_initial_potential_missing_elements(aiida_profile, aiida_localhost, emt_
 
     code = orm.InstalledCode(computer=aiida_localhost, filepath_executable='/opt/pace/bin/pacemaker').store()
     alloy = emt_label(random_bulk_structures(2, element='Al', lattice_constant=4.05))
-    training = TrainingSetData.from_ases = TrainingSetData.from_ase(alloy).store()
+    training = TrainingSetData.from_ase(alloy).store()
     potential = PacePotentialData(DUMMY_POTENTIAL).store()
     with pytest.raises(ValueError, match=r"elements \['Al'\] that the initial potential"):
         engine.run(

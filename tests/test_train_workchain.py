@@ -139,12 +139,6 @@ def test_later_interim_replaces_earlier(generate_workchain, generate_child):
     assert process.ctx.inputs.initial_potential.uuid == second.uuid
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='src bug: the train parser returns 301 (ERROR_NO_EXIT_STATUS) for a job killed without an interim '
-    'potential, overriding the scheduler exit code 120; PaceTrainWorkChain handles 120 and 401 but not 301, '
-    'so its "rerun if there is none" branch is never reached and the work chain aborts with 402',
-)
 def test_killed_without_interim_reruns(generate_workchain, generate_child):
     process = generate_workchain()
     result = step(process, generate_child(PaceTrainCalculation.exit_codes.ERROR_NO_EXIT_STATUS))

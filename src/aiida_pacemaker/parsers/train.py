@@ -69,9 +69,10 @@ class PaceTrainParser(PaceBaseParser):
             interim = self._latest_interim(names)
             if interim is not None:
                 self.out('interim_potential', interim)
+            killed = status is None or status > 128  # no status written, or 128 + the signal's number
+            if killed and interim is not None:
+                return self.exit_codes.ERROR_FIT_INTERRUPTED.format(detail=f'\n{log_tail}')
             if status is None:
-                if interim is not None:
-                    return self.exit_codes.ERROR_FIT_INTERRUPTED.format(detail=f'\n{log_tail}')
                 return self.exit_codes.ERROR_NO_EXIT_STATUS.format(detail=f'\n{log_tail}')
             return self.exit_codes.ERROR_PACEMAKER_FAILED.format(status=status, log_tail=log_tail)
 
