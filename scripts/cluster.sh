@@ -23,7 +23,6 @@ STATE=${AIIDA_PACEMAKER_CLUSTER_DIR:-/var/lib/aiida-pacemaker-cluster}
 SSH_PORT=${AIIDA_PACEMAKER_CLUSTER_SSH_PORT:-2222}
 SLURM_CONF=/etc/slurm/slurm.conf
 MARKER='# written by aiida-pacemaker scripts/cluster.sh'
-PACKAGES=(slurm-wlm munge openssh-server)
 
 say() { printf 'cluster.sh: %s\n' "$*" >&2; }
 die() {
@@ -113,7 +112,7 @@ node_line() {
     local memory
     memory=$(sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' <<<"$line")
     if [ -n "$memory" ] && [ "$memory" -gt 1024 ]; then
-        line=$(sed "s/RealMemory=[0-9]*/RealMemory=$((memory - 512))/" <<<"$line")
+        line=${line/RealMemory=$memory/RealMemory=$((memory - 512))}
     fi
     printf '%s NodeAddr=127.0.0.1 State=UNKNOWN\n' "$line"
 }
@@ -226,7 +225,9 @@ started() { echo "$1" >>"$STATE/started"; }
 
 start() {
     [ "$(id -u)" = 0 ] || die 'starting the cluster needs root'
-    [ -f "$SLURM_CONF" ] && grep -qF "$MARKER" "$SLURM_CONF" || die "no $SLURM_CONF of this script: run $0 install"
+    if ! grep -qsF "$MARKER" "$SLURM_CONF"; then
+        die "no $SLURM_CONF written by this script: run $0 install"
+    fi
     [ -s "$STATE/ssh/id_ed25519" ] || die "no keys in $STATE/ssh: run $0 install"
     touch "$STATE/started"
 
@@ -241,8 +242,8 @@ start() {
             /usr/sbin/munged --force || die 'munged did not start (see /var/log/munge/munged.log)'
         fi
         started munged
-        local i
-        for i in $(seq 50); do
+        local _
+        for _ in $(seq 50); do
             munge_ok && break
             sleep 0.2
         done
@@ -261,7 +262,11 @@ start() {
     fi
 
     if ! pid_alive "$(sshd_pidfile)"; then
+        if (exec 3<>"/dev/tcp/127.0.0.1/$SSH_PORT") 2>/dev/null; then
+            die "port $SSH_PORT of 127.0.0.1 is taken: set AIIDA_PACEMAKER_CLUSTER_SSH_PORT to a free port"
+        fi
         write_sshd_config
+        : >"$STATE/ssh/sshd.log"
         mkdir -p /run/sshd
         chmod 755 /run/sshd
         /usr/sbin/sshd -t -f "$STATE/ssh/sshd_config" || die 'the sshd configuration is refused'
@@ -271,9 +276,9 @@ start() {
     fi
 
     # the node: registered with the controller and idle
-    local node state i
+    local node state _
     node=$(node_name)
-    for i in $(seq 120); do
+    for _ in $(seq 120); do
         state=$(sinfo -h -n "$node" -o '%T' 2>/dev/null | head -1) || true
         case "$state" in
             idle | mixed | allocated) break ;;
@@ -300,11 +305,11 @@ ssh_command() {
 }
 
 stop_pidfile() {
-    local pidfile=$1 name=$2 pid i
+    local pidfile=$1 name=$2 pid _
     pid_alive "$pidfile" || return 0
     pid=$(cat "$pidfile")
     kill "$pid" 2>/dev/null || true
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         kill -0 "$pid" 2>/dev/null || return 0
         sleep 0.2
     done
@@ -312,28 +317,38 @@ stop_pidfile() {
     kill -9 "$pid" 2>/dev/null || true
 }
 
+was_started() { grep -qx "$1" "$STATE/started"; }
+
 stop() {
     [ -f "$STATE/started" ] || return 0
-    if grep -qx slurmctld "$STATE/started" && command -v scancel >/dev/null; then
+    if was_started slurmctld && command -v scancel >/dev/null; then
         scancel --quiet --user root 2>/dev/null || true
     fi
-    grep -qx sshd "$STATE/started" && stop_pidfile "$(sshd_pidfile)" sshd
-    grep -qx slurmd "$STATE/started" && stop_pidfile /run/slurmd.pid slurmd
-    grep -qx slurmctld "$STATE/started" && stop_pidfile /run/slurmctld.pid slurmctld
-    grep -qx munged "$STATE/started" && stop_pidfile /run/munge/munged.pid munged
+    if was_started sshd; then stop_pidfile "$(sshd_pidfile)" sshd; fi
+    if was_started slurmd; then stop_pidfile /run/slurmd.pid slurmd; fi
+    if was_started slurmctld; then stop_pidfile /run/slurmctld.pid slurmctld; fi
+    if was_started munged; then stop_pidfile /run/munge/munged.pid munged; fi
     rm -f "$STATE/started"
     say 'stopped'
 }
 
+check_daemon() {
+    local name=$1
+    shift
+    if "$@"; then
+        say "$name: running"
+    else
+        say "$name: not running"
+        return 1
+    fi
+}
+
 status() {
     local ok=0
-    munge_ok && say 'munge: running' || { say 'munge: not running'; ok=1; }
-    pid_alive /run/slurmctld.pid && say 'slurmctld: running' || { say 'slurmctld: not running'; ok=1; }
-    pid_alive /run/slurmd.pid && say 'slurmd: running' || { say 'slurmd: not running'; ok=1; }
-    pid_alive "$(sshd_pidfile)" && say "sshd: running on 127.0.0.1:$SSH_PORT" || {
-        say 'sshd: not running'
-        ok=1
-    }
+    check_daemon munge munge_ok || ok=1
+    check_daemon slurmctld pid_alive /run/slurmctld.pid || ok=1
+    check_daemon slurmd pid_alive /run/slurmd.pid || ok=1
+    check_daemon "sshd (127.0.0.1:$SSH_PORT)" pid_alive "$(sshd_pidfile)" || ok=1
     return "$ok"
 }
 

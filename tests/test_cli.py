@@ -421,3 +421,42 @@ def test_run_active_learning_example(aiida_profile, tmp_path):
     assert 'train F RMSE' in output  # the learning-curve table at the end
     assert f'PacePotentialData<{node.outputs.potential.pk}>' in output
     assert node.inputs.labeller.inputs.calculator.value == 'ase.calculators.emt.EMT'
+
+
+def test_run_config_from_files(aiida_profile, tmp_path, emt_structures):
+    """Files relative to the config, unlabelled structures, MD exploration and a process labeller."""
+    from ase.io import write
+
+    from aiida_pacemaker.cli import run_config
+
+    (tmp_path / 'in').mkdir()
+    write(tmp_path / 'in' / 'data.extxyz', emt_structures(5, seed=1), format='extxyz')
+    bare = [atoms.copy() for atoms in emt_structures(3, seed=2)]
+    write(tmp_path / 'in' / 'bare.xyz', bare, format='extxyz')
+    write(tmp_path / 'in' / 'seed.cif', bare[0])
+    config = {
+        'elements': ['Cu'],
+        'data': 'in/data.extxyz',
+        'structures': 'in/bare.xyz',
+        'pool': ['in/bare.xyz', 'in/seed.cif'],
+        'explore': {'structures': 'in/seed.cif', 'temperatures': [500.0], 'steps': 20},
+        'labeller': {'process': 'pacemaker.label_ase', 'inputs': {'calculator': 'ase.calculators.emt.EMT'}},
+        'protocol': 'fast',
+        'overrides': {'max_cycles': 1},
+        'label': 'from files',
+    }
+    path = write_config(tmp_path, config)
+    builder = run_config.active_learning_builder(
+        run_config.read_config(path, run_config.ACTIVE_LEARNING_KEYS), tmp_path
+    )
+    assert builder.training_set.num_structures == 5
+    assert len(builder.structures) == 3 and len(builder.pool) == 4 and len(builder.explore.structures) == 1
+    assert builder.explore.parameters['temperatures'] == [500.0] and builder.explore.parameters['steps'] == 20
+    assert builder.labeller.inputs['calculator'].value == 'ase.calculators.emt.EMT'
+    assert builder.max_cycles.value == 1 and builder.metadata.label == 'from files'
+    assert builder.train.train.parameters['potential']['elements'] == ['Cu']
+    # the same data file again reuses the stored training set (same content, same node)
+    again = run_config.active_learning_builder(
+        run_config.read_config(path, run_config.ACTIVE_LEARNING_KEYS), tmp_path
+    )
+    assert again.training_set.uuid == builder.training_set.uuid

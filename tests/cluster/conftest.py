@@ -122,7 +122,9 @@ def slurm_cluster() -> t.Iterator[dict[str, t.Any]]:
         if not already_running:
             result = cluster_script('stop', START_TIMEOUT)
             if result.returncode != 0:
-                warnings.warn(f'cluster tier: stop failed: {result.stderr}', pytest.PytestWarning, stacklevel=1)
+                warnings.warn(
+                    f'cluster tier: stop failed: {result.stderr}', pytest.PytestWarning, stacklevel=1
+                )
 
 
 @pytest.fixture(scope='session')
@@ -157,7 +159,9 @@ def slurm_computer(aiida_profile, slurm_cluster, tmp_path_factory):
         with computer.get_transport() as transport:
             status, stdout, stderr = transport.exec_command_wait('sinfo -h -o "%T"')
     except Exception as exception:
-        cluster_unavailable(f'no SSH connection to {slurm_cluster["host"]}:{slurm_cluster["port"]}: {exception!r}')
+        cluster_unavailable(
+            f'no SSH connection to {slurm_cluster["host"]}:{slurm_cluster["port"]}: {exception!r}'
+        )
     if status != 0 or not stdout.strip():
         cluster_unavailable(f'`sinfo` over SSH failed (exit {status}): {stdout}{stderr}')
     return computer

@@ -104,11 +104,7 @@ def test_active_learning(slurm_codes, assert_ran_on_slurm):
     assert curve[1]['num_structures'] > curve[0]['num_structures'] == 8  # cycle 1 labelled and merged
     assert results['active_set'].potential_uuid == results['potential'].uuid
 
-    jobs = [
-        descendant
-        for descendant in node.called_descendants
-        if isinstance(descendant, orm.CalcJobNode)
-    ]
+    jobs = [descendant for descendant in node.called_descendants if isinstance(descendant, orm.CalcJobNode)]
     kinds = sorted(job.process_type.rsplit(':', 1)[-1] for job in jobs)
     assert kinds == ['pacemaker.activeset'] * 2 + ['pacemaker.select'] * 2 + ['pacemaker.train'] * 2
     for job in jobs:

@@ -117,6 +117,17 @@ def write_pg_ctl(directory: pathlib.Path, bindir: pathlib.Path) -> pathlib.Path:
     return script
 
 
+def patient_pgtest() -> type:
+    """pgtest's ``PGTest`` waiting up to a minute for the server (it gives it 5 s: short on a busy machine)."""
+    from pgtest.pgtest import PGTest
+
+    class PatientPGTest(PGTest):
+        def _wait_for_server_ready(self, wait: float) -> None:
+            super()._wait_for_server_ready(max(wait, 60))
+
+    return PatientPGTest
+
+
 @pytest.fixture(scope='session')
 def postgres_cluster():
     """aiida's ``postgres_cluster`` (a pgtest ``PGTest``), made to work as root.
@@ -125,7 +136,6 @@ def postgres_cluster():
     whose ``data`` and ``tmp`` folders already belong to ``postgres``, so ``initdb`` can write there.
     """
     from aiida.tools.pytest_fixtures.storage import PostgresCluster
-    from pgtest.pgtest import PGTest
 
     bindir = find_postgresql_bin()
     if is_root():
@@ -147,7 +157,7 @@ def postgres_cluster():
             if is_root():
                 os.chown(path, postgres.pw_uid, postgres.pw_gid)
         try:
-            cluster.cluster = PGTest(pg_ctl=str(pg_ctl), base_dir=str(base), port=free_port())
+            cluster.cluster = patient_pgtest()(pg_ctl=str(pg_ctl), base_dir=str(base), port=free_port())
         except BaseException as exception:  # pgtest raises its own TimeoutError(BaseException)
             log = base / 'pgtest_log.txt'
             detail = log.read_text() if log.is_file() else ''

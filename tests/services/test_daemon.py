@@ -157,10 +157,23 @@ def summary(node: orm.WorkflowNode) -> dict[str, t.Any]:
         'arrays': {key: value.tolist() for key, value in arrays.items() if key != 'names'},
         'sizes': [row['num_structures'] for row in node.outputs.learning_curve.get_list()],
         'potentials': [
-            node.outputs.potentials[f'cycle_{k}'].base.attributes.get('yaml_sha256')
+            potential_digest(node.outputs.potentials[f'cycle_{k}'])
             for k in range(1, len(node.outputs.potentials) + 1)
         ],
     }
+
+
+def potential_digest(potential: t.Any) -> str:
+    """SHA-256 of a potential's content without the times pacemaker writes into its metadata."""
+    import hashlib
+    import json
+
+    import yaml
+
+    content = yaml.safe_load(potential.get_yaml_content())
+    for key in ('starttime', 'intermediate_time', 'finishtime', 'user'):
+        content.get('metadata', {}).pop(key, None)
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 def timeline(node: orm.ProcessNode) -> str:
@@ -227,19 +240,15 @@ def test_sigkill_daemon_during_fit(services_run, request):
     assert [c.pk for c in train_calcs(node)] == [train_calcs(node)[0].pk, calc.pk]
     assert not {int(pid) for pid in client.get_worker_info()['info']} & set(killed)
 
-    # the training set of the undisturbed run
-    assert result['sources'] == REFERENCE['sources']
+    # the training set of the undisturbed run: the same structures from the same candidates, in the same
+    # order, with bit-identical geometries and labels (only the UUID names differ: see `summary`)
     assert result['structure_hashes'] == REFERENCE['structure_hashes']
+    assert result['sources'] == REFERENCE['sources']
     assert result['arrays'] == REFERENCE['arrays']
     assert result['sizes'] == REFERENCE['sizes']
-    if (
-        backend_of(request) == REFERENCE['backend']
-    ):  # the same input nodes: the same names, the same node content
-        assert result['names'] == REFERENCE['names']
-        assert result['content_hash'] == REFERENCE['content_hash']
     print(
         f'\n{backend_of(request)}: killed run {time.monotonic() - start:.0f} s; worker(s) {killed} killed during '
         f'the fit of {calc.process_label}<{calc.pk}> (job {calc.get_job_id()}, running on after the kill: '
-        f'{fit_survived}); potentials bit-identical to the reference: '
+        f'{fit_survived}); potentials (less their times) identical to the reference: '
         f'{result["potentials"] == REFERENCE["potentials"]}\n{timeline(node)}'
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pathlib
 
 import click
+from aiida.cmdline.groups import VerdiCommandGroup
 from aiida.cmdline.utils import decorators, echo
 
 from aiida_pacemaker.data.training_set import TrainingSetData
@@ -16,7 +17,7 @@ from .utils import load_node_of, one_line_errors
 __all__ = ('cmd_dataset',)
 
 
-@click.group('dataset')
+@click.group('dataset', cls=VerdiCommandGroup)
 def cmd_dataset() -> None:
     """Import, export and inspect training sets (TrainingSetData)."""
 

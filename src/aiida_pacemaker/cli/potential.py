@@ -5,6 +5,7 @@ from __future__ import annotations
 import pathlib
 
 import click
+from aiida.cmdline.groups import VerdiCommandGroup
 from aiida.cmdline.utils import decorators
 
 from aiida_pacemaker.data.potential import PacePotentialData
@@ -15,7 +16,7 @@ from .utils import load_node_of, one_line_errors
 __all__ = ('cmd_potential',)
 
 
-@click.group('potential')
+@click.group('potential', cls=VerdiCommandGroup)
 def cmd_potential() -> None:
     """Export and inspect fitted potentials (PacePotentialData)."""
 

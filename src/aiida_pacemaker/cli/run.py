@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pathlib
+import typing as t
 
 import click
 from aiida import orm
+from aiida.cmdline.groups import VerdiCommandGroup
 from aiida.cmdline.utils import decorators, echo
 
 from . import run_config
@@ -18,14 +20,18 @@ _CONFIG = click.argument('config', type=click.Path(exists=True, dir_okay=False, 
 _DAEMON = click.option('-d', '--daemon', is_flag=True, help='Submit to the daemon and return at once.')
 
 
-@click.group('run')
+@click.group('run', cls=VerdiCommandGroup)
 def cmd_run() -> None:
     """Launch a fit or an active-learning loop from a YAML file (see the examples/ folder)."""
 
 
 def _finish(node: orm.ProcessNode) -> None:
     if not node.is_finished_ok:
-        state = f'exit status {node.exit_status}' if node.is_finished else node.process_state.value
+        state = (
+            f'exit status {node.exit_status}'
+            if node.is_finished
+            else getattr(node.process_state, 'value', '?')
+        )
         message = f': {" ".join(node.exit_message.split())}' if node.exit_message else ''
         echo.echo_critical(f'{node.process_label}<{node.pk}> did not succeed ({state}){message}')
 
@@ -36,7 +42,20 @@ def _finish(node: orm.ProcessNode) -> None:
 @decorators.with_dbenv()
 @one_line_errors
 def run_active_learning(config: pathlib.Path, daemon: bool) -> None:
-    """Run a PaceActiveLearningWorkChain from the YAML file CONFIG."""
+    """Run a PaceActiveLearningWorkChain from the YAML file CONFIG.
+
+    \b
+    Keys (file paths relative to CONFIG; any data key also takes {example: {count: N, ...}}):
+      training_set: PK | data: FILE(s)     initial labelled data (energy eV, forces eV/Å)
+      structures: FILE(s)                  unlabelled initial structures, labelled first
+      pool: FILE(s)                        candidate structures (any format ASE reads)
+      explore: {structures: FILE, ...}     MD seeds and MD settings (K, fs)
+      test_set: FILE(s) | PK               held-out labelled data
+      labeller: {ase: {calculator: ase.calculators.emt.EMT, kwargs: {}}}
+              | {process: ENTRY_POINT, inputs: {...}, options: {...}}
+      protocol: fast | balanced | precise  overrides: {...}  elements: [..]
+      codes: {pacemaker: LABEL, ...}       label: TEXT  description: TEXT
+    """
     from .report import echo_learning_curve
 
     settings = run_config.read_config(config, run_config.ACTIVE_LEARNING_KEYS)
@@ -47,7 +66,7 @@ def run_active_learning(config: pathlib.Path, daemon: bool) -> None:
         return
     node = run_in_foreground(builder)
     _finish(node)
-    echo_learning_curve(node)
+    echo_learning_curve(t.cast(orm.WorkflowNode, node))
     echo.echo_success(
         f'{node.process_label}<{node.pk}> finished: potential PacePotentialData<{node.outputs.potential.pk}>, '
         f'active set ActiveSetData<{node.outputs.active_set.pk}>, '
@@ -61,7 +80,16 @@ def run_active_learning(config: pathlib.Path, daemon: bool) -> None:
 @decorators.with_dbenv()
 @one_line_errors
 def run_train(config: pathlib.Path, daemon: bool) -> None:
-    """Fit a potential (PaceTrainWorkChain) from the YAML file CONFIG."""
+    """Fit a potential (PaceTrainWorkChain) from the YAML file CONFIG.
+
+    \b
+    Keys (file paths relative to CONFIG; any data key also takes {example: {count: N, ...}}):
+      training_set: PK | data: FILE(s)     labelled data (energy eV, forces eV/Å)
+      test_set: FILE(s) | PK               held-out labelled data
+      protocol: fast | balanced | precise  overrides: {trainer: {...}}  elements: [..]
+      initial_potential: PK                continue from this potential (pacemaker -p)
+      codes: {pacemaker: LABEL}            label: TEXT  description: TEXT
+    """
     settings = run_config.read_config(config, run_config.TRAIN_KEYS)
     builder = run_config.train_builder(settings, config.resolve().parent)
     if daemon:

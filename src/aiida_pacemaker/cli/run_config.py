@@ -198,9 +198,14 @@ def _to_node(value: t.Any, where: str) -> orm.Data:
     if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ('node', 'code'):
         kind, identifier = next(iter(value.items()))
         try:
-            return orm.load_code(identifier) if kind == 'code' else orm.load_node(identifier)
+            node = orm.load_code(identifier) if kind == 'code' else orm.load_node(identifier)
         except Exception as exception:  # NotExistent, MultipleObjectsError
             raise RunConfigError(f'`{where}`: no {kind} {identifier!r}: {exception}') from None
+        if not isinstance(node, orm.Data):
+            raise RunConfigError(
+                f'`{where}`: node {identifier!r} is a {type(node).__name__}, not a data node'
+            )
+        return node
     try:
         return orm.to_aiida_type(value)
     except Exception:  # to_aiida_type raises NotImplementedError and others
@@ -354,7 +359,7 @@ def train_builder(config: dict[str, t.Any], base: pathlib.Path) -> t.Any:
     except ValueError as exception:
         raise RunConfigError(f'trainer: {exception}') from None
     codes = resolve_codes(config, explore=False)
-    builder = PaceTrainWorkChain.get_builder()
+    builder: t.Any = PaceTrainWorkChain.get_builder()
     builder.train.code = codes['pacemaker']
     builder.train.parameters = orm.Dict(parameters)
     if trainer_config.physics_baseline == 'lj':

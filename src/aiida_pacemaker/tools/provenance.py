@@ -54,7 +54,7 @@ class StructureOrigin:
     :param labeller: the process that labelled it (energy in eV, forces in eV/Å), or None.
     :param cycle: the active-learning cycle whose merge added it, ``'initial'`` for the initial
         training set (given, or labelled before the first cycle), or None for a merge outside a workchain.
-    :param merge: the ``extend_training_set`` calcfunction that added it, or None.
+    :param merge: the ``extend_training_set`` calcfunction (node) that added it, or None.
     """
 
     index: int
@@ -62,7 +62,7 @@ class StructureOrigin:
     structure: orm.StructureData | None
     labeller: orm.ProcessNode | None
     cycle: int | str | None
-    merge: orm.CalcFunctionNode | None = None
+    merge: orm.ProcessNode | None = None
 
     @property
     def structure_uuid(self) -> str | None:
@@ -73,7 +73,8 @@ class StructureOrigin:
 def _creator_process(node: orm.Node) -> orm.ProcessNode | None:
     """The calculation that created ``node`` (None for data made outside a process)."""
     incoming = node.base.links.get_incoming(link_type=LinkType.CREATE).all()
-    return incoming[0].node if incoming else None
+    creator = incoming[0].node if incoming else None
+    return creator if isinstance(creator, orm.ProcessNode) else None
 
 
 def _before_baseline(training_set: TrainingSetData) -> TrainingSetData:
@@ -174,6 +175,8 @@ def structure_origins(training_set: TrainingSetData) -> list[StructureOrigin]:
                 if added is not None and key not in added:
                     continue
                 structure = link.node
+                if not isinstance(structure, orm.StructureData):
+                    continue
                 energy = inputs[f'energy_{key}']
                 found.setdefault(
                     structure.uuid,
@@ -194,13 +197,13 @@ def structure_origins(training_set: TrainingSetData) -> list[StructureOrigin]:
 
 def _selection_copies(structure: orm.StructureData) -> list[orm.StructureData]:
     """The copies of a candidate that ``pacemaker.select`` returned as selected (same key)."""
-    copies = []
+    copies: list[orm.StructureData] = []
     for link in structure.base.links.get_outgoing(link_type=LinkType.INPUT_CALC).all():
         if not link.link_label.startswith('candidates__') or not isinstance(link.node, orm.CalcJobNode):
             continue
         key = link.link_label[len('candidates__') :]
         for out in link.node.base.links.get_outgoing(link_type=LinkType.CREATE).all():
-            if out.link_label == f'selected__{key}':
+            if out.link_label == f'selected__{key}' and isinstance(out.node, orm.StructureData):
                 copies.append(out.node)
     return copies
 
@@ -231,7 +234,8 @@ def potentials_trained_with(structure: orm.StructureData) -> list[PacePotentialD
 def _called(workchain: orm.WorkflowNode, label: str) -> orm.ProcessNode | None:
     """The last process ``workchain`` called with call link label ``label``."""
     links = [link for link in workchain.base.links.get_outgoing().all() if link.link_label == label]
-    return links[-1].node if links else None
+    node = links[-1].node if links else None
+    return node if isinstance(node, orm.ProcessNode) else None
 
 
 def learning_curve(workchain: orm.WorkflowNode) -> list[dict[str, t.Any]]:
