@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing as t
 
 from aiida import orm
-from aiida.common import CalcInfo, CodeInfo
+from aiida.common import CalcInfo
 
 from aiida_pacemaker.data.active_set import ActiveSetData
 from aiida_pacemaker.data.potential import YAML_FILENAME, PacePotentialData
@@ -90,16 +90,14 @@ class PaceActiveSetCalculation(PaceBaseCalculation):
         options = self.inputs.parameters.get_dict() if 'parameters' in self.inputs else {}
         with folder.open(self.DATA_FILE, 'wb') as handle:
             self.inputs.training_set.write_pacemaker_pickle(handle)
-        codeinfo = CodeInfo()
-        codeinfo.code_uuid = self.inputs.code.uuid
-        codeinfo.cmdline_params = [
-            self.POTENTIAL_FILE,
-            '-d',
-            self.DATA_FILE,
-            *to_cmdline(options, ACTIVESET_OPTIONS),
-        ]
-        codeinfo.stdout_name = self._DEFAULT_STDOUT
-        codeinfo.join_files = True
+        codeinfo = self.codeinfo(
+            [
+                self.POTENTIAL_FILE,
+                '-d',
+                self.DATA_FILE,
+                *to_cmdline(options, ACTIVESET_OPTIONS),
+            ]
+        )
         calcinfo = CalcInfo()
         calcinfo.codes_info = [codeinfo]
         calcinfo.local_copy_list = [(self.inputs.potential.uuid, YAML_FILENAME, self.POTENTIAL_FILE)]

@@ -7,6 +7,7 @@ import typing as t
 
 import yaml
 from aiida import orm
+from aiida.common import CodeInfo
 from aiida.engine import CalcJob
 
 __all__ = ('PaceBaseCalculation', 'sibling_command', 'write_yaml')
@@ -71,6 +72,35 @@ class PaceBaseCalculation(CalcJob):
                 "command; put those lines in the code's or the computer's append text instead"
             )
         return None
+
+    @staticmethod
+    def validate_potential_and_structures(inputs: dict[str, t.Any], namespace: str, noun: str) -> str | None:
+        """Check that the active set belongs to the potential and that the potential knows every
+        element of the structures in ``inputs[namespace]`` (called ``noun`` in the message)."""
+        from aiida_pacemaker.data.active_set import ActiveSetMismatchError
+
+        potential, active_set = inputs.get('potential'), inputs.get('active_set')
+        if potential is not None and active_set is not None:
+            try:
+                active_set.check_potential(potential)
+            except ActiveSetMismatchError as exception:
+                return str(exception)
+        if potential is not None:
+            known = set(potential.elements)
+            for key, structure in (inputs.get(namespace) or {}).items():
+                missing = sorted(set(structure.get_kind_names()) - known)
+                if missing:
+                    return f'{noun} `{key}` holds elements {missing} that the potential does not know'
+        return None
+
+    def codeinfo(self, cmdline: list[str]) -> CodeInfo:
+        """The CodeInfo of the job's one command: ``code`` with ``cmdline``, output joined into stdout."""
+        codeinfo = CodeInfo()
+        codeinfo.code_uuid = self.inputs.code.uuid
+        codeinfo.cmdline_params = cmdline
+        codeinfo.stdout_name = self._DEFAULT_STDOUT
+        codeinfo.join_files = True
+        return codeinfo
 
     def exit_status_capture(self) -> str:
         """Shell lines that record the exit status of the command that just ran."""

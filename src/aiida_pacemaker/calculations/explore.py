@@ -6,9 +6,9 @@ import json
 import typing as t
 
 from aiida import orm
-from aiida.common import CalcInfo, CodeInfo
+from aiida.common import CalcInfo
 
-from aiida_pacemaker.data.active_set import ActiveSetData, ActiveSetMismatchError
+from aiida_pacemaker.data.active_set import ActiveSetData
 from aiida_pacemaker.data.potential import YAML_FILENAME, PacePotentialData
 from aiida_pacemaker.scripts import script_text
 
@@ -104,18 +104,7 @@ class PaceExploreCalculation(PaceBaseCalculation):
         seeds = inputs.get('structures') or {}
         if not seeds and 'structures' in ctx and inputs:  # an exposed, unused namespace is empty
             return 'give at least one seed structure in `structures`'
-        potential, active_set = inputs.get('potential'), inputs.get('active_set')
-        if potential is not None and active_set is not None:
-            try:
-                active_set.check_potential(potential)
-            except ActiveSetMismatchError as exception:
-                return str(exception)
-        if potential is not None:
-            for key, structure in seeds.items():
-                missing = sorted(set(structure.get_kind_names()) - set(potential.elements))
-                if missing:
-                    return f'seed `{key}` holds elements {missing} that the potential does not know'
-        return None
+        return PaceBaseCalculation.validate_potential_and_structures(inputs, 'structures', 'seed')
 
     def prepare_for_submission(self, folder: t.Any) -> CalcInfo:
         """Write the seeds, the settings and the script; run it with the environment's Python."""
@@ -132,11 +121,7 @@ class PaceExploreCalculation(PaceBaseCalculation):
             json.dump(options | {'seed_keys': keys}, handle, indent=1)
         with folder.open(self.SCRIPT, 'w', encoding='utf8') as handle:
             handle.write(script_text(self.SCRIPT))
-        codeinfo = CodeInfo()
-        codeinfo.code_uuid = self.inputs.code.uuid
-        codeinfo.cmdline_params = [self.SCRIPT]
-        codeinfo.stdout_name = self._DEFAULT_STDOUT
-        codeinfo.join_files = True
+        codeinfo = self.codeinfo([self.SCRIPT])
         calcinfo = CalcInfo()
         calcinfo.codes_info = [codeinfo]
         calcinfo.local_copy_list = [

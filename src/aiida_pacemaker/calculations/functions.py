@@ -14,7 +14,7 @@ import numpy as np
 from aiida import orm
 from aiida.engine import calcfunction
 
-from aiida_pacemaker.data.training_set import TrainingSetData, _Builder, structure_hash
+from aiida_pacemaker.data.training_set import TrainingSetData, _Builder, concatenate_arrays, structure_hash
 
 __all__ = (
     'build_learning_curve',
@@ -97,24 +97,7 @@ def extend_training_set(**kwargs: t.Any) -> dict[str, orm.Data]:
     previous = kwargs.get('training_set')
     keys = sorted(label[len('structure_') :] for label in kwargs if label.startswith('structure_'))
     builder = _Builder()
-    seen: set[str] = set()
-    if previous is not None:
-        for index, atoms in enumerate(previous.to_ase()):
-            results = atoms.calc.results
-            builder.add(
-                index,
-                atoms.numbers,
-                atoms.positions,
-                atoms.cell.array,
-                atoms.pbc,
-                results['energy'],
-                results['forces'],
-                results.get('stress'),
-                atoms.info['name'],
-                atoms.info.get('w_energy'),
-                atoms.info.get('w_forces'),
-            )
-        seen = set(previous.structure_hashes())
+    seen: set[str] = set(previous.structure_hashes()) if previous is not None else set()
     added, duplicates = [], []
     for key in keys:
         structure = kwargs[f'structure_{key}']
@@ -126,7 +109,7 @@ def extend_training_set(**kwargs: t.Any) -> dict[str, orm.Data]:
         seen.add(digest)
         stress = kwargs.get(f'stress_{key}')
         builder.add(
-            len(builder.energy),
+            (previous.num_structures if previous is not None else 0) + len(builder.energy),
             atoms.numbers,
             atoms.positions,
             atoms.cell.array,
@@ -137,8 +120,14 @@ def extend_training_set(**kwargs: t.Any) -> dict[str, orm.Data]:
             structure.uuid,
         )
         added.append(key)
+    if previous is None:
+        arrays = builder.arrays()
+    elif added:
+        arrays = concatenate_arrays(previous.get_arrays(), builder.arrays())
+    else:
+        arrays = dict(previous.get_arrays())
     return {
-        'training_set': TrainingSetData(arrays=builder.arrays()),
+        'training_set': TrainingSetData(arrays=arrays),
         'added': orm.Dict({'added': added, 'duplicates': duplicates}),
     }
 

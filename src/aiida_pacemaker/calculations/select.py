@@ -6,9 +6,9 @@ import math
 import typing as t
 
 from aiida import orm
-from aiida.common import CalcInfo, CodeInfo
+from aiida.common import CalcInfo
 
-from aiida_pacemaker.data.active_set import ActiveSetData, ActiveSetMismatchError
+from aiida_pacemaker.data.active_set import ActiveSetData
 from aiida_pacemaker.data.potential import YAML_FILENAME, PacePotentialData
 from aiida_pacemaker.data.training_set import write_structures_pickle
 from aiida_pacemaker.scripts import script_text
@@ -95,19 +95,7 @@ class PaceSelectCalculation(PaceBaseCalculation):
         candidates = inputs.get('candidates') or {}
         if not candidates and 'candidates' in ctx:  # not when a workchain exposes the other inputs
             return 'give at least one structure in `candidates`'
-        potential, active_set = inputs.get('potential'), inputs.get('active_set')
-        if potential is not None and active_set is not None:
-            try:
-                active_set.check_potential(potential)
-            except ActiveSetMismatchError as exception:
-                return str(exception)
-        if potential is not None:
-            known = set(potential.elements)
-            for key, structure in candidates.items():
-                missing = sorted(set(structure.get_kind_names()) - known)
-                if missing:
-                    return f'candidate `{key}` holds elements {missing} that the potential does not know'
-        return None
+        return PaceBaseCalculation.validate_potential_and_structures(inputs, 'candidates', 'candidate')
 
     def prepare_for_submission(self, folder: t.Any) -> CalcInfo:
         """Write the candidates and the gamma script; run the filter, pace_select, the report."""
@@ -121,20 +109,18 @@ class PaceSelectCalculation(PaceBaseCalculation):
         python = sibling_command(self.inputs.code, 'python')
         gamma_min = float(options.get('gamma_min', 0.0))
         gamma_max = float(options.get('gamma_max', math.inf))
-        codeinfo = CodeInfo()
-        codeinfo.code_uuid = self.inputs.code.uuid
-        codeinfo.cmdline_params = [
-            self.CANDIDATES,
-            '-p',
-            POTENTIAL_FILE,
-            '-a',
-            ASI_FILE,
-            '-o',
-            self.SELECTED,
-            *to_cmdline(options, SELECT_OPTIONS),
-        ]
-        codeinfo.stdout_name = self._DEFAULT_STDOUT
-        codeinfo.join_files = True
+        codeinfo = self.codeinfo(
+            [
+                self.CANDIDATES,
+                '-p',
+                POTENTIAL_FILE,
+                '-a',
+                ASI_FILE,
+                '-o',
+                self.SELECTED,
+                *to_cmdline(options, SELECT_OPTIONS),
+            ]
+        )
         calcinfo = CalcInfo()
         calcinfo.codes_info = [codeinfo]
         calcinfo.local_copy_list = [

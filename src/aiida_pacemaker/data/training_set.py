@@ -45,6 +45,7 @@ if t.TYPE_CHECKING:
 __all__ = (
     'TrainingSetData',
     'TrainingSetError',
+    'concatenate_arrays',
     'portable_dataframe',
     'structure_hash',
     'write_structures_pickle',
@@ -97,6 +98,25 @@ def write_structures_pickle(handle_or_path: t.Any, names: Sequence[str], atoms_l
     """Write unlabelled structures as pacemaker's gzipped DataFrame (columns ``name``, ``ase_atoms``)."""
     frame = portable_dataframe({'name': list(names), 'ase_atoms': list(atoms_list)})
     frame.to_pickle(handle_or_path, compression='gzip')
+
+
+def concatenate_arrays(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Join two sets of storage arrays (first's structures, then second's).
+
+    Optional arrays present in only one of them are filled in for the other: no stress
+    (``has_stress`` False) and weights of 1.
+    """
+    parts = ((first, first['natoms'].size), (second, second['natoms'].size))
+    joined = {key: np.concatenate([first[key], second[key]]) for key in _REQUIRED}
+    if 'stress' in first or 'stress' in second:
+        joined['stress'] = np.concatenate([a.get('stress', np.zeros((n, 6))) for a, n in parts])
+        joined['has_stress'] = np.concatenate(
+            [a.get('has_stress', np.zeros(n, dtype=bool)) for a, n in parts]
+        )
+    for key in ('w_energy', 'w_forces'):
+        if key in first or key in second:
+            joined[key] = np.concatenate([a.get(key, np.ones(n)) for a, n in parts])
+    return joined
 
 
 def _content_hash(arrays: dict[str, np.ndarray]) -> str:
