@@ -205,6 +205,9 @@ def test_potential_show_and_export(al_graph, tmp_path):
     assert files['potential.asi'].read_bytes() == workchain.outputs.active_set.get_asi_content()
     lammps = files['lammps.in'].read_text()
     assert 'pair_style pace' in lammps and 'pair_coeff * * potential.yace Cu' in lammps
+    output = run_cli(['potential', 'export', potential.pk, tmp_path / 'out'], ok=False)
+    assert_one_line_error(output, 'potential.yaml exists', '--force')
+    run_cli(['potential', 'export', potential.pk, tmp_path / 'out', '--force'])
 
 
 @pytest.mark.pacemaker
@@ -326,6 +329,20 @@ def test_run_refuses_unknown_key(aiida_profile, tmp_path):
     [
         ('train', 'data: [unclosed', ('invalid YAML',)),
         ('train', {'data': 'missing.extxyz'}, ('missing.extxyz', 'no such file')),
+        (
+            'train',
+            {'data': 'data.pckl.gzip'},
+            ('not read from a run configuration', 'dataset import FILE --trust-pickle'),
+        ),
+        (
+            'active-learning',
+            {
+                'data': {'example': {}},
+                'pool': 'p.pkl.gz',
+                'labeller': {'ase': {'calculator': 'ase.calculators.emt.EMT'}},
+            },
+            ('p.pkl.gz', 'unpickling runs code'),
+        ),
         ('train', {'data': {'example': {}}, 'overrides': {'max_cycles': 2}}, ('only the `trainer` section',)),
         ('train', {'data': {'example': {}}, 'protocol': 'quick'}, ('unknown protocol `quick`',)),
         ('train', {'training_set': 987654321}, ('`training_set`', 'no node')),

@@ -17,7 +17,7 @@ def test_readme_snippets(aiida_profile, aiida_localhost, monkeypatch):
     code = '\n'.join(blocks).replace('load_profile()', 'pass  # the test profile is loaded')
     aiida_localhost.set_minimum_job_poll_interval(0.0)
     namespace: dict = {}
-    exec(compile(code, str(README), 'exec'), namespace)  # noqa: S102 - our own README
+    exec(compile(code, str(README), 'exec'), namespace)
     assert namespace['results']['potential'].elements == ['Cu']
     assert namespace['results']['learning_curve'].get_list()
     assert namespace['selection']['report']['num_candidates'] == 30

@@ -51,7 +51,7 @@ def data_export(identifier: str, path: pathlib.Path, force: bool) -> None:
     """
     node = load_node_of(identifier, *_TYPES)
     if isinstance(node, PacePotentialData):
-        nodes.export_potential(node, path)
+        nodes.export_potential(node, path, force)
         return
     nodes.check_output_path(path, force)
     if isinstance(node, TrainingSetData):

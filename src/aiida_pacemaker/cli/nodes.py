@@ -114,10 +114,20 @@ def show_potential(potential: PacePotentialData) -> None:
     echo_pairs(pairs)
 
 
-def export_potential(potential: PacePotentialData, directory: pathlib.Path) -> list[pathlib.Path]:
+def export_potential(
+    potential: PacePotentialData, directory: pathlib.Path, force: bool = False
+) -> list[pathlib.Path]:
     """Write ``potential.yaml``, ``potential.yace``, ``potential.asi`` (of its active set, if any) and
-    ``lammps.in`` (the ``pair_style``/``pair_coeff`` lines) into ``directory``.
+    ``lammps.in`` (the ``pair_style``/``pair_coeff`` lines) into ``directory``; existing files only with ``force``.
     """
+    active_set = provenance.active_set_of(potential)
+    names = ['potential.yaml']
+    if potential.has_yace:
+        names += ['potential.yace', LAMMPS_FILENAME]
+    if active_set is not None:
+        names.append('potential.asi')
+    for name in names:
+        check_output_path(directory / name, force)
     directory.mkdir(parents=True, exist_ok=True)
     written = [potential.write_yaml(directory / 'potential.yaml')]
     if potential.has_yace:
@@ -133,7 +143,6 @@ def export_potential(potential: PacePotentialData, directory: pathlib.Path) -> l
         echo.echo_warning(
             f'PacePotentialData<{potential.pk}> has no .yace: no potential.yace and no {LAMMPS_FILENAME}'
         )
-    active_set = provenance.active_set_of(potential)
     if active_set is not None:
         written.extend(_write_active_set(active_set, directory / 'potential.asi'))
     for path in written:

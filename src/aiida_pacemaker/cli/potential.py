@@ -24,13 +24,14 @@ def cmd_potential() -> None:
 @cmd_potential.command('export')
 @click.argument('identifier', metavar='PK')
 @click.argument('directory', metavar='DIR', type=click.Path(file_okay=False, path_type=pathlib.Path))
+@nodes.click_force_option
 @decorators.with_dbenv()
 @one_line_errors
-def potential_export(identifier: str, directory: pathlib.Path) -> None:
+def potential_export(identifier: str, directory: pathlib.Path, force: bool) -> None:
     """Write potential.yaml, potential.yace, potential.asi (its active set, if one exists) and lammps.in
     (pair_style/pair_coeff lines) into DIR.
     """
-    nodes.export_potential(load_node_of(identifier, PacePotentialData), directory)
+    nodes.export_potential(load_node_of(identifier, PacePotentialData), directory, force)
 
 
 @cmd_potential.command('show')

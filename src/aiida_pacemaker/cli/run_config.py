@@ -147,6 +147,11 @@ def labelled_data(value: t.Any, base: pathlib.Path, where: str) -> TrainingSetDa
     paths = _paths(value, base, where)
     try:
         return _stored(io.training_set_from_files(paths))
+    except io.UntrustedPickleError:
+        raise RunConfigError(
+            f'`{where}`: a pickle is not read from a run configuration (unpickling runs code); import it with '
+            '`aiida-pacemaker dataset import FILE --trust-pickle` and give the PK it prints'
+        ) from None
     except ValueError as exception:
         raise RunConfigError(f'`{where}`: {exception}') from None
 

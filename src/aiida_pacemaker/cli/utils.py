@@ -9,7 +9,7 @@ import click
 from aiida import orm
 from aiida.cmdline.utils import echo
 
-__all__ = ('echo_table', 'format_number', 'load_node_of', 'one_line_errors')
+__all__ = ('echo_pairs', 'echo_table', 'format_number', 'load_node_of', 'one_line_errors')
 
 NodeType = t.TypeVar('NodeType', bound=orm.Node)
 

@@ -54,7 +54,9 @@ def read_structures(path: str | pathlib.Path) -> list[ase.Atoms]:
 
     path = pathlib.Path(path)
     if is_pickle(path):
-        raise ValueError(f'{path}: pickles are read only as labelled data sets (see --trust-pickle)')
+        raise ValueError(
+            f'{path}: a pickle is not read as structures (unpickling runs code): convert it to extxyz'
+        )
     if not path.is_file():
         raise ValueError(f'{path}: no such file')
     try:
