@@ -26,20 +26,30 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
+# the service tiers install what they need (PostgreSQL, RabbitMQ, SLURM, sshd) and fail loudly
+# when they cannot; set AIIDA_PACEMAKER_SERVICES=optional / AIIDA_PACEMAKER_CLUSTER=optional to skip
 test: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider
+	bash scripts/services.sh install || [ "$$AIIDA_PACEMAKER_SERVICES" = optional ]
+	bash scripts/cluster.sh install || [ "$$AIIDA_PACEMAKER_CLUSTER" = optional ]
+	$(BIN)/pytest -q -p no:cacheprovider -rs
 
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -m 'not pacemaker'
+	$(BIN)/pytest -q -m 'not pacemaker and not services and not cluster and not dft'
 
 # The services tier: the active-learning WorkChain through `submit` and a real daemon, on SQLite with
 # aiida's ZeroMQ broker and on PostgreSQL with RabbitMQ (missing servers are installed with apt; the
 # tests start them on free ports and stop them). AIIDA_PACEMAKER_SERVICES=optional: skip, not fail,
 # where a server cannot be had.
-.PHONY: services
+.PHONY: services cluster
 services: $(STAMP)
 	bash scripts/services.sh install || [ "$$AIIDA_PACEMAKER_SERVICES" = optional ]
 	$(BIN)/pytest -q -p no:cacheprovider -rs tests/services
+
+# The cluster tier: train, activeset, explore and two active-learning cycles through a one-node SLURM
+# cluster on this machine over SSH (core.ssh + core.slurm).
+cluster: $(STAMP)
+	bash scripts/cluster.sh install || [ "$$AIIDA_PACEMAKER_CLUSTER" = optional ]
+	$(BIN)/pytest -q -p no:cacheprovider -rs tests/cluster
 
 lint: $(STAMP)
 	$(BIN)/pre-commit run --all-files

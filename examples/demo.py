@@ -45,7 +45,8 @@ def main() -> int:
     from aiida_pacemaker.codes import get_or_create_localhost, setup_codes
     from aiida_pacemaker.data import TrainingSetData
     from aiida_pacemaker.tools.examples import emt_label, random_bulk_structures
-    from aiida_pacemaker.tools.learning_curve import format_learning_curve, plot_learning_curve
+    from aiida_pacemaker.cli.report import echo_learning_curve
+    from aiida_pacemaker.tools.plots import plot_gamma_histogram, plot_learning_curve
     from aiida_pacemaker.workflows.active_learning import PaceActiveLearningWorkChain
 
     computer = get_or_create_localhost()
@@ -81,11 +82,10 @@ def main() -> int:
         print(f'failed: {node.exit_message}; see `verdi process report {node.pk}`')
         return 1
     rows = results['learning_curve'].get_list()
-    print(format_learning_curve(rows))
+    echo_learning_curve(node)
     OUTPUT.mkdir(exist_ok=True)
-    png = plot_learning_curve(
-        rows, OUTPUT / 'learning_curve.png', title=f'Cu, EMT labels (workchain {node.pk})'
-    )
+    png = plot_learning_curve(rows, OUTPUT / 'learning_curve.png')
+    plot_gamma_histogram(rows, OUTPUT / 'gamma_histogram.png', gamma_select=1.2, gamma_max=100.0)
     potential = results['potential']
     print(f'final potential: PacePotentialData<{potential.pk}>, {potential.number_of_functions} functions')
     print(f'final training set: TrainingSetData<{results["training_set"].pk}>, '

@@ -9,7 +9,6 @@
 # temporary data directories and free ports; nothing here starts or enables a system service.
 set -euo pipefail
 
-
 say() { printf 'services.sh: %s\n' "$*" >&2; }
 
 have_postgresql() { compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || command -v pg_ctl >/dev/null; }

@@ -62,7 +62,7 @@ def get_or_create_localhost(label: str = 'localhost', workdir: str | None = None
 
 
 def get_or_create_code(
-    label: str, computer: orm.Computer, executable: pathlib.Path, plugin: str | None
+    label: str, computer: orm.Computer, executable: pathlib.PurePath, plugin: str | None
 ) -> orm.InstalledCode:
     """Load ``label@computer`` if it runs ``executable``, else create it (under a fresh label if taken)."""
     query = orm.QueryBuilder().append(orm.Computer, filters={'id': computer.pk}, tag='computer')
@@ -86,10 +86,22 @@ def setup_codes(
 ) -> dict[str, orm.InstalledCode]:
     """Register ``pacemaker``, ``pace_activeset``, ``pace_select``, ``pace_yaml2yace`` and the
     exploration interpreter as codes on ``computer`` (localhost by default). Idempotent.
+
+    On a local computer the executables are looked up (``search_dir``, next to this Python, the
+    PATH). On a remote computer ``search_dir`` is the bin directory of pacemaker's environment
+    there, taken as given: this machine cannot see it.
     """
     computer = computer or get_or_create_localhost()
+    remote = computer.transport_type != 'core.local'
+    if remote and search_dir is None:
+        raise ValueError(
+            f'computer `{computer.label}` is remote: give the directory of pacemaker\'s executables on it'
+        )
     codes = {}
     for label, (executable, plugin) in EXECUTABLES.items():
-        path = find_executable(executable, search_dir)
-        codes[label] = get_or_create_code(label, computer, path, plugin)
+        if remote:
+            path = pathlib.PurePosixPath(search_dir) / executable  # type: ignore[arg-type]
+        else:
+            path = find_executable(executable, search_dir)
+        codes[label] = get_or_create_code(label, computer, path, plugin)  # type: ignore[arg-type]
     return codes

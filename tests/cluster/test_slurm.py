@@ -53,12 +53,15 @@ def test_train(slurm_fit, assert_ran_on_slurm):
     assert 'output_potential.yace' in node.outputs.retrieved.base.repository.list_object_names()
 
 
-def test_activeset(slurm_fit, slurm_codes, assert_ran_on_slurm):
+@pytest.fixture(scope='session')
+def slurm_active_set(slurm_fit, slurm_codes):
+    """The active set of the `slurm_fit` potential, built through SLURM: (results, node)."""
     from aiida.plugins import CalculationFactory
 
     fit_results, fit_node = slurm_fit
-    assert fit_node.is_finished_ok, 'the fit failed (see test_train)'
-    results, node = engine.run_get_node(
+    if not fit_node.is_finished_ok:
+        pytest.fail(f'the fit failed (see test_train): {fit_node.exit_message}', pytrace=False)
+    return engine.run_get_node(
         CalculationFactory('pacemaker.activeset'),
         code=slurm_codes['pace_activeset'],
         potential=fit_results['potential'],
@@ -66,10 +69,47 @@ def test_activeset(slurm_fit, slurm_codes, assert_ran_on_slurm):
         parameters=orm.Dict({'all_atoms': True}),
         metadata={'options': options()},
     )
+
+
+def test_activeset(slurm_fit, slurm_active_set, assert_ran_on_slurm):
+    results, node = slurm_active_set
     assert node.is_finished_ok, f'{node.exit_status}: {node.exit_message}'
     assert_ran_on_slurm(node)
-    active_set = results['active_set']
-    assert active_set.potential_uuid == fit_results['potential'].uuid
+    assert results['active_set'].potential_uuid == slurm_fit[0]['potential'].uuid
+
+
+def test_explore(slurm_fit, slurm_active_set, slurm_codes, assert_ran_on_slurm):
+    """A short hot MD run graded against the active set: its script is staged and run by the job."""
+    from aiida.plugins import CalculationFactory
+    from ase.build import bulk
+
+    active_set, activeset_node = slurm_active_set
+    if not activeset_node.is_finished_ok:
+        pytest.fail(
+            f'the active set failed (see test_activeset): {activeset_node.exit_message}', pytrace=False
+        )
+    seed = bulk('Cu', 'fcc', a=3.61, cubic=True)
+    parameters = {
+        'temperatures': [1500.0],
+        'steps': 40,
+        'timestep': 2.0,
+        'gamma_select': 1.0,
+        'gamma_stop': 5.0,
+    }
+    results, node = engine.run_get_node(
+        CalculationFactory('pacemaker.explore'),
+        code=slurm_codes['pace_explore'],
+        potential=slurm_fit[0]['potential'],
+        active_set=active_set['active_set'],
+        structures={'hot': orm.StructureData(ase=seed)},
+        parameters=orm.Dict(parameters),
+        metadata={'options': options()},
+    )
+    assert node.is_finished_ok, f'{node.exit_status}: {node.exit_message}'
+    assert_ran_on_slurm(node)
+    report = results['report'].get_dict()
+    assert report['trajectories'][0]['steps'] > 0
+    assert len(results.get('candidates', {})) == report['num_candidates']
 
 
 def test_active_learning(slurm_codes, assert_ran_on_slurm):

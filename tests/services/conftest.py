@@ -23,6 +23,7 @@ import contextlib
 import glob
 import os
 import pathlib
+import pwd
 import shutil
 import signal
 import socket
@@ -136,12 +137,11 @@ def postgres_cluster():
     whose ``data`` and ``tmp`` folders already belong to ``postgres``, so ``initdb`` can write there.
     """
     from aiida.tools.pytest_fixtures.storage import PostgresCluster
+    from pgtest.pgtest import TimeoutError as PGTestTimeoutError
 
     bindir = find_postgresql_bin()
     if is_root():
         try:
-            import pwd
-
             postgres = pwd.getpwnam('postgres')
         except KeyError:
             service_unavailable(f'running as root, PostgreSQL needs a `postgres` user: {INSTALL_HINT}')
@@ -149,19 +149,24 @@ def postgres_cluster():
             service_unavailable('running as root, `runuser` (util-linux) is needed to run PostgreSQL')
     tools = pathlib.Path(tempfile.mkdtemp(prefix='aiida_pacemaker_pgctl_'))
     base = pathlib.Path(tempfile.mkdtemp(prefix='aiida_pacemaker_pg_'))
+    log = tools / 'postgresql.log'  # outside `base`, which pgtest deletes when the server fails to start
     cluster = PostgresCluster()
     try:
         pg_ctl = write_pg_ctl(tools, bindir)
-        for path in (base, base / 'data', base / 'tmp'):
-            path.mkdir(exist_ok=True)
-            if is_root():
+        for path in (base / 'data', base / 'tmp'):
+            path.mkdir()
+        log.touch()
+        if is_root():  # initdb and the server write there as `postgres`
+            for path in (base, base / 'data', base / 'tmp', log):
                 os.chown(path, postgres.pw_uid, postgres.pw_gid)
         try:
-            cluster.cluster = patient_pgtest()(pg_ctl=str(pg_ctl), base_dir=str(base), port=free_port())
-        except BaseException as exception:  # pgtest raises its own TimeoutError(BaseException)
-            log = base / 'pgtest_log.txt'
-            detail = log.read_text() if log.is_file() else ''
-            service_unavailable(f'PostgreSQL did not start ({exception!r}); server log:\n{detail}')
+            cluster.cluster = patient_pgtest()(
+                pg_ctl=str(pg_ctl), base_dir=str(base), log_file=str(log), port=free_port()
+            )
+        except (Exception, PGTestTimeoutError) as exception:
+            service_unavailable(
+                f'PostgreSQL did not start ({exception!r}); server log:\n{log.read_text()[-3000:]}'
+            )
         yield cluster
     finally:
         cluster._close()

@@ -19,14 +19,14 @@ __all__ = ('cmd_setup',)
     'computer_label',
     default='localhost',
     show_default=True,
-    help='Computer to register the codes on; a local computer of that name is made if none exists.',
+    help='Computer to register the codes on (it must exist, except `localhost`, which is made if missing).',
 )
 @click.option(
     '--bin-dir',
-    type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path),
+    type=click.Path(file_okay=False, path_type=pathlib.Path),
     default=None,
-    help='Directory holding pacemaker, pace_activeset, pace_select, pace_yaml2yace and python '
-    '[default: next to this Python interpreter, else the PATH].',
+    help='Directory holding pacemaker, pace_activeset, pace_select, pace_yaml2yace and python; on a '
+    'remote computer, the directory there (required) [default: next to this Python interpreter, else the PATH].',
 )
 @decorators.with_dbenv()
 @one_line_errors
@@ -34,9 +34,20 @@ def cmd_setup(computer_label: str, bin_dir: pathlib.Path | None) -> None:
     """Register pacemaker, pace_activeset, pace_select, pace_yaml2yace and the exploration interpreter
     as codes. Idempotent: codes that exist are reused.
     """
+    from aiida import orm
+    from aiida.common.exceptions import NotExistent
+
     from aiida_pacemaker.codes import get_or_create_localhost, setup_codes
 
-    computer = get_or_create_localhost(computer_label)
+    if computer_label == 'localhost':
+        computer = get_or_create_localhost(computer_label)
+    else:
+        try:
+            computer = orm.load_computer(computer_label)
+        except NotExistent:
+            raise ValueError(
+                f'no computer `{computer_label}`: set it up first (`verdi computer setup`), or use localhost'
+            ) from None
     codes = setup_codes(computer, bin_dir)
     rows = [
         (role, code.pk, code.full_label, code.default_calc_job_plugin or '-', str(code.filepath_executable))
