@@ -15,7 +15,18 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 def test_docs_build_clean(tmp_path):
     pytest.importorskip('sphinx')
     result = subprocess.run(
-        [sys.executable, '-m', 'sphinx', '-W', '--keep-going', '-q', '-b', 'html', 'docs', str(tmp_path / 'html')],
+        [
+            sys.executable,
+            '-m',
+            'sphinx',
+            '-W',
+            '--keep-going',
+            '-q',
+            '-b',
+            'html',
+            'docs',
+            str(tmp_path / 'html'),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

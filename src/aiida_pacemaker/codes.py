@@ -95,7 +95,7 @@ def setup_codes(
     remote = computer.transport_type != 'core.local'
     if remote and search_dir is None:
         raise ValueError(
-            f'computer `{computer.label}` is remote: give the directory of pacemaker\'s executables on it'
+            f"computer `{computer.label}` is remote: give the directory of pacemaker's executables on it"
         )
     codes = {}
     for label, (executable, plugin) in EXECUTABLES.items():
