@@ -584,15 +584,18 @@ _VERBATIM_SECTIONS = ('fit', 'backend', 'data')
 _ZBL_PARAMETERS = {'r_in': _POSITIVE, 'delta_in': _NON_NEGATIVE}  # Å
 
 
-class _Yaml12Loader(yaml.SafeLoader):
-    """`yaml.SafeLoader` that reads ``1e-8`` and ``1.0e5`` as floats, as YAML 1.2 (and pacemaker) does."""
+_YAML12_FLOAT = re.compile(r'^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$')
 
 
-_Yaml12Loader.add_implicit_resolver(
-    'tag:yaml.org,2002:float',
-    re.compile(r'^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$'),
-    list('-+0123456789.'),
-)
+def _yaml12_floats(value: t.Any) -> t.Any:
+    """Read ``1e-8`` and ``1.0e5`` as floats, as YAML 1.2 (and pacemaker) does; YAML 1.1 leaves them strings."""
+    if isinstance(value, dict):
+        return {key: _yaml12_floats(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_yaml12_floats(item) for item in value]
+    if isinstance(value, str) and _YAML12_FLOAT.match(value):
+        return float(value)
+    return value
 
 
 def _load_yaml(source: str | os.PathLike) -> t.Any:
@@ -601,7 +604,7 @@ def _load_yaml(source: str | os.PathLike) -> t.Any:
         with open(source, encoding='utf-8') as handle:
             source = handle.read()
     try:
-        return yaml.load(source, Loader=_Yaml12Loader)  # a SafeLoader
+        return _yaml12_floats(yaml.safe_load(source))
     except yaml.YAMLError as exception:
         raise ConfigError(f'invalid YAML: {exception}') from exception
 
