@@ -28,6 +28,9 @@ def test_active_learning_loop(aiida_profile, pacemaker_codes):
     builder.training_set = initial
     builder.test_set = test_set
     builder.pool = pool_structures(30, seed=5)
+    builder.explore.code = pacemaker_codes['pace_explore']
+    builder.explore.structures = {'hot': orm.StructureData(ase=random_bulk_structures(1, seed=2)[0])}
+    builder.explore.parameters = orm.Dict({'temperatures': [1500.0], 'steps': 60, 'gamma_select': 1.2})
     builder.labeller.process = 'pacemaker.label_ase'
     builder.labeller.inputs = {'calculator': orm.Str('ase.calculators.emt.EMT')}
     builder.train.train.code = pacemaker_codes['pacemaker']
@@ -45,6 +48,8 @@ def test_active_learning_loop(aiida_profile, pacemaker_codes):
     sizes = [row['num_structures'] for row in curve]
     assert sizes[0] == 10 and sizes == sorted(sizes) and sizes[-1] > 10
     assert all(row['test_force_rmse'] is not None for row in curve)
+    explore = [c for c in node.called_descendants if c.process_label == 'PaceExploreCalculation']
+    assert len(explore) == 3 and all(c.exit_status in (0, 410) for c in explore)
 
     # invariants: the training set never loses a structure, and no structure enters twice
     sets = [results['training_sets'][f'cycle_{k}'] for k in (1, 2, 3)]
@@ -81,10 +86,10 @@ def test_active_learning_carries_baseline(aiida_profile, pacemaker_codes):
     """An LJ baseline goes through every cycle: residual sets for the fits, original labels kept."""
     from aiida_pacemaker.baselines import LennardJonesBaseline
 
-    initial = TrainingSetData.from_ase(emt_label(random_bulk_structures(8, seed=31, strain=0.03))).store()
+    unlabelled = {f'u{i}': orm.StructureData(ase=a) for i, a in enumerate(random_bulk_structures(8, seed=31))}
     builder = PaceActiveLearningWorkChain.get_builder_from_protocol(
         pacemaker_codes,
-        training_set=initial,
+        structures=unlabelled,  # labelled by the workchain first
         pool=pool_structures(10, seed=8),
         protocol='fast',
         overrides={
@@ -97,6 +102,8 @@ def test_active_learning_carries_baseline(aiida_profile, pacemaker_codes):
     assert builder.baseline['type'] == 'lj'
     results, node = engine.run_get_node(builder)
     assert node.is_finished_ok, node.exit_message
+    first = results['training_sets']['cycle_1']
+    assert sorted(first.names) == sorted(structure.uuid for structure in unlabelled.values())
     expected = LennardJonesBaseline.default_for(['Cu']).to_parameters()
     for k in (1, 2):
         potential = results['potentials'][f'cycle_{k}']
