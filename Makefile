@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[pacemaker,tests,plot,docs,pre-commit]'
 	# tensorpotential's declared requirements pull a CUDA TensorFlow: install it alone
 	$(BIN)/pip install --quiet --no-deps tensorpotential==0.6.2.1
+	# pandas 3 beside the environment's pandas 2, for the tests of pickles between the two
+	$(BIN)/pip install --quiet --no-deps --upgrade --target $(VENV)/pandas3 'pandas>=3,<4'
 	touch $(STAMP)
 
 demo: $(STAMP)
