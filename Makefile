@@ -15,7 +15,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[pacemaker,tests,plot,docs,pre-commit]'
@@ -28,11 +28,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
-# the service tiers install what they need (PostgreSQL, RabbitMQ, SLURM, sshd) and fail loudly
-# when they cannot; set AIIDA_PACEMAKER_SERVICES=optional / AIIDA_PACEMAKER_CLUSTER=optional to skip
+# the service tiers install what they need (PostgreSQL, RabbitMQ, SLURM, sshd, CP2K, GPAW) and fail
+# loudly when they cannot; AIIDA_PACEMAKER_{SERVICES,CLUSTER,DFT}=optional skips a tier instead
 test: $(STAMP)
 	bash scripts/services.sh install || [ "$$AIIDA_PACEMAKER_SERVICES" = optional ]
 	bash scripts/cluster.sh install || [ "$$AIIDA_PACEMAKER_CLUSTER" = optional ]
+	bash scripts/dft.sh install || [ "$$AIIDA_PACEMAKER_DFT" = optional ]
 	$(BIN)/pytest -q -p no:cacheprovider -rs
 
 test-fast: $(STAMP)
@@ -42,7 +43,7 @@ test-fast: $(STAMP)
 # aiida's ZeroMQ broker and on PostgreSQL with RabbitMQ (missing servers are installed with apt; the
 # tests start them on free ports and stop them). AIIDA_PACEMAKER_SERVICES=optional: skip, not fail,
 # where a server cannot be had.
-.PHONY: services cluster
+.PHONY: services cluster dft
 services: $(STAMP)
 	bash scripts/services.sh install || [ "$$AIIDA_PACEMAKER_SERVICES" = optional ]
 	$(BIN)/pytest -q -p no:cacheprovider -rs tests/services
@@ -52,6 +53,11 @@ services: $(STAMP)
 cluster: $(STAMP)
 	bash scripts/cluster.sh install || [ "$$AIIDA_PACEMAKER_CLUSTER" = optional ]
 	$(BIN)/pytest -q -p no:cacheprovider -rs tests/cluster
+
+# The DFT tier: CP2K through aiida-cp2k and GPAW through the ASE labeller.
+dft: $(STAMP)
+	bash scripts/dft.sh install || [ "$$AIIDA_PACEMAKER_DFT" = optional ]
+	$(BIN)/pytest -q -p no:cacheprovider -rs tests/dft
 
 lint: $(STAMP)
 	$(BIN)/pre-commit run --all-files

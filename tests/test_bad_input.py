@@ -27,6 +27,7 @@ from aiida_pacemaker.data import ActiveSetData, PacePotentialData, TrainingSetDa
 from aiida_pacemaker.data.potential import PotentialError
 from aiida_pacemaker.data.training_set import TrainingSetError
 from aiida_pacemaker.tools.examples import emt_label, random_bulk_structures
+from aiida_pacemaker.tools.io import read_labelled_structures
 from aiida_pacemaker.workflows.active_learning import PaceActiveLearningWorkChain
 from aiida_pacemaker.workflows.protocols import ProtocolError, get_protocol
 
@@ -548,12 +549,34 @@ CASES: list[Case] = [
         ConfigError,
         r'invalid YAML',
     ),
-    pytest.param(
+    (
         'extxyz-malformed',
-        None,
+        lambda kit: (
+            lambda: read_labelled_structures(
+                kit.file('bad.extxyz', '3\nProperties=species:S:1:pos:R:3 energy=1.0 pbc="T T T"\nCu 0 0 0\n')
+            )
+        ),
         ValueError,
-        '',
-        marks=pytest.mark.skip(reason='the package has no loader of extxyz training data to test'),
+        r'ASE cannot read it',
+    ),
+    (
+        'extxyz-without-forces',
+        lambda kit: (
+            lambda: read_labelled_structures(
+                kit.file(
+                    'noforces.extxyz',
+                    '1\nProperties=species:S:1:pos:R:3 energy=1.0 pbc="T T T" Lattice="4 0 0 0 4 0 0 0 4"\nCu 0 0 0\n',
+                )
+            )
+        ),
+        ValueError,
+        r'structure 0 \(Cu\) has no forces',
+    ),
+    (
+        'pickle-without-trust',
+        lambda kit: lambda: read_labelled_structures(kit.file('data.pckl.gzip', 'not read')),
+        ValueError,
+        r'unpickling runs code',
     ),
 ]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import sys
 import subprocess
 import typing as t
 import warnings
@@ -172,7 +173,8 @@ def slurm_codes(slurm_computer):
     """``pacemaker``, ``pace_activeset``, ``pace_select``, ``pace_yaml2yace``, ``pace_explore`` on the computer."""
     from aiida_pacemaker.codes import setup_codes
 
-    return setup_codes(slurm_computer)
+    # the 'remote' side is this machine: pacemaker's tools are in this environment's bin directory there
+    return setup_codes(slurm_computer, search_dir=pathlib.Path(sys.executable).parent)
 
 
 @pytest.fixture

@@ -27,10 +27,11 @@ __all__ = (
 _IMPORT_PATH = re.compile(r'^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$')
 
 
-def load_calculator_class(import_path: str) -> type:
-    """Import an ASE calculator class from ``package.module.Class`` (no eval, no shell).
+def load_calculator_class(import_path: str) -> t.Callable[..., t.Any]:
+    """Import an ASE calculator class (or a factory function that returns a calculator, like
+    GPAW 26's ``gpaw.GPAW``) from ``package.module.Name`` (no eval, no shell).
 
-    :raises ValueError: if the path is malformed or does not name a class.
+    :raises ValueError: if the path is malformed or does not name a class or function.
     """
     if not _IMPORT_PATH.match(import_path):
         raise ValueError(f'`{import_path}` is not an import path like `ase.calculators.emt.EMT`')
@@ -41,10 +42,10 @@ def load_calculator_class(import_path: str) -> type:
         raise ValueError(
             f'cannot import `{module_name}` for the calculator `{import_path}`: {exception}'
         ) from None
-    cls = getattr(module, name, None)
-    if not isinstance(cls, type):
-        raise ValueError(f'`{import_path}` is not a class')
-    return cls
+    factory = getattr(module, name, None)
+    if not callable(factory):
+        raise ValueError(f'`{import_path}` is not a calculator class or factory')
+    return factory
 
 
 @calcfunction
@@ -61,7 +62,10 @@ def label_with_ase(structure: orm.StructureData, calculator: orm.Str, **kwargs: 
     options = kwargs['calculator_kwargs'].get_dict() if 'calculator_kwargs' in kwargs else {}
     atoms = structure.get_ase()
     atoms.calc = load_calculator_class(calculator.value)(**options)
-    energy = float(atoms.get_potential_energy())
+    try:  # the energy whose derivatives the forces are (differs from the default under smearing)
+        energy = float(atoms.get_potential_energy(force_consistent=True))
+    except Exception:  # noqa: BLE001 - calculators without a free energy
+        energy = float(atoms.get_potential_energy())
     forces = np.asarray(atoms.get_forces(), dtype=float)
     if not (np.isfinite(energy) and np.all(np.isfinite(forces))):
         raise ValueError(

@@ -381,7 +381,7 @@ def cp2k_labels(structure: orm.StructureData, retrieved: orm.FolderData) -> dict
     1 Ha = 27.211386 eV, 1 Ha/Bohr = 51.422067 eV/Å, 1 GPa = 0.0062415 eV/Å³ (CODATA 2018).
     """
     labels = labels_from_cp2k_stdout(
-        retrieved.base.repository.get_object_content(STDOUT), len(structure.sites)
+        retrieved.base.repository.get_object_content(STDOUT, mode='r'), len(structure.sites)
     )
     forces = orm.ArrayData()
     forces.set_array('forces', labels['forces'])
@@ -535,7 +535,7 @@ class Cp2kLabelWorkChain(WorkChain):
             mesh, _ = kpoints.get_kpoints_mesh()
             if any(n > 1 for n in mesh):
                 inputs['kpoints'] = kpoints
-        node = self.submit(calculation, **inputs)
+        node = self.submit(calculation, **inputs)  # type: ignore[arg-type]
         self.report(f'launched {node.process_label}<{node.pk}> ({self.inputs.protocol.value} protocol)')
         return ToContext(calculation=node)
 
@@ -546,11 +546,15 @@ class Cp2kLabelWorkChain(WorkChain):
         text = ''
         if 'retrieved' in node.outputs:
             try:
-                text = node.outputs.retrieved.base.repository.get_object_content(STDOUT)
+                text = node.outputs.retrieved.base.repository.get_object_content(STDOUT, mode='r')
             except (OSError, FileNotFoundError):
                 text = ''
         scf_failed = 'SCF run NOT converged' in text
-        scf_status = getattr(node.process_class.exit_codes, 'ERROR_SCF_NOT_CONVERGED', None)
+        # CP2K 2023 warns and carries on; later versions abort, which aiida-cp2k reports as exit status 450
+        try:
+            scf_status = getattr(node.process_class.exit_codes, 'ERROR_SCF_NOT_CONVERGED', None)
+        except Exception:  # the CalcJob class cannot be loaded
+            scf_status = None
         if scf_failed or (scf_status is not None and node.exit_status == scf_status.status):
             return self.exit_codes.ERROR_SCF_NOT_CONVERGED.format(**common)
         if not node.is_finished_ok:
@@ -564,7 +568,9 @@ class Cp2kLabelWorkChain(WorkChain):
         except Cp2kOutputError as exception:
             return self.exit_codes.ERROR_NO_LABELS.format(message=str(exception), **common)
         labels = cp2k_labels(
-            self.inputs.structure, node.outputs.retrieved, metadata={'call_link_label': 'labels'}
+            self.inputs.structure,
+            node.outputs.retrieved,
+            metadata={'call_link_label': 'labels'},  # type: ignore[call-arg]
         )
         self.out_many(labels)
         energy = labels['total_energy'].value

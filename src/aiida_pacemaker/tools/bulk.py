@@ -110,30 +110,27 @@ def _calculate(atoms: t.Any, calculator: str, options: dict[str, t.Any]) -> dict
 
 
 def _label_all(
-    structures: Mapping[str, t.Any], calculator: str, options: dict[str, t.Any]
+    atoms_by_key: Mapping[str, t.Any], calculator: str, options: dict[str, t.Any]
 ) -> tuple[dict[str, dict[str, t.Any]], dict[str, str]]:
-    """Label each StructureData (or ASE Atoms) of ``structures``; return the labels and the failures by key."""
+    """Label each of ``atoms_by_key``; return the labels and the failures (reasons) by key."""
     labels, failed = {}, {}
-    for key in sorted(structures):
-        structure = structures[key]
-        atoms = _to_atoms(structure) if isinstance(structure, orm.StructureData) else structure.copy()
+    for key in sorted(atoms_by_key):
         try:
-            labels[key] = _calculate(atoms, calculator, options)
+            labels[key] = _calculate(atoms_by_key[key], calculator, options)
         except Exception as exception:
             failed[key] = f'{type(exception).__name__}: {exception}'
     return labels, failed
 
 
-def _to_atoms(structure: orm.StructureData) -> t.Any:
-    """``structure.get_ase()``, built directly from the attributes when every kind is one plain element."""
+def _atoms_from_attributes(attributes: dict[str, t.Any]) -> t.Any:
+    """``StructureData.get_ase()`` from the attributes, or None unless every kind is one untagged element."""
     import ase
 
-    attributes = structure.base.attributes.all
     kinds = {kind['name']: kind for kind in attributes.get('kinds', [])}
     if not kinds or any(
         kind['symbols'] != [name] or list(kind['weights']) != [1.0] for name, kind in kinds.items()
     ):
-        return structure.get_ase()  # alloys, vacancies, tagged kinds: the ORM knows the rules
+        return None  # alloys, vacancies, tagged kinds: the ORM knows the rules
     sites = attributes['sites']
     return ase.Atoms(
         symbols=[site['kind_name'] for site in sites],
@@ -144,31 +141,52 @@ def _to_atoms(structure: orm.StructureData) -> t.Any:
     )
 
 
-def _structure_attributes(atoms: t.Any) -> dict[str, t.Any]:
-    """The attributes of ``StructureData(ase=atoms)``, built directly for untagged atoms with one mass per element."""
+def _to_atoms(structure: orm.StructureData) -> t.Any:
+    """``structure.get_ase()``, faster for structures whose kinds are plain elements."""
+    atoms = _atoms_from_attributes(structure.base.attributes.all)
+    return atoms if atoms is not None else structure.get_ase()
+
+
+def _structure_attributes(atoms: t.Any) -> dict[str, t.Any] | None:
+    """The attributes that ``StructureData(ase=atoms).store()`` writes, for untagged atoms with one mass
+    per element (else None), cleaned as ``store()`` cleans them (floats to 14 significant digits)."""
     from aiida.orm.implementation.utils import clean_value
 
+    if atoms.get_tags().any():
+        return None
     symbols, masses = atoms.get_chemical_symbols(), atoms.get_masses()
     kinds: dict[str, float] = {}
     for symbol, mass in zip(symbols, masses, strict=True):
         if kinds.setdefault(symbol, float(mass)) != float(mass):
-            kinds = {}
-            break
-    if not kinds or atoms.get_tags().any():
-        return clean_value(orm.StructureData(ase=atoms).base.attributes.all)
-    return {
-        'cell': atoms.cell.array.tolist(),
-        'pbc1': bool(atoms.pbc[0]),
-        'pbc2': bool(atoms.pbc[1]),
-        'pbc3': bool(atoms.pbc[2]),
-        'kinds': [
-            {'symbols': [name], 'weights': [1.0], 'mass': mass, 'name': name} for name, mass in kinds.items()
-        ],
-        'sites': [
-            {'position': position, 'kind_name': symbol}
-            for position, symbol in zip(atoms.positions.tolist(), symbols, strict=True)
-        ],
-    }
+            return None
+    return clean_value(
+        {
+            'cell': atoms.cell.array.tolist(),
+            'pbc1': bool(atoms.pbc[0]),
+            'pbc2': bool(atoms.pbc[1]),
+            'pbc3': bool(atoms.pbc[2]),
+            'kinds': [
+                {'symbols': [name], 'weights': [1.0], 'mass': mass, 'name': name}
+                for name, mass in kinds.items()
+            ],
+            'sites': [
+                {'position': position, 'kind_name': symbol}
+                for position, symbol in zip(atoms.positions.tolist(), symbols, strict=True)
+            ],
+        }
+    )
+
+
+def _prepare(structure: t.Any) -> tuple[orm.StructureData | dict[str, t.Any], t.Any]:
+    """A StructureData node or the attributes of a new one, and the Atoms to label: the geometry as stored."""
+    if not isinstance(structure, orm.StructureData):
+        attributes = _structure_attributes(structure)
+        if attributes is not None:
+            return attributes, _atoms_from_attributes(attributes)
+        structure = orm.StructureData(ase=structure)
+    if not structure.is_stored:
+        structure.backend_entity.clean_values()
+    return structure, _to_atoms(structure)
 
 
 def _array_node(name: str, array: np.ndarray) -> orm.ArrayData:
@@ -188,7 +206,10 @@ def label_batch_with_ase(calculator: orm.Str, **kwargs: t.Any) -> dict[str, t.An
     :param kwargs: ``structures`` (namespace of StructureData) and optional ``calculator_kwargs`` (Dict).
     """
     options = kwargs['calculator_kwargs'].get_dict() if 'calculator_kwargs' in kwargs else {}
-    labels, failed = _label_all(kwargs.get('structures', {}), calculator.value, options)
+    structures = kwargs.get('structures', {})
+    labels, failed = _label_all(
+        {key: _to_atoms(node) for key, node in structures.items()}, calculator.value, options
+    )
     if not labels:
         raise ValueError(f'no structure could be labelled: {failed}')
     outputs: dict[str, dict[str, orm.Data]] = {name: {} for name in OUTPUT_NAMESPACES}
@@ -224,6 +245,8 @@ class _Rows:
         process_type: str | None = None,
         label: str = '',
     ) -> int:
+        from aiida.orm.implementation.utils import clean_value
+
         self.nodes.append(
             {
                 'uuid': str(uuid_module.uuid4()),
@@ -235,7 +258,7 @@ class _Rows:
                 'mtime': self.now,
                 'user_id': self.user_id,
                 'dbcomputer_id': None,
-                'attributes': attributes,
+                'attributes': clean_value(attributes),
                 'extras': {},
                 'repository_metadata': {},
             }
@@ -246,14 +269,12 @@ class _Rows:
         return index
 
     def add_unstored(self, node: orm.Data) -> int:
-        """Add the row of an unstored ORM data node (attributes cleaned as ``store()`` cleans them)."""
-        from aiida.orm.implementation.utils import clean_value
-
+        """Add the row of an unstored ORM data node."""
         files = {
             name: node.base.repository.get_object_content(name, mode='rb')
             for name in node.base.repository.list_object_names()
         }
-        return self.add_node(node.node_type, clean_value(node.base.attributes.all), files, label=node.label)
+        return self.add_node(node.node_type, node.base.attributes.all, files, label=node.label)
 
     def add_array(self, name: str, array: np.ndarray) -> int:
         """An ArrayData with one array, with the ``.npy`` file that ``ArrayData.set_array`` writes."""
@@ -307,30 +328,33 @@ def _put_objects(storage: t.Any, contents: list[bytes]) -> list[str]:
 
 
 def _process_row(rows: _Rows, label: str | None) -> int:
-    """The row of the ``label_batch_with_ase`` CalcFunctionNode, with what the engine records."""
-    from aiida.engine import ProcessState
-    from aiida.orm.implementation.utils import clean_value
+    """The row of a finished ``label_batch_with_ase`` CalcFunctionNode, with what the engine records on it."""
+    import inspect
+
     from aiida.plugins.utils import PluginVersionProvider
 
     process_class = label_batch_with_ase.process_class  # type: ignore[attr-defined]
-    node = orm.CalcFunctionNode()
-    node.set_process_type(process_class.build_process_type())
-    node.set_process_label(process_class.__name__)
-    node.set_process_state(ProcessState.FINISHED)
-    node.set_exit_status(0)
-    node.set_metadata_inputs(None)  # type: ignore[arg-type]
-    node.base.attributes.set_many(PluginVersionProvider().get_version_info(process_class))
-    node.store_source_info(process_class._func)
-    attributes = {**clean_value(node.base.attributes.all), 'sealed': True}
-    files = {
-        name: node.base.repository.get_object_content(name, mode='rb')
-        for name in node.base.repository.list_object_names()
+    function = process_class._func
+    lines, first_line = inspect.getsourcelines(function)
+    attributes = {
+        'process_state': 'finished',
+        'process_label': process_class.__name__,
+        'metadata_inputs': None,
+        **PluginVersionProvider().get_version_info(process_class),
+        'function_name': function.__name__,
+        'function_starting_line_number': first_line,
+        'function_number_of_lines': len(lines),
+        'function_namespace': function.__globals__['__name__'],
+        'exit_status': 0,
+        'sealed': True,
     }
+    with open(inspect.getsourcefile(function), 'rb') as handle:  # type: ignore[arg-type]
+        source = handle.read()
     return rows.add_node(
-        node.node_type,
+        orm.CalcFunctionNode.class_node_type,
         attributes,
-        files,
-        process_type=node.process_type,
+        {'source_file': source},
+        process_type=process_class.build_process_type(),
         label=label or process_class.__name__,
     )
 
@@ -371,30 +395,40 @@ def label_in_bulk(
         structures = {f's{index:05d}': structure for index, structure in enumerate(structures)}
     for key in structures:
         validate_link_label(f'structures__{key}')
-    calculator_node = calculator if isinstance(calculator, orm.Str) else orm.Str(calculator)
-    kwargs_node = orm.Dict(calculator_kwargs) if isinstance(calculator_kwargs, Mapping) else calculator_kwargs
-    options = kwargs_node.get_dict() if kwargs_node is not None else {}
-    labels, failed = _label_all(structures, calculator_node.value, options)
+    prepared = {key: _prepare(structure) for key, structure in structures.items()}
+    calculator_path = calculator.value if isinstance(calculator, orm.Str) else calculator
+    options = (
+        calculator_kwargs.get_dict()
+        if isinstance(calculator_kwargs, orm.Dict)
+        else dict(calculator_kwargs or {})
+    )
+    labels, failed = _label_all(
+        {key: atoms for key, (_, atoms) in prepared.items()}, calculator_path, options
+    )
     if not labels:
         raise ValueError(f'no structure could be labelled: {failed}')
 
-    storage = get_manager().get_profile_storage()
     rows = _Rows(orm.User.collection.get_default().pk)
     process = _process_row(rows, label)
     caller = caller if caller is not None else _calling_workflow()
     if caller is not None:
         rows.links.append((caller, process, call_link_label, LinkType.CALL_CALC.value))
-    inputs: dict[str, t.Any] = {'calculator': calculator_node}
-    if kwargs_node is not None:
-        inputs['calculator_kwargs'] = kwargs_node
-    inputs.update({f'structures__{key}': structure for key, structure in structures.items()})
-    input_rows: dict[str, int | orm.Node] = {}
-    for link_label, value in inputs.items():
-        if isinstance(value, orm.Node):
-            input_rows[link_label] = value if value.is_stored else rows.add_unstored(value)
+    inputs: dict[str, orm.Node | int] = {}
+    if isinstance(calculator, orm.Str) and calculator.is_stored:
+        inputs['calculator'] = calculator
+    else:
+        inputs['calculator'] = rows.add_node(orm.Str.class_node_type, {'value': calculator_path})
+    if isinstance(calculator_kwargs, orm.Dict) and calculator_kwargs.is_stored:
+        inputs['calculator_kwargs'] = calculator_kwargs
+    elif calculator_kwargs is not None:
+        inputs['calculator_kwargs'] = rows.add_node(orm.Dict.class_node_type, options)
+    for key, (structure, _) in prepared.items():
+        if isinstance(structure, dict):
+            inputs[f'structures__{key}'] = rows.add_node(STRUCTURE_TYPE, structure)
         else:
-            input_rows[link_label] = rows.add_node(STRUCTURE_TYPE, _structure_attributes(value))
-        rows.links.append((input_rows[link_label], process, link_label, LinkType.INPUT_CALC.value))
+            inputs[f'structures__{key}'] = structure if structure.is_stored else rows.add_unstored(structure)
+    for link_label, source in inputs.items():
+        rows.links.append((source, process, link_label, LinkType.INPUT_CALC.value))
     output_rows: dict[str, dict[str, int]] = {}
     for key, values in labels.items():
         output_rows[key] = {'total_energy': rows.add_node(FLOAT_TYPE, {'value': values['total_energy']})}
@@ -403,9 +437,9 @@ def label_in_bulk(
                 output_rows[key][name] = rows.add_array(name, values[name])
         for name, row in output_rows[key].items():
             rows.links.append((process, row, f'{name}__{key}', LinkType.CREATE.value))
-    ids = rows.write(storage)
+    ids = rows.write(get_manager().get_profile_storage())
 
-    wanted = {ids[row] for row in [process, *(r for r in input_rows.values() if isinstance(r, int))]}
+    wanted = {ids[row] for row in [process, *(r for r in inputs.values() if isinstance(r, int))]}
     wanted.update(ids[row] for outputs in output_rows.values() for row in outputs.values())
     span = {'id': {'and': [{'>=': min(wanted)}, {'<=': max(wanted)}]}}  # one range query, not 3N parameters
     loaded = {
@@ -419,7 +453,7 @@ def label_in_bulk(
 
     labelled = {
         key: Labelled(
-            structure=resolve(input_rows[f'structures__{key}']),
+            structure=resolve(inputs[f'structures__{key}']),
             total_energy=resolve(outputs['total_energy']),
             forces=resolve(outputs['forces']),
             stress=resolve(outputs['stress']) if 'stress' in outputs else None,

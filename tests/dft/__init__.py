@@ -1,0 +1,1 @@
+"""The DFT tier: CP2K and GPAW labels (see conftest.py)."""

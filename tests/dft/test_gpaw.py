@@ -1,0 +1,78 @@
+"""Real GPAW labels through the built-in ASE labeller (``pacemaker.label_ase``), small settings."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from aiida import orm
+
+from aiida_pacemaker.calculations.functions import label_with_ase
+
+from .conftest import small_cu_cells
+
+pytestmark = pytest.mark.dft
+
+#: the example of docs/howto/dft_labels.md: plane waves at 300 eV, the Gamma point, no text output
+GPAW_KWARGS = {
+    'mode': {'name': 'pw', 'ecut': 300},
+    'xc': 'PBE',
+    'kpts': [1, 1, 1],
+    'occupations': {'name': 'fermi-dirac', 'width': 0.05},
+    'txt': None,
+}
+
+
+def gpaw_label(calculator: str, atoms) -> orm.CalcFunctionNode:
+    start = time.monotonic()
+    _, node = label_with_ase.run_get_node(
+        structure=orm.StructureData(ase=atoms),
+        calculator=orm.Str(calculator),
+        calculator_kwargs=orm.Dict(GPAW_KWARGS),
+    )
+    print(f'GPAW label of {atoms.get_chemical_formula()}: {time.monotonic() - start:.1f} s')
+    assert node.is_finished_ok, node.exit_message
+    return node
+
+
+def test_gpaw_labels(aiida_profile, gpaw_calculator):
+    """Finite labels in eV and eV/Å, zero net force, forces matching a finite difference of the energy."""
+    (atoms,) = small_cu_cells(1, seed=7, rattle=0.06)
+    node = gpaw_label(gpaw_calculator, atoms)
+    energy = node.outputs.total_energy.value
+    forces = node.outputs.forces.get_array('forces')
+    assert forces.shape == (2, 3)
+    assert np.isfinite(energy) and np.all(np.isfinite(forces))
+    assert -10 < energy / len(atoms) < 0  # eV/atom: GPAW's energies are relative to the free atoms
+    assert np.abs(forces.sum(axis=0)).max() < 0.05
+    assert np.abs(forces).max() < 5.0
+    assert node.outputs.stress.get_array('stress').shape == (6,)  # plane waves give a stress too
+
+    direction = int(np.argmax(np.abs(forces[0])))
+    step = 0.01
+    energies = []
+    for sign in (1, -1):
+        displaced = atoms.copy()
+        displaced.positions[0, direction] += sign * step
+        energies.append(gpaw_label(gpaw_calculator, displaced).outputs.total_energy.value)
+    finite_difference = -(energies[0] - energies[1]) / (2 * step)
+    print(
+        f'F(atom 0, {"xyz"[direction]}): analytic {forces[0, direction]:.4f}, finite difference {finite_difference:.4f} eV/Å'
+    )
+    assert finite_difference == pytest.approx(
+        forces[0, direction], abs=0.03 + 0.05 * abs(forces[0, direction])
+    )
+
+
+def test_gpaw_new_calculator_factory(aiida_profile, gpaw_calculator):
+    """`gpaw.GPAW`, GPAW's own entry point: in recent GPAW (26.7 here) a function, not a class."""
+    from aiida_pacemaker.calculations.functions import load_calculator_class
+
+    try:
+        load_calculator_class('gpaw.GPAW')
+    except ValueError as exception:
+        pytest.skip(f'the ASE labeller takes calculator classes only: {exception}; use `{gpaw_calculator}`')
+    (atoms,) = small_cu_cells(1, seed=2)
+    reference = gpaw_label(gpaw_calculator, atoms).outputs.total_energy.value
+    assert gpaw_label('gpaw.GPAW', atoms).outputs.total_energy.value == pytest.approx(reference, abs=1e-3)
