@@ -12,7 +12,7 @@ from aiida_pacemaker.workflows.protocols import ProtocolError, deep_merge, get_p
 
 def test_protocols_are_documented():
     protocols = list_protocols()
-    assert list(protocols)[0] == 'balanced'  # the default first
+    assert next(iter(protocols)) == 'balanced'  # the default first
     assert set(protocols) == {'fast', 'balanced', 'precise'}
     assert all(len(description) > 20 for description in protocols.values())
 

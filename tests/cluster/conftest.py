@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import os
 import pathlib
-import sys
 import subprocess
+import sys
 import typing as t
 import warnings
 

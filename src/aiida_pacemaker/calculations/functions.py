@@ -64,7 +64,7 @@ def label_with_ase(structure: orm.StructureData, calculator: orm.Str, **kwargs: 
     atoms.calc = load_calculator_class(calculator.value)(**options)
     try:  # the energy whose derivatives the forces are (differs from the default under smearing)
         energy = float(atoms.get_potential_energy(force_consistent=True))
-    except Exception:  # noqa: BLE001 - calculators without a free energy
+    except Exception:
         energy = float(atoms.get_potential_energy())
     forces = np.asarray(atoms.get_forces(), dtype=float)
     if not (np.isfinite(energy) and np.all(np.isfinite(forces))):
