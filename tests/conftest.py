@@ -172,3 +172,16 @@ def fitted_active_set(fitted):
     )
     assert node.is_finished_ok, node.exit_message
     return results['active_set']
+
+
+@pytest.fixture(autouse=True)
+def _restore_orm_logging():
+    """A `verdi`-style command run in-process (CliRunner) reconfigures logging for the CLI, which drops
+    the handler that stores process reports in the database; restore it for the tests that follow."""
+    yield
+    from aiida.common import log
+
+    if log.CLI_ACTIVE:
+        log.CLI_ACTIVE = False
+        log.CLI_LOG_LEVEL = None
+        log.configure_logging(with_orm=True)

@@ -22,11 +22,16 @@ EXECUTABLES: dict[str, tuple[str, str | None]] = {
 
 
 def find_executable(name: str, search_dir: str | pathlib.Path | None = None) -> pathlib.Path:
-    """Find ``name`` in ``search_dir``, else next to this Python interpreter, else on the PATH.
+    """Find ``name`` in ``search_dir`` if given, else next to this Python interpreter, else on the PATH.
 
     :raises FileNotFoundError: with a hint on installing pacemaker.
     """
-    directories = [pathlib.Path(search_dir)] if search_dir else [pathlib.Path(sys.executable).parent]
+    if search_dir is not None:  # a directory the user named: only there
+        candidate = pathlib.Path(search_dir) / name
+        if not candidate.is_file():
+            raise FileNotFoundError(f'`{name}` is not in {search_dir}')
+        return candidate
+    directories = [pathlib.Path(sys.executable).parent]
     for directory in directories:
         candidate = directory / name
         if candidate.is_file():
