@@ -129,6 +129,68 @@ species:
 METRICS_HEADER = 'ladder_step cycle_step iter_num loss rmse_epa rmse_f_comp mae_f_comp nfuncs\n'
 
 
+_GRAPH: dict[str, str] = {}
+
+
+def _build_graph() -> dict[str, str]:
+    """Run a small active-learning loop for real: 8 initial structures, a pool of 16 and MD
+    exploration, a held-out test set, EMT labels, 2 cycles."""
+    from aiida import engine, orm
+
+    from aiida_pacemaker.codes import get_or_create_localhost, setup_codes
+    from aiida_pacemaker.data import TrainingSetData
+    from aiida_pacemaker.tools.examples import emt_label, random_bulk_structures
+    from aiida_pacemaker.workflows.active_learning import PaceActiveLearningWorkChain
+
+    codes = setup_codes(get_or_create_localhost('localhost'))
+    initial = TrainingSetData.from_ase(emt_label(random_bulk_structures(8, seed=21, strain=0.03))).store()
+    test_set = TrainingSetData.from_ase(emt_label(random_bulk_structures(4, seed=99, strain=0.1))).store()
+    pool = random_bulk_structures(16, seed=5, strain=0.12, rattle=(0.05, 0.3))
+    builder = PaceActiveLearningWorkChain.get_builder()
+    builder.training_set = initial
+    builder.test_set = test_set
+    builder.pool = {f'p{i:03d}': orm.StructureData(ase=atoms) for i, atoms in enumerate(pool)}
+    builder.labeller.process = 'pacemaker.label_ase'
+    builder.labeller.inputs = {'calculator': orm.Str('ase.calculators.emt.EMT')}
+    builder.train.train.code = codes['pacemaker']
+    builder.train.train.parameters = orm.Dict(fast_parameters(maxiter=15))
+    builder.activeset.code = codes['pace_activeset']
+    builder.select.code = codes['pace_select']
+    builder.explore.code = codes['pace_explore']
+    builder.explore.structures = {'hot': orm.StructureData(ase=random_bulk_structures(1, seed=2)[0])}
+    builder.explore.parameters = orm.Dict({'temperatures': [1500.0], 'steps': 60, 'gamma_select': 1.2})
+    builder.max_cycles = 2
+    builder.max_new_structures_per_cycle = 3
+    builder.gamma_select = 1.0
+    _, node = engine.run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    return {'workchain': node.uuid, 'initial': initial.uuid, 'test_set': test_set.uuid}
+
+
+def active_learning_graph() -> dict:
+    """The nodes of one real active-learning run: ``workchain``, ``initial`` and ``test_set``.
+
+    Built once per session (test_active_learning, test_cli and test_provenance use it); rebuilt only if another test wiped the storage.
+    """
+    from aiida import orm
+
+    try:
+        nodes = {key: orm.load_node(uuid) for key, uuid in _GRAPH.items()}
+    except Exception:  # NotExistent after a storage reset
+        nodes = {}
+    if not nodes:
+        _GRAPH.clear()
+        _GRAPH.update(_build_graph())
+        nodes = {key: orm.load_node(uuid) for key, uuid in _GRAPH.items()}
+    return nodes
+
+
+@pytest.fixture(scope='session')
+def al_graph(aiida_profile) -> dict:
+    """See :func:`active_learning_graph`."""
+    return active_learning_graph()
+
+
 @pytest.fixture(scope='session')
 def fitted(aiida_profile):
     """A potential fitted for real on 30 EMT Cu cells, with its codes and data (fitted once)."""

@@ -9,7 +9,7 @@ from aiida.common import LinkType
 from aiida.engine import workfunction
 
 from aiida_pacemaker.tools import bulk
-from aiida_pacemaker.tools.bulk import label_batch_with_ase, label_in_bulk, labels_of
+from aiida_pacemaker.tools.bulk import label_batch_with_ase, label_in_bulk, labels_of, merge_inputs_of
 from aiida_pacemaker.tools.examples import random_bulk_structures
 
 EMT = 'ase.calculators.emt.EMT'
@@ -76,8 +76,9 @@ def test_bulk_graph_is_the_calcfunction_graph(aiida_profile):
             engine_node.outputs.forces[key].get_array('forces'),
             atol=1e-10,
         )
-    # the same structures now have two labelling processes
+    # the same structures now have two labelling processes, and both give the same merge inputs
     assert len(labels_of(structures['k0'])) == 2
+    assert sorted(merge_inputs_of(engine_node)) == sorted(merge_inputs_of(batch.node))
 
 
 def test_each_structure_leads_to_its_own_labels(aiida_profile):
@@ -196,6 +197,7 @@ def test_failed_structures_are_reported_and_left_out(aiida_profile):
     assert 'fe' in batch.failed and 'NotImplementedError' in batch.failed['fe']
     assert sorted(batch.node.inputs.structures) == ['cu', 'fe']
     assert sorted(batch.node.outputs.total_energy) == ['cu']
+    assert sorted(merge_inputs_of(batch.node)) == ['energy_cu', 'forces_cu', 'stress_cu', 'structure_cu']
 
     before = orm.QueryBuilder().append(orm.Node).count()
     with pytest.raises(ValueError, match='no structure could be labelled'):
@@ -227,7 +229,11 @@ def test_merge_into_a_training_set(aiida_profile):
 
     batch = label_in_bulk(random_bulk_structures(6, seed=9), EMT, {'asap_cutoff': False})
     assert batch.node.inputs.calculator_kwargs.get_dict() == {'asap_cutoff': False}
-    results = extend_training_set(**batch.merge_inputs())
+    inputs = batch.merge_inputs()
+    assert {key: node.uuid for key, node in merge_inputs_of(batch.node).items()} == {
+        key: node.uuid for key, node in inputs.items()
+    }
+    results = extend_training_set(**inputs)
     training_set = results['training_set']
     assert training_set.num_structures == 6
     assert sorted(training_set.names) == sorted(

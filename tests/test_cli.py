@@ -17,15 +17,7 @@ from aiida_pacemaker.cli import cmd_root
 from aiida_pacemaker.data import TrainingSetData
 from aiida_pacemaker.tools import provenance
 
-from .test_provenance import active_learning_graph
-
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / 'examples'
-
-
-@pytest.fixture(scope='session')
-def al_graph(aiida_profile) -> dict[str, orm.Node]:
-    """The nodes of one real active-learning run, shared with test_provenance.py (built once)."""
-    return active_learning_graph()
 
 
 def run_cli(args: list[str], ok: bool = True, command=cmd_root) -> str:

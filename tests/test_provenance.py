@@ -3,64 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from aiida import engine, orm
+from aiida import orm
 
 from aiida_pacemaker.data import PacePotentialData, TrainingSetData
 from aiida_pacemaker.tools import provenance
-from aiida_pacemaker.tools.examples import emt_label, random_bulk_structures
-
-from .conftest import fast_parameters
-
-_GRAPH: dict[str, str] = {}
-
-
-def _build_graph() -> dict[str, str]:
-    """Run a small active-learning loop for real: 8 initial structures, a pool of 16, 2 cycles."""
-    from aiida_pacemaker.codes import get_or_create_localhost, setup_codes
-    from aiida_pacemaker.workflows.active_learning import PaceActiveLearningWorkChain
-
-    codes = setup_codes(get_or_create_localhost('localhost'))
-    initial = TrainingSetData.from_ase(emt_label(random_bulk_structures(8, seed=21, strain=0.03))).store()
-    test_set = TrainingSetData.from_ase(emt_label(random_bulk_structures(4, seed=99, strain=0.1))).store()
-    pool = random_bulk_structures(16, seed=5, strain=0.12, rattle=(0.05, 0.3))
-    builder = PaceActiveLearningWorkChain.get_builder()
-    builder.training_set = initial
-    builder.test_set = test_set
-    builder.pool = {f'p{i:03d}': orm.StructureData(ase=atoms) for i, atoms in enumerate(pool)}
-    builder.labeller.process = 'pacemaker.label_ase'
-    builder.labeller.inputs = {'calculator': orm.Str('ase.calculators.emt.EMT')}
-    builder.train.train.code = codes['pacemaker']
-    builder.train.train.parameters = orm.Dict(fast_parameters(maxiter=15))
-    builder.activeset.code = codes['pace_activeset']
-    builder.select.code = codes['pace_select']
-    builder.max_cycles = 2
-    builder.max_new_structures_per_cycle = 3
-    builder.gamma_select = 1.0
-    _, node = engine.run_get_node(builder)
-    assert node.is_finished_ok, node.exit_message
-    return {'workchain': node.uuid, 'initial': initial.uuid, 'test_set': test_set.uuid}
-
-
-def active_learning_graph() -> dict[str, orm.Node]:
-    """The nodes of one real active-learning run: ``workchain``, ``initial`` and ``test_set``.
-
-    Built once per session (test_cli.py uses it too); rebuilt only if another test wiped the storage.
-    """
-    try:
-        nodes = {key: orm.load_node(uuid) for key, uuid in _GRAPH.items()}
-    except Exception:  # NotExistent after a storage reset
-        nodes = {}
-    if not nodes:
-        _GRAPH.clear()
-        _GRAPH.update(_build_graph())
-        nodes = {key: orm.load_node(uuid) for key, uuid in _GRAPH.items()}
-    return nodes
-
-
-@pytest.fixture(scope='session')
-def al_graph(aiida_profile) -> dict[str, orm.Node]:
-    """See :func:`active_learning_graph`."""
-    return active_learning_graph()
 
 
 def _added_in_cycle_1(workchain: orm.WorkflowNode) -> list[str]:
