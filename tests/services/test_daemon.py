@@ -215,6 +215,8 @@ def test_submit_undisturbed(services_run, request):
     print(f'\nundisturbed run {time.monotonic() - start:.0f} s, sizes {result["sizes"]}\n{timeline(node)}')
 
 
+# on the production stack only: the ZeroMQ profile's undisturbed run above is the reference (one run fewer)
+@pytest.mark.parametrize('services_profile', ['psql_rabbitmq'], indirect=True)
 def test_sigkill_daemon_during_fit(services_run, request):
     """SIGKILL the daemon while the second fit runs, start it again: the reference's training set."""
     if not REFERENCE:

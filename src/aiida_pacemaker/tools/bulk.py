@@ -45,7 +45,7 @@ from aiida import orm
 from aiida.common import LinkType, timezone
 from aiida.engine import calcfunction
 
-__all__ = ('BatchLabels', 'Labelled', 'label_batch_with_ase', 'label_in_bulk', 'labels_of')
+__all__ = ('BatchLabels', 'Labelled', 'label_batch_with_ase', 'label_in_bulk', 'labels_of', 'merge_inputs_of')
 
 OUTPUT_NAMESPACES = ('total_energy', 'forces', 'stress')
 STRUCTURE_TYPE = orm.StructureData.class_node_type
@@ -72,7 +72,8 @@ class BatchLabels:
     failed: dict[str, str]
 
     def merge_inputs(self, prefix: str = '') -> dict[str, orm.Data]:
-        """The inputs of ``extend_training_set`` for these labels: ``structure_K``, ``energy_K``, ..."""
+        """The inputs of ``extend_training_set`` for these labels: ``structure_K``, ``energy_K``, ...
+        (what :func:`merge_inputs_of` reads back from the graph)."""
         inputs: dict[str, orm.Data] = {}
         for key, labelled in self.labelled.items():
             inputs[f'structure_{prefix}{key}'] = labelled.structure
@@ -84,14 +85,12 @@ class BatchLabels:
 
 
 # ---------------------------------------------------------------------------- labelling
-def _calculate(atoms: t.Any, calculator: str, options: dict[str, t.Any]) -> dict[str, np.ndarray | float]:
+def _calculate(atoms: t.Any, calculator: t.Any) -> dict[str, np.ndarray | float]:
     """Energy, forces and (periodic cells) stress of ``atoms``, as ``label_with_ase`` computes them.
 
     :raises ValueError: if the calculator returns non-finite values.
     """
-    from aiida_pacemaker.calculations.functions import load_calculator_class
-
-    atoms.calc = load_calculator_class(calculator)(**options)
+    atoms.calc = calculator
     energy = float(atoms.get_potential_energy())
     forces = np.asarray(atoms.get_forces(), dtype=float)
     if not (np.isfinite(energy) and np.all(np.isfinite(forces))):
@@ -112,11 +111,15 @@ def _calculate(atoms: t.Any, calculator: str, options: dict[str, t.Any]) -> dict
 def _label_all(
     atoms_by_key: Mapping[str, t.Any], calculator: str, options: dict[str, t.Any]
 ) -> tuple[dict[str, dict[str, t.Any]], dict[str, str]]:
-    """Label each of ``atoms_by_key``; return the labels and the failures (reasons) by key."""
+    """Label each of ``atoms_by_key`` with one instance of the calculator (an expensive constructor, e.g.
+    loading a machine-learned model, runs once); return the labels and the failures (reasons) by key."""
+    from aiida_pacemaker.calculations.functions import load_calculator_class
+
+    instance = load_calculator_class(calculator)(**options)
     labels, failed = {}, {}
     for key in sorted(atoms_by_key):
         try:
-            labels[key] = _calculate(atoms_by_key[key], calculator, options)
+            labels[key] = _calculate(atoms_by_key[key], instance)
         except Exception as exception:
             failed[key] = f'{type(exception).__name__}: {exception}'
     return labels, failed
@@ -333,8 +336,8 @@ def _process_row(rows: _Rows, label: str | None) -> int:
 
     from aiida.plugins.utils import PluginVersionProvider
 
-    process_class = label_batch_with_ase.process_class  # type: ignore[attr-defined]
-    function = process_class._func
+    process_class: t.Any = label_batch_with_ase.process_class  # type: ignore[attr-defined]
+    function = process_class._func  # the decorated function
     lines, first_line = inspect.getsourcelines(function)
     attributes = {
         'process_state': 'finished',
@@ -408,7 +411,10 @@ def label_in_bulk(
     if not labels:
         raise ValueError(f'no structure could be labelled: {failed}')
 
-    rows = _Rows(orm.User.collection.get_default().pk)
+    user = orm.User.collection.get_default()
+    if user is None:
+        raise ValueError('the profile has no default user')
+    rows = _Rows(t.cast(int, user.pk))
     process = _process_row(rows, label)
     caller = caller if caller is not None else _calling_workflow()
     if caller is not None:
@@ -464,7 +470,31 @@ def label_in_bulk(
 
 
 # ---------------------------------------------------------------------------- provenance
-def labels_of(structure: orm.StructureData) -> list[tuple[orm.ProcessNode, dict[str, orm.Data]]]:
+def merge_inputs_of(node: orm.CalcFunctionNode) -> dict[str, t.Any]:
+    """The inputs of ``extend_training_set`` (``structure_K``, ``energy_K``, ``forces_K``, ``stress_K``)
+    for every structure that the ``label_batch_with_ase`` run ``node`` labelled (engine or bulk)."""
+    structures = {
+        entry.link_label[len('structures__') :]: entry.node
+        for entry in node.base.links.get_incoming(link_type=LinkType.INPUT_CALC).all()
+        if entry.link_label.startswith('structures__')
+    }
+    outputs = {
+        entry.link_label: entry.node
+        for entry in node.base.links.get_outgoing(link_type=LinkType.CREATE).all()
+    }
+    inputs: dict[str, t.Any] = {}
+    for key in sorted(structures):
+        if f'total_energy__{key}' not in outputs:
+            continue  # its labelling failed
+        inputs[f'structure_{key}'] = structures[key]
+        inputs[f'energy_{key}'] = outputs[f'total_energy__{key}']
+        inputs[f'forces_{key}'] = outputs[f'forces__{key}']
+        if f'stress__{key}' in outputs:
+            inputs[f'stress_{key}'] = outputs[f'stress__{key}']
+    return inputs
+
+
+def labels_of(structure: orm.StructureData) -> list[tuple[t.Any, dict[str, t.Any]]]:
     """Every process that labelled ``structure``, with the label nodes it made for it.
 
     Follows the links: a per-structure labeller (input ``structure``, outputs ``total_energy``,
