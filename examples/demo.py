@@ -42,15 +42,15 @@ def main() -> int:
     ensure_profile()
     from aiida import engine, orm
 
+    from aiida_pacemaker.cli.report import echo_learning_curve
     from aiida_pacemaker.codes import get_or_create_localhost, setup_codes
     from aiida_pacemaker.data import TrainingSetData
     from aiida_pacemaker.tools.examples import emt_label, random_bulk_structures
-    from aiida_pacemaker.cli.report import echo_learning_curve
     from aiida_pacemaker.tools.plots import plot_gamma_histogram, plot_learning_curve
     from aiida_pacemaker.workflows.active_learning import PaceActiveLearningWorkChain
 
     computer = get_or_create_localhost()
-    computer.set_minimum_job_poll_interval(0.0)
+    computer.configure(safe_interval=0.0, use_login_shell=False)  # cheap polls: see benchmarks/RESULTS.md
     codes = setup_codes(computer)
 
     initial = TrainingSetData.from_ase(

@@ -71,6 +71,7 @@ def pacemaker_codes(aiida_profile, aiida_localhost):
     from aiida_pacemaker.codes import setup_codes
 
     aiida_localhost.set_minimum_job_poll_interval(0.0)
+    aiida_localhost.configure(safe_interval=0.0, use_login_shell=False)  # cheap polls (benchmarks/RESULTS.md)
     return setup_codes(aiida_localhost)
 
 
@@ -201,7 +202,9 @@ def fitted(aiida_profile):
     from aiida_pacemaker.data import TrainingSetData
     from aiida_pacemaker.tools.examples import emt_label, random_bulk_structures
 
-    codes = setup_codes(get_or_create_localhost('localhost-fitted'))
+    computer = get_or_create_localhost('localhost-fitted')
+    computer.set_minimum_job_poll_interval(0.0)
+    codes = setup_codes(computer)
     structures = emt_label(random_bulk_structures(30, seed=3))
     training_set = TrainingSetData.from_ase(structures).store()
     results, node = engine.run_get_node(

@@ -11,6 +11,9 @@ from aiida.common.exceptions import NotExistent
 
 __all__ = ('EXECUTABLES', 'find_executable', 'get_or_create_code', 'get_or_create_localhost', 'setup_codes')
 
+#: seconds between scheduler polls of the local computer this module sets up
+POLL_INTERVAL = 1.0
+
 #: code label -> (executable, default CalcJob plugin)
 EXECUTABLES: dict[str, tuple[str, str | None]] = {
     'pacemaker': ('pacemaker', 'pacemaker.train'),
@@ -60,9 +63,11 @@ def get_or_create_localhost(label: str = 'localhost', workdir: str | None = None
             scheduler_type='core.direct',
             workdir=workdir or str(pathlib.Path(tempfile.gettempdir()) / 'aiida_pacemaker_work'),
         ).store()
-        computer.set_minimum_job_poll_interval(0.0)
+        # measured (benchmarks/RESULTS.md): polling back to back through a login shell takes a third of
+        # a core from the fit on a 2-core machine; one poll a second without a login shell costs ~nothing
+        computer.set_minimum_job_poll_interval(POLL_INTERVAL)
         computer.set_default_mpiprocs_per_machine(1)
-        computer.configure(safe_interval=0.0)
+        computer.configure(safe_interval=0.0, use_login_shell=False)
         return computer
 
 
