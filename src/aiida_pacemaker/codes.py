@@ -109,9 +109,10 @@ def setup_codes(
         )
     codes = {}
     for label, (executable, plugin) in EXECUTABLES.items():
+        path: pathlib.PurePath
         if remote:
-            path = pathlib.PurePosixPath(search_dir) / executable  # type: ignore[arg-type]
+            path = pathlib.PurePosixPath(str(search_dir)) / executable
         else:
             path = find_executable(executable, search_dir)
-        codes[label] = get_or_create_code(label, computer, path, plugin)  # type: ignore[arg-type]
+        codes[label] = get_or_create_code(label, computer, path, plugin)
     return codes
