@@ -224,6 +224,19 @@ def test_called_from_a_workflow(aiida_profile):
     assert result.creator.uuid == call.node.uuid
 
 
+def test_not_from_a_calculation(aiida_profile):
+    from aiida.common.exceptions import InvalidOperation
+    from aiida.engine import calcfunction
+
+    @calcfunction
+    def inside() -> orm.Int:
+        label_in_bulk(random_bulk_structures(1), EMT)
+        return orm.Int(1)
+
+    with pytest.raises(InvalidOperation, match='calculation'):
+        inside()
+
+
 def test_merge_into_a_training_set(aiida_profile):
     from aiida_pacemaker.calculations.functions import extend_training_set
 

@@ -235,10 +235,10 @@ class _Rows:
         self.user_id = user_id
         self.now = timezone.now()
         self.nodes: list[dict[str, t.Any]] = []
-        self.files: list[tuple[int, str, bytes]] = []  # (node row index, file name, content)
-        self.links: list[
-            tuple[int | orm.Node, int, str, str]
-        ] = []  # (source row or node, target row, label, type)
+        # (node row index, file name, content)
+        self.files: list[tuple[int, str, bytes]] = []
+        # (source: row index or stored node, target row index, link label, link type)
+        self.links: list[tuple[int | orm.Node, int, str, str]] = []
 
     def add_node(
         self,
@@ -291,7 +291,10 @@ class _Rows:
         return self.add_node(ARRAY_TYPE, attributes, {f'{name}.npy': header + array.tobytes()})
 
     def write(self, storage: t.Any) -> list[int]:
-        """Write the files, then the nodes and links in one transaction; return the node ids."""
+        """Write the files, then the nodes and links in one transaction; return the node ids.
+
+        The ids come back in the order of the rows, which aiida's own archive import relies on too.
+        """
         from aiida.orm.entities import EntityTypes
 
         keys = _put_objects(storage, [content for _, _, content in self.files])
@@ -363,10 +366,16 @@ def _process_row(rows: _Rows, label: str | None) -> int:
 
 
 def _calling_workflow() -> orm.WorkflowNode | None:
+    """The node of the workflow whose step is running, like the engine's parent of a process function.
+
+    :raises aiida.common.exceptions.InvalidOperation: inside a calculation, which may not call processes.
+    """
+    from aiida.common.exceptions import InvalidOperation
     from aiida.engine import Process
 
-    current = Process.current()
-    node = getattr(current, 'node', None)
+    node = getattr(Process.current(), 'node', None)
+    if isinstance(node, orm.CalculationNode):
+        raise InvalidOperation('calling processes from a calculation type process is forbidden')
     return node if isinstance(node, orm.WorkflowNode) else None
 
 
