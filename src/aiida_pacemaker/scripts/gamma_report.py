@@ -23,7 +23,7 @@ import pandas as pd
 def filter_candidates(potential, asi, source, target, gamma_min, gamma_max):
     from pyace import PyACECalculator
 
-    frame = pd.read_pickle(source, compression='gzip')
+    frame = pd.read_pickle(source, compression='gzip')  # written into this job by aiida-pacemaker
     calculator = PyACECalculator(potential)
     calculator.set_active_set(asi)
     gamma = {}
@@ -44,7 +44,7 @@ def filter_candidates(potential, asi, source, target, gamma_min, gamma_max):
 def report_selected(selected_file):
     selected = []
     if os.path.isfile(selected_file):
-        chosen = pd.read_pickle(selected_file)
+        chosen = pd.read_pickle(selected_file)  # written in this job by pace_select
         if len(chosen) and 'name' in chosen.columns:
             selected = [str(name) for name in chosen['name']]
     with open('selected.json', 'w') as handle:
