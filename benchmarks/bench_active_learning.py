@@ -7,7 +7,8 @@ start of 10 structures drawn from the pool (the same for both arms).
   iterations, fine-tuning on: each fit continues from the previous potential), 15 new labels
   per cycle chosen by ``pace_select`` (D-optimality) among the candidates in the gamma window
   (by default all: ``--gamma-select 0``, no ``--gamma-max``), labelled with EMT by the plugin's
-  ASE labeller.
+  ASE labeller. When pace_select returns fewer than 15, the places left are filled with the
+  candidates of highest grade (``fill_to_max``; ``--no-fill`` to keep pace_select's choice).
 - random arm: the same fits (``PaceTrainWorkChain``, same parameters, test set and schedule,
   each continuing from the previous potential), on the start plus random picks from the pool,
   at the budgets that the AL arm reached; with ``--from-scratch`` also a random arm whose
@@ -41,6 +42,7 @@ def overrides(args: argparse.Namespace) -> dict:
         'gamma_max': args.gamma_max,
         'target_test_force_rmse': None,
         'fine_tune': True,
+        'select': {'fill_to_max': args.fill},
     }
 
 
@@ -157,6 +159,12 @@ def main() -> None:
     parser.add_argument('--maxiter', type=int, default=100)
     parser.add_argument('--gamma-select', type=float, default=0.0, help='0: any candidate may be selected')
     parser.add_argument('--gamma-max', type=float, default=None)
+    parser.add_argument(
+        '--no-fill',
+        dest='fill',
+        action='store_false',
+        help="keep pace_select's choice as is (by default the budget is filled by grade: fill_to_max)",
+    )
     parser.add_argument('--from-scratch', action='store_true', help='also a random arm refitted from scratch')
     parser.add_argument('--output', default='active_learning', help='name of the result file and the PNG')
     parser.add_argument('--replot', action='store_true', help='only redraw the PNG from the result file')

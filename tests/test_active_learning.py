@@ -6,7 +6,9 @@ import itertools
 
 import pytest
 from aiida import engine, orm
+from aiida.common import LinkType
 
+from aiida_pacemaker.tools.bulk import labels_of
 from aiida_pacemaker.tools.examples import random_bulk_structures
 from aiida_pacemaker.workflows.active_learning import PaceActiveLearningWorkChain
 
@@ -55,12 +57,11 @@ def test_active_learning_loop(al_graph):
         if name in initial_names:
             continue
         structure = orm.load_node(name)  # added structures are named by their StructureData's UUID
-        labels = [
-            link.node
-            for link in structure.base.links.get_outgoing(node_class=orm.CalcFunctionNode).all()
-            if link.node.process_label == 'label_with_ase'
-        ]
-        assert labels and labels[0].is_finished_ok
+        ((process, labels),) = labels_of(structure)  # fmt: skip
+        assert process.process_label == 'label_batch_with_ase'  # the ASE labeller's default: one batch
+        assert process.is_finished_ok and process.caller.uuid == node.uuid
+        assert set(labels) >= {'total_energy', 'forces'}
+        assert labels['total_energy'] in process.base.links.get_outgoing().all_nodes()
 
 
 @pytest.mark.pacemaker
@@ -82,10 +83,17 @@ def test_active_learning_carries_baseline(aiida_profile, pacemaker_codes):
         },
     )
     assert builder.baseline['type'] == 'lj'
+    builder.labeller.batch = False  # one label_with_ase process per structure
     results, node = engine.run_get_node(builder)
     assert node.is_finished_ok, node.exit_message
     first = results['training_sets']['cycle_1']
     assert sorted(first.names) == sorted(structure.uuid for structure in unlabelled.values())
+    for key, structure in unlabelled.items():
+        ((process, _),) = labels_of(structure)  # fmt: skip
+        assert process.process_label == 'label_with_ase'
+        assert (
+            process.base.links.get_incoming(link_type=LinkType.CALL_CALC).one().link_label == f'label_{key}'
+        )
     expected = LennardJonesBaseline.default_for(['Cu']).to_parameters()
     for k in (1, 2):
         potential = results['potentials'][f'cycle_{k}']

@@ -65,6 +65,24 @@ def test_select_prefers_extrapolative(fitted, fitted_active_set):
         assert structure.base.links.get_incoming().one().node.uuid == node.uuid
         assert np.allclose(structure.get_ase().positions, candidates[key].get_ase().positions)
 
+    # fill_to_max: pace_select's choice topped up with the highest grades, up to max_structures
+    results, node = engine.run_get_node(
+        CalculationFactory('pacemaker.select'),
+        code=fitted['codes']['pace_select'],
+        potential=fitted['potential'],
+        active_set=fitted_active_set,
+        candidates=candidates,
+        parameters=orm.Dict({'max_structures': 5, 'fill_to_max': True}),
+    )
+    assert node.is_finished_ok, node.exit_message
+    filled_report = results['report'].get_dict()
+    by_pace_select = [key for key in filled_report['selected'] if key not in filled_report['filled']]
+    assert by_pace_select == report['selected']  # the same D-optimal choice as above, then the fill
+    assert filled_report['num_selected'] == len(results['selected']) == 5
+    gamma = filled_report['gamma']
+    left = sorted((key for key in candidates if key not in by_pace_select), key=lambda key: -gamma[key])
+    assert filled_report['filled'] == left[: 5 - len(by_pace_select)]
+
     # a gamma window nobody falls into: selecting nothing is a normal, flagged result
     results, node = engine.run_get_node(
         CalculationFactory('pacemaker.select'),

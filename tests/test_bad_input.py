@@ -437,6 +437,18 @@ CASES: list[Case] = [
         r'unknown key `max_structure`; did you mean `max_structures`\?',
     ),
     (
+        'select-fill-without-budget',
+        lambda kit: run_select(kit, parameters=orm.Dict({'fill_to_max': True})),
+        ValueError,
+        r'`fill_to_max` needs `max_structures`',
+    ),
+    (
+        'select-fill-not-bool',
+        lambda kit: run_select(kit, parameters=orm.Dict({'fill_to_max': 'yes', 'max_structures': 2})),
+        ValueError,
+        r'`fill_to_max` must be true or false',
+    ),
+    (
         'select-candidate-element-unknown',
         lambda kit: run_select(kit, candidates=kit.structures(1, element='Al', lattice_constant=4.05)),
         ValueError,

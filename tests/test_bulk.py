@@ -7,6 +7,8 @@ import pytest
 from aiida import orm
 from aiida.common import LinkType
 from aiida.engine import workfunction
+from ase.calculators.calculator import all_changes
+from ase.calculators.emt import EMT as EMTCalculator
 
 from aiida_pacemaker.tools import bulk
 from aiida_pacemaker.tools.bulk import label_batch_with_ase, label_in_bulk, labels_of, merge_inputs_of
@@ -255,3 +257,35 @@ def test_merge_into_a_training_set(aiida_profile):
     arrays = training_set.get_arrays()
     energies = sorted(labelled.total_energy.value for labelled in batch.labelled.values())
     np.testing.assert_allclose(sorted(arrays['energy']), energies)
+
+
+class SmearedEMT(EMTCalculator):
+    """EMT with a free energy that differs from the energy, as under smearing (e.g. GPAW)."""
+
+    def calculate(self, atoms=None, properties=('energy',), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        self.results['free_energy'] = self.results['energy'] - 0.25
+
+
+def test_force_consistent_energy_as_label_with_ase(aiida_profile):
+    """Batch and per-structure labelling store the same (force-consistent) energy."""
+    from aiida_pacemaker.calculations.functions import label_with_ase
+
+    (atoms,) = random_bulk_structures(1, seed=4)
+    structure = orm.StructureData(ase=atoms).store()
+    calculator = orm.Str(f'{__name__}.SmearedEMT')
+    single = label_with_ase(structure, calculator)
+    batch = label_in_bulk({'k': structure}, calculator)
+    atoms.calc = EMTCalculator()
+    expected = atoms.get_potential_energy() - 0.25
+    assert single['total_energy'].value == pytest.approx(expected)
+    assert batch.labelled['k'].total_energy.value == pytest.approx(expected)
+
+
+def test_all_failing_raises_with_reasons_and_stores_nothing(aiida_profile):
+    structures = [orm.StructureData(ase=a) for a in random_bulk_structures(2, seed=6)]
+    before = orm.QueryBuilder().append(orm.Node).count()
+    with pytest.raises(bulk.BatchLabellingError) as caught:
+        label_in_bulk(structures, 'ase.calculators.lj.NoSuchCalculator')
+    assert set(caught.value.failed) == {'s00000', 's00001'}
+    assert orm.QueryBuilder().append(orm.Node).count() == before

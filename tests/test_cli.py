@@ -283,7 +283,7 @@ def test_provenance_of_potential(al_graph):
             assert line.split()[-1] == 'initial'
         else:
             assert line.split()[-1] == '1'
-            assert f'label_with_ase<{origin.labeller.pk}>' in line
+            assert f'label_batch_with_ase<{origin.labeller.pk}>' in line
             assert f'StructureData<{origin.structure.pk}>' in line
 
 

@@ -15,6 +15,8 @@ import pytest
 from aiida import engine, orm
 from aiida.engine import calcfunction
 from aiida.plugins import CalculationFactory
+from ase.calculators.calculator import all_changes
+from ase.calculators.emt import EMT
 
 from aiida_pacemaker.calculations.train import PaceTrainCalculation
 from aiida_pacemaker.data import PacePotentialData
@@ -324,6 +326,22 @@ def flaky_labeller(structure: orm.StructureData):
     return _emt_labels(structure)
 
 
+class FlakyEMT(EMT):
+    """An ASE calculator for the built-in (batch) labeller: EMT, except for cells of `REFUSED_NATOMS` atoms."""
+
+    def calculate(self, atoms=None, properties=('energy',), system_changes=all_changes):
+        if len(atoms) == REFUSED_NATOMS:
+            raise RuntimeError(f'flaky calculator refuses a cell of {len(atoms)} atoms')
+        super().calculate(atoms, properties, system_changes)
+
+
+class BrokenCalculator(EMT):
+    """An ASE calculator that always fails."""
+
+    def calculate(self, atoms=None, properties=('energy',), system_changes=all_changes):
+        raise RuntimeError(f'broken calculator: no label for {atoms.get_chemical_formula()}')
+
+
 @calcfunction
 def broken_labeller(structure: orm.StructureData):
     """A labeller that always fails."""
@@ -342,7 +360,9 @@ def report_text(node) -> str:
 
 
 @pytest.mark.pacemaker
-def test_labeller_fails_for_some(aiida_profile, pacemaker_codes):
+@pytest.mark.parametrize('batch', [False, True], ids=['per-structure', 'batch'])
+def test_labeller_fails_for_some(aiida_profile, pacemaker_codes, batch):
+    """Per structure (a labeller process each) or batch (the built-in ASE labeller, one bulk-written run)."""
     initial = structures(8, seed=21, strain=0.03)
     refused = sorted(k for k, s in initial.items() if len(s.sites) == REFUSED_NATOMS)
     assert 0 < len(refused) < len(initial)
@@ -354,13 +374,17 @@ def test_labeller_fails_for_some(aiida_profile, pacemaker_codes):
     builder = PaceActiveLearningWorkChain.get_builder()
     builder.structures = initial
     builder.pool = pool
-    builder.labeller.process = f'{__name__}:flaky_labeller'
+    if batch:
+        builder.labeller.process = 'pacemaker.label_ase'
+        builder.labeller.inputs = {'calculator': orm.Str(f'{__name__}.FlakyEMT')}
+    else:
+        builder.labeller.process = f'{__name__}:flaky_labeller'
     builder.train.train.code = pacemaker_codes['pacemaker']
     builder.train.train.parameters = orm.Dict(fast_parameters(maxiter=10))
     builder.activeset.code = pacemaker_codes['pace_activeset']
     builder.activeset.parameters = orm.Dict({'all_atoms': True})
     builder.select.code = pacemaker_codes['pace_select']
-    builder.max_cycles = 2
+    builder.max_cycles = 1 if batch else 2  # batch labelling of a cycle is covered by the shared AL run
     builder.max_new_structures_per_cycle = 3
     builder.gamma_select = 0.0
     results, node = engine.run_get_node(builder)
@@ -368,15 +392,22 @@ def test_labeller_fails_for_some(aiida_profile, pacemaker_codes):
 
     # the refused structures are reported, by key and with the labeller's error, and left out
     text = report_text(node)
+    who = 'calculator' if batch else 'labeller'
     for key in refused:
-        assert f'labelling `{key}` failed and is left out: RuntimeError: flaky labeller refuses' in text
+        assert f'labelling `{key}` failed and is left out: RuntimeError: flaky {who} refuses' in text
     first = results['training_sets']['cycle_1']
     kept = {initial[k].uuid for k in initial if k not in refused}
     assert first.num_structures == len(initial) - len(refused)
     assert set(first.names) == kept  # the rest merged, each named by its StructureData's UUID
     curve = results['learning_curve'].get_list()
-    assert [row['cycle'] for row in curve] == [1, 2]
-    assert results['training_set'].num_structures > first.num_structures
+    if batch:
+        (labelling,) = [n for n in node.called if n.process_label == 'label_batch_with_ase']
+        assert len(labelling.base.links.get_incoming(link_label_filter='structures__%').all()) == len(initial)
+        assert len(labelling.base.links.get_outgoing(link_label_filter='total_energy__%').all()) == len(kept)
+        assert [row['cycle'] for row in curve] == [1]
+    else:
+        assert [row['cycle'] for row in curve] == [1, 2]
+        assert results['training_set'].num_structures > first.num_structures
 
 
 def test_labeller_always_fails(aiida_profile, aiida_localhost):
@@ -394,4 +425,31 @@ def test_labeller_always_fails(aiida_profile, aiida_localhost):
     assert 'Every labelling process failed (3)' in node.exit_message
     assert 'broken labeller: no label for Cu4' in node.exit_message
     assert not [n for n in node.called if n.process_type and 'train' in n.process_type]  # nothing trained
+    assert report_text(node).count('failed and is left out') == 3
+
+
+def test_batch_labeller_always_fails(aiida_profile, aiida_localhost):
+    """The built-in ASE labeller in batch mode: all failing -> 404 with the reasons, nothing stored."""
+    code = orm.InstalledCode(computer=aiida_localhost, filepath_executable='/opt/pace/bin/pacemaker').store()
+    builder = PaceActiveLearningWorkChain.get_builder()
+    builder.structures = structures(3, seed=1)
+    builder.pool = structures(2, seed=2)
+    builder.labeller.process = 'pacemaker.label_ase'
+    builder.labeller.inputs = {'calculator': orm.Str(f'{__name__}.BrokenCalculator')}
+    builder.train.train.code = code
+    builder.train.train.parameters = orm.Dict(fast_parameters())
+    builder.activeset.code = code
+    builder.select.code = code
+
+    def count(node_class) -> int:
+        return orm.QueryBuilder().append(node_class).count()
+
+    processes_before, arrays_before = count(orm.ProcessNode), count(orm.ArrayData)
+    _, node = engine.run_get_node(builder)
+    assert node.exit_status == PaceActiveLearningWorkChain.exit_codes.ERROR_ALL_LABELS_FAILED.status
+    assert 'Every labelling process failed (3)' in node.exit_message
+    assert 'broken calculator: no label for Cu4' in node.exit_message
+    assert not node.called  # no batch node, no training: nothing half-stored
+    assert count(orm.ProcessNode) == processes_before + 1  # the workchain only
+    assert count(orm.ArrayData) == arrays_before  # no forces, no half-stored labels
     assert report_text(node).count('failed and is left out') == 3

@@ -44,8 +44,9 @@ def test_structure_origins(al_graph):
         assert origin.cycle == 1
         # added structures are named by the UUID of their StructureData
         assert origin.structure_uuid == origin.name
-        assert origin.labeller.process_label == 'label_with_ase'
-        assert origin.labeller.inputs.structure.uuid == origin.structure_uuid
+        assert origin.labeller.process_label == 'label_batch_with_ase'  # the ASE labeller's default
+        inputs = origin.labeller.base.links.get_incoming(link_label_filter='structures__%').all_nodes()
+        assert origin.structure_uuid in {structure.uuid for structure in inputs}
         assert origin.labeller.is_finished_ok
         assert origin.merge.process_label == 'extend_training_set'
 

@@ -18,6 +18,7 @@ from aiida_pacemaker.data.training_set import TrainingSetData, _Builder, concate
 
 __all__ = (
     'build_learning_curve',
+    'compute_labels',
     'extend_training_set',
     'label_with_ase',
     'load_calculator_class',
@@ -48,6 +49,36 @@ def load_calculator_class(import_path: str) -> t.Callable[..., t.Any]:
     return factory
 
 
+def compute_labels(atoms: t.Any, calculator: t.Any) -> dict[str, t.Any]:
+    """Energy (eV), forces (eV/Å) and, for periodic cells, stress (eV/Å³, Voigt) of ``atoms``.
+
+    The energy is the force-consistent one where the calculator has it (it differs from the
+    default under smearing, e.g. GPAW), since the forces are its derivatives. A stress the
+    calculator cannot compute is left out.
+
+    :raises ValueError: if the energy or the forces are not finite.
+    """
+    atoms.calc = calculator
+    energy = float(atoms.get_potential_energy())
+    free_energy = getattr(calculator, 'results', {}).get('free_energy')  # force_consistent=True, one call
+    if free_energy is not None:
+        energy = float(free_energy)
+    forces = np.asarray(atoms.get_forces(), dtype=float)
+    if not (np.isfinite(energy) and np.all(np.isfinite(forces))):
+        raise ValueError(
+            f'the calculator returned a non-finite energy or forces for {atoms.get_chemical_formula()}'
+        )
+    labels: dict[str, t.Any] = {'total_energy': energy, 'forces': forces}
+    if atoms.pbc.all():
+        try:
+            stress = np.asarray(atoms.get_stress(voigt=True), dtype=float)
+        except Exception:
+            stress = None
+        if stress is not None and np.all(np.isfinite(stress)):
+            labels['stress'] = stress
+    return labels
+
+
 @calcfunction
 def label_with_ase(structure: orm.StructureData, calculator: orm.Str, **kwargs: t.Any) -> dict[str, orm.Data]:
     """Label ``structure`` with an ASE calculator: ``total_energy`` (eV), ``forces`` (eV/Å), ``stress``.
@@ -60,30 +91,13 @@ def label_with_ase(structure: orm.StructureData, calculator: orm.Str, **kwargs: 
     code on a cluster belongs in its own CalcJob plugin (see the labeller convention).
     """
     options = kwargs['calculator_kwargs'].get_dict() if 'calculator_kwargs' in kwargs else {}
-    atoms = structure.get_ase()
-    atoms.calc = load_calculator_class(calculator.value)(**options)
-    try:  # the energy whose derivatives the forces are (differs from the default under smearing)
-        energy = float(atoms.get_potential_energy(force_consistent=True))
-    except Exception:
-        energy = float(atoms.get_potential_energy())
-    forces = np.asarray(atoms.get_forces(), dtype=float)
-    if not (np.isfinite(energy) and np.all(np.isfinite(forces))):
-        raise ValueError(
-            f'the calculator returned a non-finite energy or forces for {atoms.get_chemical_formula()}'
-        )
-    results: dict[str, orm.Data] = {'total_energy': orm.Float(energy)}
-    force_array = orm.ArrayData()
-    force_array.set_array('forces', forces)
-    results['forces'] = force_array
-    if atoms.pbc.all():
-        try:
-            stress = np.asarray(atoms.get_stress(voigt=True), dtype=float)
-        except Exception:
-            stress = None
-        if stress is not None and np.all(np.isfinite(stress)):
-            stress_array = orm.ArrayData()
-            stress_array.set_array('stress', stress)
-            results['stress'] = stress_array
+    labels = compute_labels(structure.get_ase(), load_calculator_class(calculator.value)(**options))
+    results: dict[str, orm.Data] = {'total_energy': orm.Float(labels['total_energy'])}
+    for name in ('forces', 'stress'):
+        if name in labels:
+            array = orm.ArrayData()
+            array.set_array(name, labels[name])
+            results[name] = array
     return results
 
 

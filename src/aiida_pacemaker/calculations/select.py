@@ -29,6 +29,7 @@ SELECT_OPTIONS: dict[str, OptionSpec] = {
     'memory_limit': OptionSpec('-mem', 'memory'),
     'gamma_min': OptionSpec(None, 'float', 0.0),
     'gamma_max': OptionSpec(None, 'float', 0.0, exclusive_minimum=True),
+    'fill_to_max': OptionSpec(None, 'bool'),
 }
 
 
@@ -42,6 +43,11 @@ class PaceSelectCalculation(PaceBaseCalculation):
     Outputs: ``selected.<key>``, new `StructureData` made by this calculation for each chosen
     candidate, and ``report`` (gamma of every candidate, the selected keys, their count).
     Selecting nothing is a normal result (``report.num_selected == 0``).
+
+    ``pace_select`` returns fewer than ``max_structures`` once the candidates' grades are low
+    (it adds a structure only while it enlarges the active set's volume). With ``fill_to_max``
+    the remaining places are filled with the in-window candidates of highest grade, so that a
+    fixed labelling budget per cycle is spent; ``report.filled`` lists those keys.
     """
 
     ALL_CANDIDATES = 'candidates_all.pckl.gzip'
@@ -70,7 +76,7 @@ class PaceSelectCalculation(PaceBaseCalculation):
             'report',
             valid_type=orm.Dict,
             help='`gamma` (max extrapolation grade per candidate key), `selected` (keys), `num_selected`, '
-            '`num_candidates`, `max_gamma`, `num_in_window`.',
+            '`num_candidates`, `max_gamma`, `num_in_window`, `filled` (keys added by `fill_to_max`).',
         )
         spec.exit_code(
             302, 'ERROR_GAMMA_MISSING', message='The extrapolation grades were not computed:\n{log_tail}'
@@ -92,8 +98,11 @@ class PaceSelectCalculation(PaceBaseCalculation):
             return f'invalid `parameters`: {message}'
         if options.get('gamma_min', 0.0) >= options.get('gamma_max', math.inf):
             return '`gamma_min` must be smaller than `gamma_max`'
+        standalone = 'candidates' in ctx  # a workchain exposing these inputs sets max_structures itself
+        if options.get('fill_to_max') and 'max_structures' not in options and standalone:
+            return '`fill_to_max` needs `max_structures`: the number of structures to fill up to'
         candidates = inputs.get('candidates') or {}
-        if not candidates and 'candidates' in ctx:  # not when a workchain exposes the other inputs
+        if not candidates and standalone:
             return 'give at least one structure in `candidates`'
         return PaceBaseCalculation.validate_potential_and_structures(inputs, 'candidates', 'candidate')
 

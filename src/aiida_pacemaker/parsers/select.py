@@ -10,7 +10,24 @@ from aiida.engine import ExitCode
 
 from .base import PaceBaseParser
 
-__all__ = ('PaceSelectParser',)
+__all__ = ('PaceSelectParser', 'fill_by_grade')
+
+
+def fill_by_grade(
+    gamma: dict[str, float], selected: list[str], window: tuple[float, float], max_structures: int
+) -> list[str]:
+    """Keys of the highest-grade candidates in ``window`` (``[min, max)``) not in ``selected``.
+
+    As many as are needed to bring ``selected`` up to ``max_structures``; highest max-gamma
+    first, ties broken by key so that the result does not depend on dictionary order.
+    """
+    missing = max_structures - len(selected)
+    if missing <= 0:
+        return []
+    chosen = set(selected)
+    remaining = [key for key, g in gamma.items() if key not in chosen and window[0] <= g < window[1]]
+    remaining.sort(key=lambda key: (-gamma[key], key))
+    return remaining[:missing]
 
 
 class PaceSelectParser(PaceBaseParser):
@@ -49,6 +66,10 @@ class PaceSelectParser(PaceBaseParser):
             )
         parameters = self.node.inputs.parameters.get_dict() if 'parameters' in self.node.inputs else {}
         window = (parameters.get('gamma_min', 0.0), parameters.get('gamma_max', float('inf')))
+        filled = []
+        if parameters.get('fill_to_max'):
+            filled = fill_by_grade(gamma, selected, window, parameters['max_structures'])
+            selected = [*selected, *filled]
         for key in selected:
             self.out(f'selected.{key}', candidates[key].clone())
         self.out(
@@ -61,6 +82,7 @@ class PaceSelectParser(PaceBaseParser):
                     'num_candidates': len(gamma),
                     'num_in_window': sum(window[0] <= g < window[1] for g in gamma.values()),
                     'max_gamma': max(gamma.values(), default=None),
+                    'filled': filled,
                 }
             ),
         )

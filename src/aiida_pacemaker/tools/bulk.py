@@ -45,7 +45,15 @@ from aiida import orm
 from aiida.common import LinkType, timezone
 from aiida.engine import calcfunction
 
-__all__ = ('BatchLabels', 'Labelled', 'label_batch_with_ase', 'label_in_bulk', 'labels_of', 'merge_inputs_of')
+__all__ = (
+    'BatchLabellingError',
+    'BatchLabels',
+    'Labelled',
+    'label_batch_with_ase',
+    'label_in_bulk',
+    'labels_of',
+    'merge_inputs_of',
+)
 
 OUTPUT_NAMESPACES = ('total_energy', 'forces', 'stress')
 STRUCTURE_TYPE = orm.StructureData.class_node_type
@@ -60,6 +68,14 @@ class Labelled(t.NamedTuple):
     total_energy: orm.Float
     forces: orm.ArrayData
     stress: orm.ArrayData | None = None
+
+
+class BatchLabellingError(ValueError):
+    """No structure of a batch could be labelled (nothing was stored); ``failed``: the reason by key."""
+
+    def __init__(self, failed: dict[str, str]) -> None:
+        self.failed = failed
+        super().__init__(f'no structure could be labelled: {failed}')
 
 
 @dataclasses.dataclass
@@ -85,41 +101,22 @@ class BatchLabels:
 
 
 # ---------------------------------------------------------------------------- labelling
-def _calculate(atoms: t.Any, calculator: t.Any) -> dict[str, np.ndarray | float]:
-    """Energy, forces and (periodic cells) stress of ``atoms``, as ``label_with_ase`` computes them.
-
-    :raises ValueError: if the calculator returns non-finite values.
-    """
-    atoms.calc = calculator
-    energy = float(atoms.get_potential_energy())
-    forces = np.asarray(atoms.get_forces(), dtype=float)
-    if not (np.isfinite(energy) and np.all(np.isfinite(forces))):
-        raise ValueError(
-            f'the calculator returned a non-finite energy or forces for {atoms.get_chemical_formula()}'
-        )
-    labels: dict[str, np.ndarray | float] = {'total_energy': energy, 'forces': forces}
-    if atoms.pbc.all():
-        try:
-            stress = np.asarray(atoms.get_stress(voigt=True), dtype=float)
-        except Exception:
-            stress = None
-        if stress is not None and np.all(np.isfinite(stress)):
-            labels['stress'] = stress
-    return labels
-
-
 def _label_all(
     atoms_by_key: Mapping[str, t.Any], calculator: str, options: dict[str, t.Any]
 ) -> tuple[dict[str, dict[str, t.Any]], dict[str, str]]:
     """Label each of ``atoms_by_key`` with one instance of the calculator (an expensive constructor, e.g.
     loading a machine-learned model, runs once); return the labels and the failures (reasons) by key."""
-    from aiida_pacemaker.calculations.functions import load_calculator_class
+    from aiida_pacemaker.calculations.functions import compute_labels, load_calculator_class
 
-    instance = load_calculator_class(calculator)(**options)
     labels, failed = {}, {}
+    try:
+        instance = load_calculator_class(calculator)(**options)
+    except Exception as exception:  # a bad import path or constructor argument fails every structure
+        reason = f'{type(exception).__name__}: {exception}'
+        return labels, dict.fromkeys(sorted(atoms_by_key), reason)
     for key in sorted(atoms_by_key):
         try:
-            labels[key] = _calculate(atoms_by_key[key], instance)
+            labels[key] = compute_labels(atoms_by_key[key], instance)
         except Exception as exception:
             failed[key] = f'{type(exception).__name__}: {exception}'
     return labels, failed
@@ -214,7 +211,7 @@ def label_batch_with_ase(calculator: orm.Str, **kwargs: t.Any) -> dict[str, t.An
         {key: _to_atoms(node) for key, node in structures.items()}, calculator.value, options
     )
     if not labels:
-        raise ValueError(f'no structure could be labelled: {failed}')
+        raise BatchLabellingError(failed)
     outputs: dict[str, dict[str, orm.Data]] = {name: {} for name in OUTPUT_NAMESPACES}
     for key, values in labels.items():
         outputs['total_energy'][key] = orm.Float(values['total_energy'])
@@ -398,7 +395,7 @@ def label_in_bulk(
     :param call_link_label: label of the ``CALL_CALC`` link from the calling workflow.
     :param caller: the calling workflow's node; by default the workflow whose step is running, if any.
     :return: the process node, the labelled structures by key, and the keys that failed with their reason.
-    :raises ValueError: if no structure could be labelled (then nothing is stored).
+    :raises BatchLabellingError: (a ValueError) if no structure could be labelled (then nothing is stored).
     """
     from aiida.common.links import validate_link_label
     from aiida.manage import get_manager
@@ -418,7 +415,7 @@ def label_in_bulk(
         {key: atoms for key, (_, atoms) in prepared.items()}, calculator_path, options
     )
     if not labels:
-        raise ValueError(f'no structure could be labelled: {failed}')
+        raise BatchLabellingError(failed)
 
     user = orm.User.collection.get_default()
     if user is None:

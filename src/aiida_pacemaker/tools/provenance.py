@@ -117,7 +117,8 @@ def active_set_of(potential: PacePotentialData) -> ActiveSetData | None:
 
 
 def _labeller_of(structure: orm.StructureData, energy: orm.Node) -> orm.ProcessNode | None:
-    """The process that took ``structure`` as ``structure`` and returned or created ``energy``.
+    """The process that took ``structure`` as ``structure`` (or ``structures__K``, a batch labeller)
+    and returned or created ``energy``.
 
     A labelling workchain returns the energy its calculation created: the outermost one is the labeller.
     """
@@ -126,7 +127,7 @@ def _labeller_of(structure: orm.StructureData, energy: orm.Node) -> orm.ProcessN
     query.append(
         orm.ProcessNode,
         with_incoming='structure',
-        edge_filters={'label': 'structure'},
+        edge_filters={'label': {'or': [{'==': 'structure'}, {'like': 'structures__%'}]}},
         tag='process',
         project='*',
     )

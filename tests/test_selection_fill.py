@@ -1,0 +1,26 @@
+"""`fill_by_grade`: how `fill_to_max` tops up pace_select's choice (the real run is in test_active_learning_parts)."""
+
+from __future__ import annotations
+
+import math
+
+from aiida_pacemaker.parsers.select import fill_by_grade
+
+GAMMA = {'a': 0.5, 'b': 3.0, 'c': 7.0, 'd': 3.0, 'e': 120.0, 'f': 1.2}
+
+
+def test_fills_with_highest_grades_first():
+    assert fill_by_grade(GAMMA, ['e'], (0.0, math.inf), 4) == ['c', 'b', 'd']  # b, d tie: by key
+
+
+def test_respects_the_window():
+    # e is above gamma_max, a and f below gamma_min: never chosen, even if the budget stays unspent
+    assert fill_by_grade(GAMMA, [], (2.0, 100.0), 5) == ['c', 'b', 'd']
+    assert fill_by_grade(GAMMA, [], (3.0, 7.0), 5) == ['b', 'd']  # [min, max): 7.0 is out
+
+
+def test_nothing_to_fill():
+    assert fill_by_grade(GAMMA, ['a', 'b'], (0.0, math.inf), 2) == []
+    assert fill_by_grade(GAMMA, ['a', 'b', 'c'], (0.0, math.inf), 2) == []
+    assert fill_by_grade({}, [], (0.0, math.inf), 3) == []
+    assert fill_by_grade(GAMMA, list(GAMMA), (0.0, math.inf), 10) == []
