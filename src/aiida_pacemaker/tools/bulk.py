@@ -108,7 +108,8 @@ def _label_all(
     loading a machine-learned model, runs once); return the labels and the failures (reasons) by key."""
     from aiida_pacemaker.calculations.functions import compute_labels, load_calculator_class
 
-    labels, failed = {}, {}
+    labels: dict[str, dict[str, t.Any]] = {}
+    failed: dict[str, str] = {}
     try:
         instance = load_calculator_class(calculator)(**options)
     except Exception as exception:  # a bad import path or constructor argument fails every structure
