@@ -147,6 +147,26 @@ def plot(runs: dict, path: pathlib.Path) -> None:
     figure.savefig(path, dpi=110)
 
 
+def summarise(runs: dict, start: int, result: dict) -> None:
+    """Print AL against each random arm, seed by seed, and the geometric mean; store it in ``result``."""
+    for arm in ('random', 'random from scratch'):
+        if arm not in next(iter(runs.values())):
+            continue
+        ratios = {}  # budget -> AL / random for each seed, leaving out the common start
+        print(f'\nAL (fine-tuned) against {arm}: test force RMSE (meV/Å)')
+        print(f'{"seed":>5s} {"labels":>7s} {"AL":>8s} {arm:>20s} {"ratio":>6s}')
+        for seed, run in runs.items():
+            for (budget, al), (_, other) in zip(run['al'], run[arm], strict=True):
+                print(f'{seed:5d} {budget:7d} {al:8.1f} {other:20.1f} {al / other:6.2f}')
+                if budget > start:
+                    ratios.setdefault(f'{seed}/{budget}', al / other)
+        geometric_mean = math.exp(sum(math.log(value) for value in ratios.values()) / len(ratios))
+        print(
+            f'geometric mean over {len(ratios)} budgets (seeds {sorted(runs)}): {geometric_mean:.2f} (target <= 0.30)'
+        )
+        result[arm] = {'ratios': ratios, 'geometric_mean': geometric_mean}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
@@ -167,6 +187,12 @@ def main() -> None:
     )
     parser.add_argument('--from-scratch', action='store_true', help='also a random arm refitted from scratch')
     parser.add_argument('--output', default='active_learning', help='name of the result file and the PNG')
+    parser.add_argument(
+        '--combine',
+        nargs='+',
+        metavar='NAME',
+        help='summarise the result files NAME.json of runs made separately',
+    )
     parser.add_argument('--replot', action='store_true', help='only redraw the PNG from the result file')
     args = parser.parse_args()
     if args.replot:
@@ -174,32 +200,26 @@ def main() -> None:
         plot({int(seed): run for seed, run in runs.items()}, _common.results_folder() / f'{args.output}.png')
         return
 
-    _common.temporary_profile('bench-active-learning')
-    from aiida_pacemaker.codes import get_or_create_localhost, setup_codes
+    if args.combine:  # seeds run separately: one table, one geometric mean, one PNG
+        runs, settings = {}, []
+        for name in args.combine:
+            stored = json.loads((_common.results_folder() / f'{name}.json').read_text())
+            runs.update({int(seed): run for seed, run in stored['runs'].items()})
+            settings.append(stored['settings'])
+        result: dict = {'settings': settings, 'combined': args.combine, 'runs': runs}
+    else:
+        _common.temporary_profile('bench-active-learning')
+        from aiida_pacemaker.codes import get_or_create_localhost, setup_codes
 
-    computer = get_or_create_localhost()
-    computer.set_minimum_job_poll_interval(1.0)
-    codes = setup_codes(computer)
-    print(f'active learning vs random: seeds {args.seeds}, pool {args.pool}, test {args.test}, {vars(args)}')
-    runs = {seed: run_seed(seed, args, codes) for seed in args.seeds}
-
-    result: dict = {'settings': vars(args), 'runs': runs}
-    for arm in ('random', 'random from scratch'):
-        if arm not in runs[args.seeds[0]]:
-            continue
-        ratios = {}  # budget -> AL / random for each seed, leaving out the common start
-        print(f'\nAL (fine-tuned) against {arm}: test force RMSE (meV/Å)')
-        print(f'{"seed":>5s} {"labels":>7s} {"AL":>8s} {arm:>20s} {"ratio":>6s}')
-        for seed, run in runs.items():
-            for (budget, al), (_, other) in zip(run['al'], run[arm], strict=True):
-                print(f'{seed:5d} {budget:7d} {al:8.1f} {other:20.1f} {al / other:6.2f}')
-                if budget > args.start:
-                    ratios.setdefault(f'{seed}/{budget}', al / other)
-        geometric_mean = math.exp(sum(math.log(value) for value in ratios.values()) / len(ratios))
+        computer = get_or_create_localhost()
+        computer.set_minimum_job_poll_interval(1.0)
+        codes = setup_codes(computer)
         print(
-            f'geometric mean over {len(ratios)} budgets (seeds {args.seeds}): {geometric_mean:.2f} (target <= 0.30)'
+            f'active learning vs random: seeds {args.seeds}, pool {args.pool}, test {args.test}, {vars(args)}'
         )
-        result[arm] = {'ratios': ratios, 'geometric_mean': geometric_mean}
+        runs = {seed: run_seed(seed, args, codes) for seed in args.seeds}
+        result = {'settings': vars(args), 'runs': runs}
+    summarise(runs, args.start, result)
     png = _common.results_folder() / f'{args.output}.png'
     plot(runs, png)
     print(f'plot: {png}\nwritten: {_common.write_result(args.output, result)}')

@@ -70,8 +70,10 @@ def pacemaker_codes(aiida_profile, aiida_localhost):
     """The real pacemaker tools of this environment registered as codes on localhost."""
     from aiida_pacemaker.codes import setup_codes
 
-    aiida_localhost.set_minimum_job_poll_interval(0.0)
-    aiida_localhost.configure(safe_interval=0.0, use_login_shell=False)  # cheap polls (benchmarks/RESULTS.md)
+    # real fits take seconds: polling every 0.5 s without a login shell leaves the cores to them
+    # (back-to-back polls take about a quarter of a core, benchmarks/RESULTS.md)
+    aiida_localhost.set_minimum_job_poll_interval(0.5)
+    aiida_localhost.configure(safe_interval=0.0, use_login_shell=False)
     return setup_codes(aiida_localhost)
 
 
@@ -203,7 +205,7 @@ def fitted(aiida_profile):
     from aiida_pacemaker.tools.examples import emt_label, random_bulk_structures
 
     computer = get_or_create_localhost('localhost-fitted')
-    computer.set_minimum_job_poll_interval(0.0)
+    computer.set_minimum_job_poll_interval(0.5)
     codes = setup_codes(computer)
     structures = emt_label(random_bulk_structures(30, seed=3))
     training_set = TrainingSetData.from_ase(structures).store()

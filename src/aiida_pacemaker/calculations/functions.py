@@ -59,10 +59,11 @@ def compute_labels(atoms: t.Any, calculator: t.Any) -> dict[str, t.Any]:
     :raises ValueError: if the energy or the forces are not finite.
     """
     atoms.calc = calculator
-    energy = float(atoms.get_potential_energy())
-    free_energy = getattr(calculator, 'results', {}).get('free_energy')  # force_consistent=True, one call
-    if free_energy is not None:
-        energy = float(free_energy)
+    energy = float(atoms.get_potential_energy())  # a failing calculator raises its own error here
+    try:  # from the results just computed; calculators without a free energy raise
+        energy = float(atoms.get_potential_energy(force_consistent=True))
+    except Exception:
+        pass
     forces = np.asarray(atoms.get_forces(), dtype=float)
     if not (np.isfinite(energy) and np.all(np.isfinite(forces))):
         raise ValueError(
