@@ -83,6 +83,10 @@ def run_seed(seed: int, args: argparse.Namespace, codes: dict) -> dict:
     ]
     print(f'  seed {seed}: AL done in {al_seconds:.0f} s: {al_curve}')
 
+    test_atoms = test_set.to_ase()
+    potentials = [results['potentials'][f'cycle_{k}'] for k in range(1, len(al_curve) + 1)]
+    details = {'al': [test_errors(potential, test_atoms) for potential in potentials]}
+
     parameters = builder.train.train.parameters
     random_order = [candidates[key] for key in sorted(candidates)]
     rng.shuffle(random_order)
@@ -92,20 +96,49 @@ def run_seed(seed: int, args: argparse.Namespace, codes: dict) -> dict:
         if arm == 'random from scratch' and not args.from_scratch:
             continue
         began = time.perf_counter()
-        run[arm] = random_arm(budgets, start, random_order, test_set, parameters, codes, continued)
+        run[arm], potentials = random_arm(
+            budgets, start, random_order, test_set, parameters, codes, continued
+        )
+        details[arm] = [test_errors(potential, test_atoms) for potential in potentials]
         print(f'  seed {seed}: {arm} done in {time.perf_counter() - began:.0f} s: {run[arm]}')
+    run['details'] = details
     return run
 
 
+def test_errors(potential, test_atoms: list) -> dict:
+    """Force errors of ``potential`` on the test structures (meV/Å): the RMSE over all force
+    components (what pacemaker reports), the median of the per-structure RMSEs, and the share of the
+    squared error that comes from the 5 worst test structures."""
+    import numpy as np
+
+    calculator = potential.get_ase_calculator()
+    squared, counts = [], []
+    for atoms in test_atoms:
+        reference = atoms.get_forces()
+        candidate = atoms.copy()
+        candidate.calc = calculator
+        difference = (candidate.get_forces() - reference) * 1000.0
+        squared.append(float(np.sum(difference**2)))
+        counts.append(difference.size)
+    squared_array, count_array = np.array(squared), np.array(counts)
+    per_structure = np.sqrt(squared_array / count_array)
+    worst = np.sort(squared_array)[-5:]
+    return {
+        'rmse': float(np.sqrt(squared_array.sum() / count_array.sum())),
+        'median': float(np.median(per_structure)),
+        'worst5_share': float(worst.sum() / squared_array.sum()),
+    }
+
+
 def random_arm(budgets, start, random_order, test_set, parameters, codes, continued: bool) -> list:
-    """Test force RMSE of the fits on ``start`` plus the first random picks, at each budget."""
+    """Test force RMSE of the fits on ``start`` plus the first random picks at each budget, and the potentials."""
     from aiida import engine
 
     from aiida_pacemaker.data import TrainingSetData
     from aiida_pacemaker.tools.examples import emt_label
     from aiida_pacemaker.workflows.train import PaceTrainWorkChain
 
-    curve, potential = [], None
+    curve, potential, potentials = [], None, []
     for budget in budgets:
         picks = start + random_order[: budget - len(start)]
         inputs = {
@@ -119,8 +152,9 @@ def random_arm(budgets, start, random_order, test_set, parameters, codes, contin
         outputs, node = engine.run_get_node(PaceTrainWorkChain, train=inputs)
         assert node.is_finished_ok, f'PaceTrainWorkChain<{node.pk}>: {node.exit_message}'
         potential = outputs['potential']
+        potentials.append(potential)
         curve.append((budget, outputs['metrics']['test_force_rmse']))
-    return curve
+    return curve, potentials
 
 
 def plot(runs: dict, path: pathlib.Path) -> None:
@@ -165,6 +199,26 @@ def summarise(runs: dict, start: int, result: dict) -> None:
             f'geometric mean over {len(ratios)} budgets (seeds {sorted(runs)}): {geometric_mean:.2f} (target <= 0.30)'
         )
         result[arm] = {'ratios': ratios, 'geometric_mean': geometric_mean}
+        if all('details' in run for run in runs.values()):
+            medians = {}
+            print(
+                f'AL against {arm}, per test structure: median force RMSE, share of the error from the worst 5'
+            )
+            for seed, run in runs.items():
+                for (budget, _), al, other in zip(
+                    run['al'], run['details']['al'], run['details'][arm], strict=True
+                ):
+                    print(
+                        f'{seed:5d} {budget:7d} median {al["median"]:7.1f} / {other["median"]:7.1f} '
+                        f'= {al["median"] / other["median"]:5.2f}   worst 5: {al["worst5_share"]:4.0%} / '
+                        f'{other["worst5_share"]:4.0%}'
+                    )
+                    if budget > start:
+                        medians.setdefault(f'{seed}/{budget}', al['median'] / other['median'])
+            median_mean = math.exp(sum(math.log(value) for value in medians.values()) / len(medians))
+            print(f'geometric mean of the median ratios: {median_mean:.2f}')
+            result[arm]['median_ratios'] = medians
+            result[arm]['median_geometric_mean'] = median_mean
 
 
 def main() -> None:

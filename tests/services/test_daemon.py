@@ -89,6 +89,11 @@ def await_terminated(node: orm.ProcessNode, client: t.Any, timeout: float = RUN_
     assert node.is_finished_ok, diagnose(node, client)
 
 
+def labelling_processes(node: orm.ProcessNode) -> set[str]:
+    """Process labels of the labelling processes the workchain called (batch by default: bulk-written)."""
+    return {child.process_label for child in node.called if child.process_label.startswith('label')}
+
+
 def train_calcs(node: orm.ProcessNode) -> list[orm.CalcJobNode]:
     calcs = [child for child in node.called_descendants if child.process_type == TRAIN]
     return sorted(calcs, key=lambda calc: calc.ctime)
@@ -211,6 +216,7 @@ def test_submit_undisturbed(services_run, request):
     assert result['sizes'][0] == 8 and result['sizes'] == sorted(result['sizes']) and result['sizes'][-1] > 8
     assert len(set(result['structure_hashes'])) == len(result['structure_hashes'])
     assert len(train_calcs(node)) == 2 and all(calc.is_finished_ok for calc in train_calcs(node))
+    assert labelling_processes(node) == {'label_batch_with_ase'}  # bulk inserts from a daemon worker
     REFERENCE.update(result, backend=backend_of(request))
     print(f'\nundisturbed run {time.monotonic() - start:.0f} s, sizes {result["sizes"]}\n{timeline(node)}')
 
@@ -248,6 +254,7 @@ def test_sigkill_daemon_during_fit(services_run, request):
     assert result['sources'] == REFERENCE['sources']
     assert result['arrays'] == REFERENCE['arrays']
     assert result['sizes'] == REFERENCE['sizes']
+    assert labelling_processes(node) == {'label_batch_with_ase'}  # bulk inserts on PostgreSQL
     print(
         f'\n{backend_of(request)}: killed run {time.monotonic() - start:.0f} s; worker(s) {killed} killed during '
         f'the fit of {calc.process_label}<{calc.pk}> (job {calc.get_job_id()}, running on after the kill: '

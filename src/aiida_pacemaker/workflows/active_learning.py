@@ -307,7 +307,9 @@ class PaceActiveLearningWorkChain(WorkChain):
 
     def _labels_in_bulk(self) -> bool:
         """Whether the labels are computed in one batch by :func:`~aiida_pacemaker.tools.bulk.label_in_bulk`."""
-        return self.ctx.labeller is label_with_ase and self.inputs.labeller.batch.value
+        if not self.inputs.labeller.batch.value:
+            return False
+        return load_labeller(self.inputs.labeller.process.value) is label_with_ase  # not the checkpointed ctx
 
     def _launch_labels(self, structures: dict[str, orm.StructureData], step: str) -> dict[str, t.Any]:
         """Label the structures: one batch (built-in ASE labeller), or each in its own process (process
