@@ -20,10 +20,14 @@ FULL = [
     ('bench_accumulation.py', ['--structures', '200', '--repeats', '3']),
     ('bench_orchestration.py', ['--repeats', '3']),
     ('bench_orchestration.py', ['--repeats', '3', '--busy', '2', '--output', 'orchestration_busy2']),
-    ('bench_active_learning.py', ['--seeds', '0', '1', '--from-scratch']),
     (
         'bench_active_learning.py',
-        ['--seeds', '0', '1', '--gamma-max', '100', '--output', 'active_learning_gamma_max_100'],
+        ['--seeds', '0', '1', '2', '3', '--from-scratch', '--output', 'active_learning_fill'],
+    ),
+    ('bench_active_learning.py', ['--seeds', '0', '1', '--from-scratch', '--no-fill']),
+    (
+        'bench_active_learning.py',
+        ['--seeds', '0', '1', '--no-fill', '--gamma-max', '100', '--output', 'active_learning_gamma_max_100'],
     ),
 ]
 QUICK = [
