@@ -42,7 +42,7 @@ def overrides(args: argparse.Namespace) -> dict:
         'gamma_max': args.gamma_max,
         'target_test_force_rmse': None,
         'fine_tune': True,
-        'select': {'fill_to_max': args.fill},
+        'select': {'fill_to_max': True, 'fill_by': args.fill_by} if args.fill else {'fill_to_max': False},
     }
 
 
@@ -92,6 +92,17 @@ def run_seed(seed: int, args: argparse.Namespace, codes: dict) -> dict:
     rng.shuffle(random_order)
     budgets = [budget for budget, _ in al_curve]
     run = {'al': al_curve, 'workchain': node.uuid, 'al_seconds': al_seconds}
+    if args.random_from:  # the random arms are deterministic: take them from an earlier run of this seed
+        earlier = json.loads((_common.results_folder() / f'{args.random_from}.json').read_text())['runs'][
+            str(seed)
+        ]
+        for arm in ('random', 'random from scratch'):
+            if arm in earlier:
+                assert [b for b, _ in earlier[arm]] == budgets, f'budgets differ from {args.random_from}'
+                run[arm] = earlier[arm]
+                details[arm] = earlier['details'][arm]
+        run['details'] = details
+        return run
     for arm, continued in (('random', True), ('random from scratch', False)):
         if arm == 'random from scratch' and not args.from_scratch:
             continue
@@ -238,6 +249,14 @@ def main() -> None:
         dest='fill',
         action='store_false',
         help="keep pace_select's choice as is (by default the budget is filled by grade: fill_to_max)",
+    )
+    parser.add_argument(
+        '--fill-by', choices=('grade', 'random'), default='grade', help='how fill_to_max fills the budget'
+    )
+    parser.add_argument(
+        '--random-from',
+        metavar='NAME',
+        help='take the random arms from the result file NAME.json (same seeds and budgets) instead of fitting',
     )
     parser.add_argument('--from-scratch', action='store_true', help='also a random arm refitted from scratch')
     parser.add_argument('--output', default='active_learning', help='name of the result file and the PNG')

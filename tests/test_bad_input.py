@@ -443,6 +443,20 @@ CASES: list[Case] = [
         r'`fill_to_max` needs `max_structures`',
     ),
     (
+        'select-fill-by-without-fill',
+        lambda kit: run_select(kit, parameters=orm.Dict({'fill_by': 'random', 'max_structures': 2})),
+        ValueError,
+        r'`fill_by` chooses how `fill_to_max` fills: set `fill_to_max: true` as well',
+    ),
+    (
+        'select-fill-by-unknown',
+        lambda kit: run_select(
+            kit, parameters=orm.Dict({'fill_to_max': True, 'fill_by': 'diversity', 'max_structures': 2})
+        ),
+        ValueError,
+        r'`fill_by` must be one of grade, random, got \'diversity\'',
+    ),
+    (
         'select-fill-not-bool',
         lambda kit: run_select(kit, parameters=orm.Dict({'fill_to_max': 'yes', 'max_structures': 2})),
         ValueError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from aiida_pacemaker.parsers.select import fill_by_grade
+from aiida_pacemaker.parsers.select import fill_at_random, fill_by_grade
 
 GAMMA = {'a': 0.5, 'b': 3.0, 'c': 7.0, 'd': 3.0, 'e': 120.0, 'f': 1.2}
 
@@ -24,3 +24,14 @@ def test_nothing_to_fill():
     assert fill_by_grade(GAMMA, ['a', 'b', 'c'], (0.0, math.inf), 2) == []
     assert fill_by_grade({}, [], (0.0, math.inf), 3) == []
     assert fill_by_grade(GAMMA, list(GAMMA), (0.0, math.inf), 10) == []
+
+
+def test_random_fill_is_reproducible_and_in_window():
+    gamma = {f'k{i:02d}': float(i) for i in range(40)}
+    first = fill_at_random(gamma, ['k39'], (5.0, 35.0), 11)
+    assert first == fill_at_random(dict(reversed(list(gamma.items()))), ['k39'], (5.0, 35.0), 11)
+    assert len(first) == len(set(first)) == 10
+    assert all(5.0 <= gamma[key] < 35.0 for key in first)
+    assert first != sorted(first, key=lambda key: -gamma[key])  # not the grade order
+    assert set(fill_at_random(gamma, [], (38.0, 100.0), 5)) == {'k38', 'k39'}  # fewer left than places
+    assert fill_at_random(gamma, ['k00', 'k01'], (0.0, math.inf), 2) == []

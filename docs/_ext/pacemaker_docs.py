@@ -125,7 +125,12 @@ class OptionTable(SphinxDirective):
                 default = _literal(repr(defaults[key]))
             else:
                 default = "(the tool's)" if spec.flag else '(see the text)'
-            rows.append([_literal(key), flag, kinds.get(spec.kind, spec.kind), bound, default])
+            kind = (
+                f'one of {", ".join(spec.choices)}'
+                if spec.kind == 'choice'
+                else kinds.get(spec.kind, spec.kind)
+            )
+            rows.append([_literal(key), flag, kind, bound, default])
         return [_table(['key', 'command-line flag', 'type', 'bound', 'default'], rows, [20, 16, 20, 10, 16])]
 
 

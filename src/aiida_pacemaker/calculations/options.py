@@ -16,9 +16,10 @@ class OptionSpec(t.NamedTuple):
     """One option: its flag on the command line (None if not a flag), kind and bounds."""
 
     flag: str | None
-    kind: str  # 'bool', 'int', 'float', 'memory', 'int_or_auto', 'floats'
+    kind: str  # 'bool', 'int', 'float', 'memory', 'int_or_auto', 'floats', 'choice'
     minimum: float | None = None
     exclusive_minimum: bool = False
+    choices: tuple[str, ...] = ()  # the values of a 'choice'
 
 
 def _check_number(key: str, value: t.Any, spec: OptionSpec) -> str | None:
@@ -47,6 +48,9 @@ def check_options(options: dict[str, t.Any], specs: dict[str, OptionSpec]) -> st
         if spec.kind == 'bool':
             if not isinstance(value, bool):
                 return f'`{key}` must be true or false, got {value!r}'
+        elif spec.kind == 'choice':
+            if value not in spec.choices:
+                return f'`{key}` must be one of {", ".join(spec.choices)}, got {value!r}'
         elif spec.kind == 'memory':
             # pace_activeset/pace_select evaluate this string with eval(): accept only plain sizes
             if not isinstance(value, str) or not _MEMORY.match(value.strip()):

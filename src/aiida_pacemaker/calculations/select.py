@@ -30,6 +30,7 @@ SELECT_OPTIONS: dict[str, OptionSpec] = {
     'gamma_min': OptionSpec(None, 'float', 0.0),
     'gamma_max': OptionSpec(None, 'float', 0.0, exclusive_minimum=True),
     'fill_to_max': OptionSpec(None, 'bool'),
+    'fill_by': OptionSpec(None, 'choice', choices=('grade', 'random')),
 }
 
 
@@ -46,8 +47,10 @@ class PaceSelectCalculation(PaceBaseCalculation):
 
     ``pace_select`` returns fewer than ``max_structures`` once the candidates' grades are low
     (it adds a structure only while it enlarges the active set's volume). With ``fill_to_max``
-    the remaining places are filled with the in-window candidates of highest grade, so that a
-    fixed labelling budget per cycle is spent; ``report.filled`` lists those keys.
+    the remaining places are filled with in-window candidates, so that a fixed labelling budget
+    per cycle is spent: those of highest grade (``fill_by: grade``, the default) or a random draw
+    (``fill_by: random``: typical structures beside pace_select's outliers); ``report.filled``
+    lists those keys.
     """
 
     ALL_CANDIDATES = 'candidates_all.pckl.gzip'
@@ -101,6 +104,8 @@ class PaceSelectCalculation(PaceBaseCalculation):
         standalone = 'candidates' in ctx  # a workchain exposing these inputs sets max_structures itself
         if options.get('fill_to_max') and 'max_structures' not in options and standalone:
             return '`fill_to_max` needs `max_structures`: the number of structures to fill up to'
+        if 'fill_by' in options and not options.get('fill_to_max'):
+            return '`fill_by` chooses how `fill_to_max` fills: set `fill_to_max: true` as well'
         candidates = inputs.get('candidates') or {}
         if not candidates and standalone:
             return 'give at least one structure in `candidates`'

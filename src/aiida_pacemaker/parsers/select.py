@@ -10,7 +10,7 @@ from aiida.engine import ExitCode
 
 from .base import PaceBaseParser
 
-__all__ = ('PaceSelectParser', 'fill_by_grade')
+__all__ = ('PaceSelectParser', 'fill_at_random', 'fill_by_grade')
 
 
 def fill_by_grade(
@@ -28,6 +28,29 @@ def fill_by_grade(
     remaining = [key for key, g in gamma.items() if key not in chosen and window[0] <= g < window[1]]
     remaining.sort(key=lambda key: (-gamma[key], key))
     return remaining[:missing]
+
+
+def fill_at_random(
+    gamma: dict[str, float], selected: list[str], window: tuple[float, float], max_structures: int
+) -> list[str]:
+    """Like :func:`fill_by_grade`, but a random draw of the remaining in-window candidates.
+
+    Reproducible: the generator is seeded with the sorted candidate keys, so the same candidates
+    and selection give the same draw.
+    """
+    import hashlib
+
+    import numpy as np
+
+    missing = max_structures - len(selected)
+    if missing <= 0:
+        return []
+    chosen = set(selected)
+    remaining = sorted(key for key, g in gamma.items() if key not in chosen and window[0] <= g < window[1])
+    digest = hashlib.sha256('\n'.join(sorted(gamma)).encode()).digest()
+    generator = np.random.default_rng(int.from_bytes(digest[:8], 'little'))
+    order = generator.permutation(len(remaining))
+    return [remaining[index] for index in order[:missing]]
 
 
 class PaceSelectParser(PaceBaseParser):
@@ -68,7 +91,8 @@ class PaceSelectParser(PaceBaseParser):
         window = (parameters.get('gamma_min', 0.0), parameters.get('gamma_max', float('inf')))
         filled = []
         if parameters.get('fill_to_max'):
-            filled = fill_by_grade(gamma, selected, window, parameters['max_structures'])
+            fill = fill_at_random if parameters.get('fill_by') == 'random' else fill_by_grade
+            filled = fill(gamma, selected, window, parameters['max_structures'])
             selected = [*selected, *filled]
         for key in selected:
             self.out(f'selected.{key}', candidates[key].clone())
