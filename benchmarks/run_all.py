@@ -24,6 +24,13 @@ FULL = [
         'bench_active_learning.py',
         ['--seeds', '0', '1', '2', '3', '--from-scratch', '--output', 'active_learning_fill'],
     ),
+    (
+        'bench_active_learning.py',
+        [
+            *('--seeds', '0', '1', '2', '3', '--fill-by', 'random'),
+            *('--random-from', 'active_learning_fill', '--output', 'active_learning_fill_random'),
+        ],
+    ),
     ('bench_active_learning.py', ['--seeds', '0', '1', '--from-scratch', '--no-fill']),
     (
         'bench_active_learning.py',
