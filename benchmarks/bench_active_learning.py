@@ -85,7 +85,7 @@ def run_seed(seed: int, args: argparse.Namespace, codes: dict) -> dict:
 
     test_atoms = test_set.to_ase()
     potentials = [results['potentials'][f'cycle_{k}'] for k in range(1, len(al_curve) + 1)]
-    details = {'al': [test_errors(potential, test_atoms) for potential in potentials]}
+    details = {'al': [per_structure_errors(potential, test_atoms) for potential in potentials]}
 
     parameters = builder.train.train.parameters
     random_order = [candidates[key] for key in sorted(candidates)]
@@ -110,13 +110,13 @@ def run_seed(seed: int, args: argparse.Namespace, codes: dict) -> dict:
         run[arm], potentials = random_arm(
             budgets, start, random_order, test_set, parameters, codes, continued
         )
-        details[arm] = [test_errors(potential, test_atoms) for potential in potentials]
+        details[arm] = [per_structure_errors(potential, test_atoms) for potential in potentials]
         print(f'  seed {seed}: {arm} done in {time.perf_counter() - began:.0f} s: {run[arm]}')
     run['details'] = details
     return run
 
 
-def test_errors(potential, test_atoms: list) -> dict:
+def per_structure_errors(potential, test_atoms: list) -> dict:
     """Force errors of ``potential`` on the test structures (meV/Å): the RMSE over all force
     components (what pacemaker reports), the median of the per-structure RMSEs, and the share of the
     squared error that comes from the 5 worst test structures."""

@@ -47,14 +47,18 @@ def test_active_set_grades(fitted, fitted_active_set):
 def test_select_prefers_extrapolative(fitted, fitted_active_set):
     candidates = {f'known_{i}': orm.StructureData(ase=a) for i, a in enumerate(fitted['structures'][:4])}
     candidates |= {f'new_{i}': orm.StructureData(ase=a) for i, a in enumerate(new_structures())}
-    results, node = engine.run_get_node(
-        CalculationFactory('pacemaker.select'),
-        code=fitted['codes']['pace_select'],
-        potential=fitted['potential'],
-        active_set=fitted_active_set,
-        candidates=candidates,
-        parameters=orm.Dict({'max_structures': 2}),
-    )
+
+    def select(**parameters):
+        return engine.run_get_node(
+            CalculationFactory('pacemaker.select'),
+            code=fitted['codes']['pace_select'],
+            potential=fitted['potential'],
+            active_set=fitted_active_set,
+            candidates=candidates,
+            parameters=orm.Dict(parameters),
+        )
+
+    results, node = select(max_structures=2)
     assert node.is_finished_ok, node.exit_message
     report = results['report'].get_dict()
     assert set(report['gamma']) == set(candidates)
@@ -66,14 +70,7 @@ def test_select_prefers_extrapolative(fitted, fitted_active_set):
         assert np.allclose(structure.get_ase().positions, candidates[key].get_ase().positions)
 
     # fill_to_max: pace_select's choice topped up with the highest grades, up to max_structures
-    results, node = engine.run_get_node(
-        CalculationFactory('pacemaker.select'),
-        code=fitted['codes']['pace_select'],
-        potential=fitted['potential'],
-        active_set=fitted_active_set,
-        candidates=candidates,
-        parameters=orm.Dict({'max_structures': 5, 'fill_to_max': True}),
-    )
+    results, node = select(max_structures=5, fill_to_max=True)
     assert node.is_finished_ok, node.exit_message
     filled_report = results['report'].get_dict()
     by_pace_select = [key for key in filled_report['selected'] if key not in filled_report['filled']]
@@ -84,14 +81,7 @@ def test_select_prefers_extrapolative(fitted, fitted_active_set):
     assert filled_report['filled'] == left[: 5 - len(by_pace_select)]
 
     # a gamma window nobody falls into: selecting nothing is a normal, flagged result
-    results, node = engine.run_get_node(
-        CalculationFactory('pacemaker.select'),
-        code=fitted['codes']['pace_select'],
-        potential=fitted['potential'],
-        active_set=fitted_active_set,
-        candidates=candidates,
-        parameters=orm.Dict({'max_structures': 2, 'gamma_min': 1e6}),
-    )
+    results, node = select(max_structures=2, gamma_min=1e6)
     assert node.is_finished_ok, node.exit_message
     assert results['report']['num_selected'] == 0
     assert 'selected' not in results or not results['selected']

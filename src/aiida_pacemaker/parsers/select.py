@@ -10,47 +10,39 @@ from aiida.engine import ExitCode
 
 from .base import PaceBaseParser
 
-__all__ = ('PaceSelectParser', 'fill_at_random', 'fill_by_grade')
+__all__ = ('PaceSelectParser', 'fill_selection')
 
 
-def fill_by_grade(
-    gamma: dict[str, float], selected: list[str], window: tuple[float, float], max_structures: int
+def fill_selection(
+    gamma: dict[str, float],
+    selected: list[str],
+    window: tuple[float, float],
+    max_structures: int,
+    by: str = 'grade',
 ) -> list[str]:
-    """Keys of the highest-grade candidates in ``window`` (``[min, max)``) not in ``selected``.
+    """Keys of in-``window`` (``[min, max)``) candidates not in ``selected``, as many as bring it up to
+    ``max_structures``.
 
-    As many as are needed to bring ``selected`` up to ``max_structures``; highest max-gamma
-    first, ties broken by key so that the result does not depend on dictionary order.
+    ``by='grade'``: highest max-gamma first, ties broken by key. ``by='random'``: a random draw,
+    reproducible (the generator is seeded with the candidate keys, so the same candidates and
+    selection give the same draw). Neither depends on dictionary order.
     """
-    missing = max_structures - len(selected)
-    if missing <= 0:
-        return []
-    chosen = set(selected)
-    remaining = [key for key, g in gamma.items() if key not in chosen and window[0] <= g < window[1]]
-    remaining.sort(key=lambda key: (-gamma[key], key))
-    return remaining[:missing]
-
-
-def fill_at_random(
-    gamma: dict[str, float], selected: list[str], window: tuple[float, float], max_structures: int
-) -> list[str]:
-    """Like :func:`fill_by_grade`, but a random draw of the remaining in-window candidates.
-
-    Reproducible: the generator is seeded with the sorted candidate keys, so the same candidates
-    and selection give the same draw.
-    """
-    import hashlib
-
-    import numpy as np
-
     missing = max_structures - len(selected)
     if missing <= 0:
         return []
     chosen = set(selected)
     remaining = sorted(key for key, g in gamma.items() if key not in chosen and window[0] <= g < window[1])
-    digest = hashlib.sha256('\n'.join(sorted(gamma)).encode()).digest()
-    generator = np.random.default_rng(int.from_bytes(digest[:8], 'little'))
-    order = generator.permutation(len(remaining))
-    return [remaining[index] for index in order[:missing]]
+    if by == 'random':
+        import hashlib
+
+        import numpy as np
+
+        digest = hashlib.sha256('\n'.join(sorted(gamma)).encode()).digest()
+        order = np.random.default_rng(int.from_bytes(digest[:8], 'little')).permutation(len(remaining))
+        remaining = [remaining[index] for index in order]
+    else:
+        remaining.sort(key=lambda key: -gamma[key])  # stable: ties stay in key order
+    return remaining[:missing]
 
 
 class PaceSelectParser(PaceBaseParser):
@@ -91,8 +83,9 @@ class PaceSelectParser(PaceBaseParser):
         window = (parameters.get('gamma_min', 0.0), parameters.get('gamma_max', float('inf')))
         filled = []
         if parameters.get('fill_to_max'):
-            fill = fill_at_random if parameters.get('fill_by') == 'random' else fill_by_grade
-            filled = fill(gamma, selected, window, parameters['max_structures'])
+            filled = fill_selection(
+                gamma, selected, window, parameters['max_structures'], by=parameters.get('fill_by', 'grade')
+            )
             selected = [*selected, *filled]
         for key in selected:
             self.out(f'selected.{key}', candidates[key].clone())
