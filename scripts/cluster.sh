@@ -25,6 +25,8 @@ SLURM_CONF=/etc/slurm/slurm.conf
 MARKER='# written by aiida-pacemaker scripts/cluster.sh'
 
 say() { printf 'cluster.sh: %s\n' "$*" >&2; }
+# shellcheck source=scripts/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
 die() {
     say "$*"
     exit 1
@@ -39,50 +41,14 @@ missing_packages() {
     [ -x /usr/sbin/sshd ] || echo openssh-server
 }
 
-apt_install() {
-    # keep the packages' init scripts from starting system services during the install
-    local policy=/usr/sbin/policy-rc.d created_policy=0
-    if [ ! -e "$policy" ]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod 755 "$policy"
-        created_policy=1
-    fi
-    local status=0 log
-    log=$(mktemp)
-    # wait for another apt or dpkg run to finish rather than fail on its lock
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        -o DPkg::Lock::Timeout=900 "$@" >"$log" 2>&1 || status=$?
-    if [ "$status" != 0 ]; then cat "$log" >&2; fi
-    rm -f "$log"
-    if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi
-    return "$status"
-}
-
 install_packages() {
     local missing
     missing=$(missing_packages | sort -u | xargs)
     if [ -z "$missing" ]; then
         return 0
     fi
-    [ "$(id -u)" = 0 ] || die "missing: $missing; installing them needs root (run: sudo $0 install)"
-    command -v apt-get >/dev/null ||
-        die "missing: $missing; no apt-get on this machine: install them with its package manager"
-    say "installing $missing with apt-get"
-    local package
-    for package in $missing; do
-        if [[ "$(apt-cache policy "$package" 2>/dev/null)" != *'Candidate: '[0-9]* ]]; then
-            say 'apt-get update'
-            apt-get update -qq -o DPkg::Lock::Timeout=900
-            break
-        fi
-    done
     # shellcheck disable=SC2086
-    if ! apt_install $missing; then
-        say 'install failed; apt-get update and retry'
-        apt-get update -qq -o DPkg::Lock::Timeout=900
-        # shellcheck disable=SC2086
-        apt_install $missing
-    fi
+    apt_install $missing || exit 1
     missing=$(missing_packages | sort -u | xargs)
     [ -z "$missing" ] || die "still missing after apt-get install: $missing"
 }

@@ -24,6 +24,8 @@ PYTHON=$VENV/bin/python
 PIP=("$PYTHON" -m pip --quiet --disable-pip-version-check)
 
 say() { printf 'dft.sh: %s\n' "$*" >&2; }
+# shellcheck source=scripts/apt.sh
+source "$ROOT/scripts/apt.sh"
 
 have_cp2k() { command -v cp2k.psmp >/dev/null || command -v cp2k.popt >/dev/null || command -v cp2k.ssmp >/dev/null; }
 have_cp2k_data() { [ -f /usr/share/cp2k/BASIS_MOLOPT ] || [ -f "${CP2K_DATA_DIR:-/nonexistent}/BASIS_MOLOPT" ]; }
@@ -78,32 +80,6 @@ quietly() {
     fi
     rm -f "$log"
     return "$status"
-}
-
-apt_install() {
-    local missing=("$@")
-    if [ "$(id -u)" != 0 ]; then
-        say "missing: ${missing[*]}; installing them needs root (or run: sudo $0 install)"
-        return 1
-    fi
-    if ! command -v apt-get >/dev/null; then
-        say "missing: ${missing[*]}; no apt-get on this machine: install them with its package manager"
-        return 1
-    fi
-    say "apt-get install ${missing[*]}"
-    local package
-    for package in "${missing[@]}"; do
-        if [[ "$(apt-cache policy "$package" 2>/dev/null)" != *'Candidate: '[0-9]* ]]; then
-            say 'apt-get update'
-            quietly apt-get update -qq
-            break
-        fi
-    done
-    if ! DEBIAN_FRONTEND=noninteractive quietly apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
-        say 'install failed; apt-get update and retry'
-        quietly apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive quietly apt-get install -y -qq --no-install-recommends "${missing[@]}"
-    fi
 }
 
 install_aiida_cp2k() {

@@ -10,6 +10,8 @@
 set -euo pipefail
 
 say() { printf 'services.sh: %s\n' "$*" >&2; }
+# shellcheck source=scripts/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
 
 have_postgresql() { compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || command -v pg_ctl >/dev/null; }
 have_rabbitmq() {
@@ -33,22 +35,6 @@ check() {
     say "PostgreSQL, RabbitMQ and locales are installed"
 }
 
-apt_install() {
-    # keep the packages' init scripts from starting system services during the install
-    local policy=/usr/sbin/policy-rc.d created_policy=0
-    if [ ! -e "$policy" ]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod 755 "$policy"
-        created_policy=1
-    fi
-    local status=0 log
-    log=$(mktemp)
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >"$log" 2>&1 || status=$?
-    if [ "$status" != 0 ]; then cat "$log" >&2; fi
-    rm -f "$log"
-    if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi
-    return "$status"
-}
 
 install() {
     local missing
@@ -57,32 +43,8 @@ install() {
         say 'PostgreSQL, RabbitMQ and locales already installed'
         return 0
     fi
-    if [ "$(id -u)" != 0 ]; then
-        say "missing: $missing; installing them needs root (or run: sudo $0 install)"
-        return 1
-    fi
-    if ! command -v apt-get >/dev/null; then
-        say "missing: $missing; no apt-get on this machine: install them with its package manager"
-        return 1
-    fi
-    say "installing $missing with apt-get"
-    # read the package lists once first when they do not know a package (a fresh machine), and
-    # again when the download fails on lists gone stale
-    local package
-    for package in $missing; do
-        if [[ "$(apt-cache policy "$package" 2>/dev/null)" != *'Candidate: '[0-9]* ]]; then
-            say 'apt-get update'
-            apt-get update -qq
-            break
-        fi
-    done
     # shellcheck disable=SC2086
-    if ! apt_install $missing; then
-        say 'install failed; apt-get update and retry'
-        apt-get update -qq
-        # shellcheck disable=SC2086
-        apt_install $missing
-    fi
+    apt_install $missing || return 1
     check
 }
 
