@@ -26,14 +26,14 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python examples/demo.py
+	$(BIN)/python docs/examples/demo.py
 
 # the service tiers install what they need (PostgreSQL, RabbitMQ, SLURM, sshd, CP2K, GPAW) and fail
 # loudly when they cannot; AIIDA_PACEMAKER_{SERVICES,CLUSTER,DFT}=optional skips a tier instead
 test: $(STAMP)
-	bash scripts/services.sh install || [ "$$AIIDA_PACEMAKER_SERVICES" = optional ]
-	bash scripts/cluster.sh install || [ "$$AIIDA_PACEMAKER_CLUSTER" = optional ]
-	bash scripts/dft.sh install || [ "$$AIIDA_PACEMAKER_DFT" = optional ]
+	bash tests/services/install.sh install || [ "$$AIIDA_PACEMAKER_SERVICES" = optional ]
+	bash tests/cluster/install.sh install || [ "$$AIIDA_PACEMAKER_CLUSTER" = optional ]
+	bash tests/dft/install.sh install || [ "$$AIIDA_PACEMAKER_DFT" = optional ]
 	$(BIN)/pytest -q -p no:cacheprovider -rs
 
 test-fast: $(STAMP)
@@ -45,18 +45,18 @@ test-fast: $(STAMP)
 # where a server cannot be had.
 .PHONY: services cluster dft
 services: $(STAMP)
-	bash scripts/services.sh install || [ "$$AIIDA_PACEMAKER_SERVICES" = optional ]
+	bash tests/services/install.sh install || [ "$$AIIDA_PACEMAKER_SERVICES" = optional ]
 	$(BIN)/pytest -q -p no:cacheprovider -rs tests/services
 
 # The cluster tier: train, activeset, explore and two active-learning cycles through a one-node SLURM
 # cluster on this machine over SSH (core.ssh + core.slurm).
 cluster: $(STAMP)
-	bash scripts/cluster.sh install || [ "$$AIIDA_PACEMAKER_CLUSTER" = optional ]
+	bash tests/cluster/install.sh install || [ "$$AIIDA_PACEMAKER_CLUSTER" = optional ]
 	$(BIN)/pytest -q -p no:cacheprovider -rs tests/cluster
 
 # The DFT tier: CP2K through aiida-cp2k and GPAW through the ASE labeller.
 dft: $(STAMP)
-	bash scripts/dft.sh install || [ "$$AIIDA_PACEMAKER_DFT" = optional ]
+	bash tests/dft/install.sh install || [ "$$AIIDA_PACEMAKER_DFT" = optional ]
 	$(BIN)/pytest -q -p no:cacheprovider -rs tests/dft
 
 lint: $(STAMP)

@@ -35,8 +35,8 @@ def main() -> None:
     from aiida import orm
     from aiida.manage import get_manager
 
-    from aiida_pacemaker.calculations.functions import label_with_ase
-    from aiida_pacemaker.tools.bulk import _label_all, label_batch_with_ase, label_in_bulk
+    from aiida_pacemaker.labellers.ase import label_with_ase
+    from aiida_pacemaker.labellers.batch import _label_all, label_batch_with_ase, label_in_bulk
     from aiida_pacemaker.tools.examples import random_bulk_structures
 
     atoms_list = random_bulk_structures(args.structures, seed=11)

@@ -17,7 +17,7 @@ import warnings
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / '_ext'))
-sys.path.insert(0, str(HERE.parent / 'src'))  # the package, also when it is not installed
+sys.path.insert(0, str(HERE.parent))  # the package, also when it is not installed
 
 # Never read or write the user's AiiDA configuration (`make` exports AIIDA_PATH=.aiida for the demo):
 # the build gets its own empty configuration folder and a temporary in-memory profile, loaded before

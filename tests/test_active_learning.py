@@ -8,7 +8,7 @@ import pytest
 from aiida import engine, orm
 from aiida.common import LinkType
 
-from aiida_pacemaker.tools.bulk import labels_of
+from aiida_pacemaker.labellers.batch import labels_of
 from aiida_pacemaker.tools.examples import random_bulk_structures
 from aiida_pacemaker.workflows.active_learning import PaceActiveLearningWorkChain
 

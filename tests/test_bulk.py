@@ -1,4 +1,4 @@
-"""Tests of `aiida_pacemaker.tools.bulk`: batch labelling and its bulk-stored provenance graph."""
+"""Tests of `aiida_pacemaker.labellers.batch`: batch labelling and its bulk-stored provenance graph."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from aiida.engine import workfunction
 from ase.calculators.calculator import all_changes
 from ase.calculators.emt import EMT as EMTCalculator
 
-from aiida_pacemaker.tools import bulk
-from aiida_pacemaker.tools.bulk import label_batch_with_ase, label_in_bulk, labels_of, merge_inputs_of
+from aiida_pacemaker.labellers import batch as bulk
+from aiida_pacemaker.labellers.batch import label_batch_with_ase, label_in_bulk, labels_of, merge_inputs_of
 from aiida_pacemaker.tools.examples import random_bulk_structures
 
 EMT = 'ase.calculators.emt.EMT'
@@ -269,7 +269,7 @@ class SmearedEMT(EMTCalculator):
 
 def test_force_consistent_energy_as_label_with_ase(aiida_profile):
     """Batch and per-structure labelling store the same (force-consistent) energy."""
-    from aiida_pacemaker.calculations.functions import label_with_ase
+    from aiida_pacemaker.labellers.ase import label_with_ase
 
     (atoms,) = random_bulk_structures(1, seed=4)
     structure = orm.StructureData(ase=atoms).store()

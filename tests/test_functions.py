@@ -6,13 +6,9 @@ import numpy as np
 import pytest
 from aiida import orm
 
-from aiida_pacemaker.calculations.functions import (
-    build_learning_curve,
-    extend_training_set,
-    label_with_ase,
-    load_calculator_class,
-)
+from aiida_pacemaker.calculations.functions import build_learning_curve, extend_training_set
 from aiida_pacemaker.data import TrainingSetData
+from aiida_pacemaker.labellers.ase import label_with_ase, load_calculator_class
 from aiida_pacemaker.tools.examples import random_bulk_structures
 
 

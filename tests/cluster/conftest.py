@@ -1,6 +1,6 @@
 """The cluster tier: the CalcJobs and the active-learning WorkChain on a SLURM computer over SSH.
 
-``scripts/cluster.sh`` installs Debian's ``slurm-wlm``, ``munge`` and ``openssh-server`` (with apt,
+``tests/cluster/install.sh`` installs Debian's ``slurm-wlm``, ``munge`` and ``openssh-server`` (with apt,
 as root) and starts a one-node SLURM cluster (munged, slurmctld, slurmd) and an sshd of its own on
 127.0.0.1, all on this machine. The session fixture :func:`slurm_cluster` installs, starts and, at
 the end, stops it; :func:`slurm_computer` is an AiiDA computer with the ``core.ssh`` transport and
@@ -23,7 +23,7 @@ import warnings
 
 import pytest
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[2] / 'scripts' / 'cluster.sh'
+SCRIPT = pathlib.Path(__file__).resolve().parent / 'install.sh'
 INSTALL_TIMEOUT = 1800  # a fresh machine downloads and installs ~40 packages; apt may wait on a lock
 START_TIMEOUT = 180
 
@@ -47,7 +47,8 @@ OPTIONS: dict[str, t.Any] = {
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        'markers', 'cluster: runs jobs on a local SLURM cluster over SSH (tests/cluster, scripts/cluster.sh)'
+        'markers',
+        'cluster: runs jobs on a local SLURM cluster over SSH (tests/cluster, tests/cluster/install.sh)',
     )
 
 
@@ -61,7 +62,7 @@ def cluster_unavailable(message: str) -> t.NoReturn:
 
 
 def cluster_script(command: str, timeout: float) -> subprocess.CompletedProcess:
-    """Run ``scripts/cluster.sh command``; its output is captured (and shown by the caller on failure)."""
+    """Run ``tests/cluster/install.sh command``; its output is captured (and shown by the caller on failure)."""
     try:
         return subprocess.run(
             ['bash', str(SCRIPT), command],
@@ -100,13 +101,13 @@ def slurm_cluster() -> t.Iterator[dict[str, t.Any]]:
         )
     result = cluster_script('install', INSTALL_TIMEOUT)
     if result.returncode != 0:
-        cluster_unavailable(f'`scripts/cluster.sh install` failed:\n{result.stderr}{result.stdout}')
+        cluster_unavailable(f'`tests/cluster/install.sh install` failed:\n{result.stderr}{result.stdout}')
     already_running = cluster_script('status', 60).returncode == 0
     result = cluster_script('start', START_TIMEOUT)
     if result.returncode != 0:
         detail = result.stderr + result.stdout
         cluster_script('stop', START_TIMEOUT)
-        cluster_unavailable(f'`scripts/cluster.sh start` failed:\n{detail}')
+        cluster_unavailable(f'`tests/cluster/install.sh start` failed:\n{detail}')
     try:
         lines = cluster_script('env', 60).stdout.split()
         env = dict(line.split('=', 1) for line in lines if '=' in line)

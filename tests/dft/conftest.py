@@ -1,6 +1,6 @@
 """The DFT tier: real CP2K (through aiida-cp2k) and GPAW (through the ASE labeller) labels.
 
-What it needs is installed by ``scripts/dft.sh install`` (CP2K and its data with apt, aiida-cp2k
+What it needs is installed by ``tests/dft/install.sh install`` (CP2K and its data with apt, aiida-cp2k
 into the virtual environment, GPAW built without MPI). Tests marked ``dft`` that miss one of them
 FAIL with what is missing and what to run; with ``AIIDA_PACEMAKER_DFT=optional`` in the environment
 they are skipped instead, with a warning and the reason (``pytest -rs``): never a silent pass.
@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 import pytest
 
-INSTALL_HINT = 'run `scripts/dft.sh install` (as root on Debian/Ubuntu) or install it by hand'
+INSTALL_HINT = 'run `tests/dft/install.sh install` (as root on Debian/Ubuntu) or install it by hand'
 CP2K_EXECUTABLES = ('cp2k.psmp', 'cp2k.ssmp', 'cp2k.popt', 'cp2k.sopt')
 #: the CalcJob options of every CP2K label in the tests: one process, no MPI launcher
 CP2K_OPTIONS = {
@@ -54,7 +54,7 @@ def find_cp2k() -> pathlib.Path | None:
 @pytest.fixture(scope='session')
 def cp2k_executable() -> pathlib.Path:
     """The CP2K executable, with its basis sets and pseudopotentials, and aiida-cp2k importable."""
-    from aiida_pacemaker.labellers_dft.cp2k import find_cp2k_data_dir
+    from aiida_pacemaker.labellers.cp2k import find_cp2k_data_dir
 
     executable = find_cp2k()
     if executable is None:
@@ -97,7 +97,7 @@ def cp2k_code(aiida_profile, cp2k_executable):
 @pytest.fixture(scope='session')
 def cp2k_labeller_inputs(cp2k_code) -> dict[str, t.Any]:
     """Fixed inputs of Cp2kLabelWorkChain: the code, the `fast` protocol, the options, the staged data files."""
-    from aiida_pacemaker.labellers_dft.cp2k import Cp2kLabelWorkChain
+    from aiida_pacemaker.labellers.cp2k import Cp2kLabelWorkChain
 
     return Cp2kLabelWorkChain.get_labeller_inputs(cp2k_code, protocol='fast', options=CP2K_OPTIONS)
 

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from aiida import engine, orm
 
-from aiida_pacemaker.labellers_dft.cp2k import HARTREE_EV, Cp2kLabelWorkChain
+from aiida_pacemaker.labellers.cp2k import HARTREE_EV, Cp2kLabelWorkChain
 
 from .conftest import CP2K_OPTIONS, small_cu_cells
 
 pytestmark = pytest.mark.dft
 
-LABELLER = 'aiida_pacemaker.labellers_dft.cp2k:Cp2kLabelWorkChain'
+LABELLER = 'aiida_pacemaker.labellers.cp2k:Cp2kLabelWorkChain'
 CP2K_PROCESS_TYPE = 'aiida.calculations:cp2k'
 
 

@@ -7,8 +7,7 @@ import pytest
 from aiida import orm
 from ase import Atoms
 
-from aiida_pacemaker.labellers import load_labeller, validate_labeller
-from aiida_pacemaker.labellers_dft import cp2k
+from aiida_pacemaker.labellers import cp2k, load_labeller, validate_labeller
 
 #: the end of a real CP2K 2023.1 output (2 Cu atoms, analytical stress)
 OUTPUT_2023 = """\
@@ -144,7 +143,7 @@ def test_build_parameters(aiida_profile):
 
 
 def test_labeller_convention_and_validation(aiida_profile):
-    labeller = load_labeller('aiida_pacemaker.labellers_dft.cp2k:Cp2kLabelWorkChain')
+    labeller = load_labeller('aiida_pacemaker.labellers.cp2k:Cp2kLabelWorkChain')
     validate_labeller(labeller)
     spec = labeller.spec()
     assert {'structure', 'code', 'protocol', 'overrides', 'basis_file', 'pseudo_file', 'options'} <= set(

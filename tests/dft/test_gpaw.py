@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from aiida import orm
 
-from aiida_pacemaker.calculations.functions import label_with_ase
+from aiida_pacemaker.labellers.ase import label_with_ase
 
 from .conftest import small_cu_cells
 
@@ -67,7 +67,7 @@ def test_gpaw_labels(aiida_profile, gpaw_calculator):
 
 def test_gpaw_new_calculator_factory(aiida_profile, gpaw_calculator):
     """`gpaw.GPAW`, GPAW's own entry point: in recent GPAW (26.7 here) a function, not a class."""
-    from aiida_pacemaker.calculations.functions import load_calculator_class
+    from aiida_pacemaker.labellers.ase import load_calculator_class
 
     try:
         load_calculator_class('gpaw.GPAW')

@@ -12,7 +12,7 @@ the ``postgres`` user. AiiDA creates its database with the ``en_US.UTF-8`` local
 here with ``localedef`` into a folder the server finds through ``LOCPATH``, so the machine's locale
 setup is not touched.
 
-A missing service fails the tests that need it with what to run (``scripts/services.sh install``);
+A missing service fails the tests that need it with what to run (``tests/services/install.sh install``);
 with ``AIIDA_PACEMAKER_SERVICES=optional`` in the environment they are skipped instead, with a
 warning and the reason (``pytest -rs``).
 """
@@ -36,7 +36,7 @@ import warnings
 
 import pytest
 
-INSTALL_HINT = 'run `scripts/services.sh install` (as root, Debian/Ubuntu) or install it by hand'
+INSTALL_HINT = 'run `tests/services/install.sh install` (as root, Debian/Ubuntu) or install it by hand'
 LOCALE = 'en_US.UTF-8'
 
 

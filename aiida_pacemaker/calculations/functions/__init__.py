@@ -1,0 +1,17 @@
+"""Calcfunctions, one concept a module: training-set operations, baselines, the learning curve.
+
+Each one is a node in the provenance graph, so every training set shows where it came from:
+which earlier set, which labelled structures, which baseline. The ASE labeller lives with the
+other labellers in :mod:`aiida_pacemaker.labellers`.
+"""
+
+from .baselines import subtract_baseline_from_training_set
+from .learning_curve import LEARNING_CURVE_METRICS, build_learning_curve
+from .training_set import extend_training_set
+
+__all__ = (
+    'LEARNING_CURVE_METRICS',
+    'build_learning_curve',
+    'extend_training_set',
+    'subtract_baseline_from_training_set',
+)

@@ -1,0 +1,160 @@
+"""`PaceSelectCalculation`: choose structures to label with ``pace_select`` (D-optimality)."""
+
+from __future__ import annotations
+
+import math
+import typing as t
+
+from aiida import orm
+from aiida.common import CalcInfo
+
+from aiida_pacemaker.data.active_set import ActiveSetData
+from aiida_pacemaker.data.potential import PacePotentialData
+from aiida_pacemaker.data.training_set import write_structures_pickle
+from aiida_pacemaker.filenames import ACTIVE_SET_ASI, POTENTIAL_YAML
+from aiida_pacemaker.scripts import script_text
+
+from .base import PaceBaseCalculation, sibling_command
+from .options import OptionSpec, check_options, to_cmdline
+
+__all__ = ('SELECT_OPTIONS', 'PaceSelectCalculation')
+
+#: parameters of pace_select (with a flag) and of the plugin's gamma window (without)
+SELECT_OPTIONS: dict[str, OptionSpec] = {
+    'max_structures': OptionSpec('-m', 'int', 1),
+    'gamma_tolerance': OptionSpec('-g', 'float', 1.0, exclusive_minimum=True),
+    'batch_size': OptionSpec('-b', 'int_or_auto', 1),
+    'maxvol_iters': OptionSpec('-i', 'int', 1),
+    'maxvol_refinement': OptionSpec('-r', 'int', 1),
+    'memory_limit': OptionSpec('-mem', 'memory'),
+    'gamma_min': OptionSpec(None, 'float', 0.0),
+    'gamma_max': OptionSpec(None, 'float', 0.0, exclusive_minimum=True),
+    'fill_to_max': OptionSpec(None, 'bool'),
+    'fill_by': OptionSpec(None, 'choice', choices=('grade', 'random')),
+}
+
+
+class PaceSelectCalculation(PaceBaseCalculation):
+    """Select up to ``max_structures`` candidates by D-optimality with ``pace_select``.
+
+    Candidates are a namespace of `StructureData` (``candidates.<key>``). Before selecting,
+    the extrapolation grade of every candidate is computed with the active set; only those
+    whose max gamma lies in [``gamma_min``, ``gamma_max``) go to pace_select (bounding gamma
+    from above keeps the selection from spending the budget on unphysical outliers).
+    Outputs: ``selected.<key>``, new `StructureData` made by this calculation for each chosen
+    candidate, and ``report`` (gamma of every candidate, the selected keys, their count).
+    Selecting nothing is a normal result (``report.num_selected == 0``).
+
+    ``pace_select`` returns fewer than ``max_structures`` once the candidates' grades are low
+    (it adds a structure only while it enlarges the active set's volume). With ``fill_to_max``
+    the remaining places are filled with in-window candidates, so that a fixed labelling budget
+    per cycle is spent: those of highest grade (``fill_by: grade``, the default) or a random draw
+    (``fill_by: random``: typical structures beside pace_select's outliers); ``report.filled``
+    lists those keys.
+    """
+
+    ALL_CANDIDATES = 'candidates_all.pckl.gzip'
+    CANDIDATES = 'candidates.pckl.gzip'
+    SELECTED = 'selected.pkl.gz'
+    SCRIPT = 'gamma_report.py'
+
+    @classmethod
+    def define(cls, spec):  # type: ignore[no-untyped-def]
+        """Define the process specification."""
+        super().define(spec)
+        spec.input('potential', valid_type=PacePotentialData, help='The potential whose grades decide.')
+        spec.input('active_set', valid_type=ActiveSetData, help='The active set of `potential`.')
+        spec.input_namespace(
+            'candidates', valid_type=orm.StructureData, dynamic=True, help='Unlabelled candidate structures.'
+        )
+        spec.input(
+            'parameters', valid_type=orm.Dict, required=False, help=f'Options: {", ".join(SELECT_OPTIONS)}.'
+        )
+        spec.inputs['metadata']['options']['parser_name'].default = 'pacemaker.select'
+        spec.inputs.validator = cls.validate_inputs
+        spec.output_namespace(
+            'selected', valid_type=orm.StructureData, dynamic=True, help='The chosen candidates, by key.'
+        )
+        spec.output(
+            'report',
+            valid_type=orm.Dict,
+            help='`gamma` (max extrapolation grade per candidate key), `selected` (keys), `num_selected`, '
+            '`num_candidates`, `max_gamma`, `num_in_window`, `filled` (keys added by `fill_to_max`).',
+        )
+        spec.exit_code(
+            302, 'ERROR_GAMMA_MISSING', message='The extrapolation grades were not computed:\n{log_tail}'
+        )
+        spec.exit_code(303, 'ERROR_SELECTION_MISSING', message='The selection report is missing:\n{log_tail}')
+        spec.exit_code(
+            400, 'ERROR_SELECT_FAILED', message='pace_select exited with status {status}:\n{log_tail}'
+        )
+
+    @staticmethod
+    def validate_inputs(inputs: dict[str, t.Any], ctx: t.Any) -> str | None:
+        """Check options, the potential/active-set pair and the candidates' elements."""
+        message = PaceBaseCalculation.validate_options(inputs)
+        if message:
+            return message
+        options = inputs['parameters'].get_dict() if 'parameters' in inputs else {}
+        message = check_options(options, SELECT_OPTIONS)
+        if message:
+            return f'invalid `parameters`: {message}'
+        if options.get('gamma_min', 0.0) >= options.get('gamma_max', math.inf):
+            return '`gamma_min` must be smaller than `gamma_max`'
+        standalone = 'candidates' in ctx  # a workchain exposing these inputs sets max_structures itself
+        if options.get('fill_to_max') and 'max_structures' not in options and standalone:
+            return '`fill_to_max` needs `max_structures`: the number of structures to fill up to'
+        if 'fill_by' in options and not options.get('fill_to_max'):
+            return '`fill_by` chooses how `fill_to_max` fills: set `fill_to_max: true` as well'
+        candidates = inputs.get('candidates') or {}
+        if not candidates and standalone:
+            return 'give at least one structure in `candidates`'
+        return PaceBaseCalculation.validate_potential_and_structures(inputs, 'candidates', 'candidate')
+
+    def prepare_for_submission(self, folder: t.Any) -> CalcInfo:
+        """Write the candidates and the gamma script; run the filter, pace_select, the report."""
+        options = self.inputs.parameters.get_dict() if 'parameters' in self.inputs else {}
+        keys = sorted(self.inputs.candidates)
+        with folder.open(self.ALL_CANDIDATES, 'wb') as handle:
+            write_structures_pickle(handle, keys, [self.inputs.candidates[k].get_ase() for k in keys])
+        with folder.open(self.SCRIPT, 'w', encoding='utf8') as handle:
+            handle.write(script_text(self.SCRIPT))
+
+        python = sibling_command(self.inputs.code, 'python')
+        gamma_min = float(options.get('gamma_min', 0.0))
+        gamma_max = float(options.get('gamma_max', math.inf))
+        codeinfo = self.codeinfo(
+            [
+                self.CANDIDATES,
+                '-p',
+                POTENTIAL_YAML,
+                '-a',
+                ACTIVE_SET_ASI,
+                '-o',
+                self.SELECTED,
+                *to_cmdline(options, SELECT_OPTIONS),
+            ]
+        )
+        calcinfo = CalcInfo()
+        calcinfo.codes_info = [codeinfo]
+        calcinfo.local_copy_list = [
+            (self.inputs.potential.uuid, POTENTIAL_YAML, POTENTIAL_YAML),
+            (self.inputs.active_set.uuid, ACTIVE_SET_ASI, ACTIVE_SET_ASI),
+        ]
+        calcinfo.prepend_text = (
+            f'{python} {self.SCRIPT} filter {POTENTIAL_YAML} {ACTIVE_SET_ASI} {self.ALL_CANDIDATES} {self.CANDIDATES} '
+            f'{gamma_min!r} {gamma_max!r} > gamma.out 2>&1'
+        )
+        calcinfo.append_text = '\n'.join(
+            [self.exit_status_capture(), f'{python} {self.SCRIPT} selected {self.SELECTED} >> gamma.out 2>&1']
+        )
+        calcinfo.provenance_exclude_list = [self.ALL_CANDIDATES]
+        calcinfo.retrieve_list = [
+            self.EXIT_STATUS_FILE,
+            self._DEFAULT_STDOUT,
+            'gamma.out',
+            'gamma.json',
+            'selected.json',
+            'nothing_to_select',
+        ]
+        return calcinfo

@@ -1,0 +1,216 @@
+"""`PaceTrainCalculation`: fit an ACE potential with the ``pacemaker`` executable."""
+
+from __future__ import annotations
+
+import copy
+import typing as t
+
+from aiida import orm
+from aiida.common import CalcInfo, CodeInfo
+
+from aiida_pacemaker.config import ConfigError, validate_pacemaker_parameters
+from aiida_pacemaker.data.potential import PacePotentialData
+from aiida_pacemaker.data.training_set import TrainingSetData
+from aiida_pacemaker.filenames import POTENTIAL_YAML
+
+from .base import PaceBaseCalculation, sibling_command, write_yaml
+
+__all__ = ('PaceTrainCalculation',)
+
+
+class PaceTrainCalculation(PaceBaseCalculation):
+    """Run ``pacemaker input.yaml`` on a `TrainingSetData`, then ``pace_yaml2yace``.
+
+    The training (and test) set is written as pacemaker's ``pickle.gzip`` into the job's
+    folder, so the job runs unchanged on a remote computer. With ``initial_potential`` the
+    fit continues from that potential (pacemaker's ``-p``: fine-tuning with the same basis).
+    """
+
+    TRAINING_FILE = 'training_set.pckl.gzip'
+    TEST_FILE = 'test_set.pckl.gzip'
+    INITIAL_POTENTIAL_FILE = 'initial_potential.yaml'
+    OUTPUT_POTENTIAL_FILE = 'output_potential.yaml'
+    OUTPUT_YACE_FILE = 'output_potential.yace'
+    LOG_FILE = 'log.txt'
+    STDOUT_FILE = 'pacemaker.out'
+
+    @classmethod
+    def define(cls, spec):  # type: ignore[no-untyped-def]
+        """Define the process specification."""
+        super().define(spec)
+        spec.input('training_set', valid_type=TrainingSetData, help='Labelled structures to fit.')
+        spec.input(
+            'test_set',
+            valid_type=TrainingSetData,
+            required=False,
+            help='Held-out labelled structures; gives the `test_` metrics.',
+        )
+        spec.input(
+            'parameters',
+            valid_type=orm.Dict,
+            help='pacemaker input.yaml sections `cutoff`, `seed`, `potential`, `fit`, `backend`, `data` '
+            '(data options other than file names).',
+        )
+        spec.input(
+            'initial_potential',
+            valid_type=PacePotentialData,
+            required=False,
+            help='Continue the fit from this potential (pacemaker `-p`): fine-tuning with the same basis.',
+        )
+        spec.input(
+            'baseline',
+            valid_type=orm.Dict,
+            required=False,
+            help='Additive baseline (e.g. Lennard-Jones) that the caller already subtracted from the labels of '
+            '`training_set` (see `subtract_baseline_from_training_set`); recorded on the output potential so '
+            'that using it adds the baseline back.',
+        )
+        spec.inputs['metadata']['options']['parser_name'].default = 'pacemaker.train'
+        spec.inputs['metadata']['options']['input_filename'].default = 'input.yaml'
+        spec.inputs['metadata']['options']['output_filename'].default = cls.STDOUT_FILE
+        spec.inputs.validator = cls.validate_inputs
+
+        spec.output('potential', valid_type=PacePotentialData, help='The fitted potential.')
+        spec.output(
+            'metrics',
+            valid_type=orm.Dict,
+            help='`train_energy_rmse` (meV/atom), `train_force_rmse` and `train_force_mae` (meV/Å), the same '
+            'RMSEs with `test_`, `iterations`, `loss`, `initial_loss`, `number_of_functions`, '
+            '`optimizer_status` and `optimizer_message`.',
+        )
+        spec.output(
+            'interim_potential',
+            valid_type=PacePotentialData,
+            required=False,
+            help='The last interim potential of a fit that did not finish (to restart from).',
+        )
+        spec.default_output_node = 'metrics'
+
+        spec.exit_code(
+            302, 'ERROR_OUTPUT_POTENTIAL_MISSING', message='pacemaker wrote no output potential.{detail}'
+        )
+        spec.exit_code(
+            303,
+            'ERROR_OUTPUT_POTENTIAL_UNREADABLE',
+            message='The output potential is truncated or corrupt: {detail}',
+        )
+        spec.exit_code(304, 'ERROR_METRICS_UNREADABLE', message='The fit metrics could not be read: {detail}')
+        spec.exit_code(305, 'ERROR_YACE_MISSING', message='pace_yaml2yace did not write the .yace: {detail}')
+        spec.exit_code(
+            400,
+            'ERROR_PACEMAKER_FAILED',
+            message='pacemaker exited with status {status}; end of its log:\n{log_tail}',
+        )
+        spec.exit_code(
+            401,
+            'ERROR_FIT_INTERRUPTED',
+            message='The fit was interrupted before it finished (killed or out of walltime); '
+            'the last interim potential is in the `interim_potential` output.{detail}',
+        )
+        spec.exit_code(
+            410,
+            'ERROR_FIT_NOT_CONVERGED',
+            message='The optimizer stopped after {iterations} of {maxiter} iterations: {reason}',
+        )
+        spec.exit_code(
+            420, 'ERROR_NON_FINITE_LOSS', message='The loss became non-finite ({loss}) during the fit.'
+        )
+
+    @staticmethod
+    def validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
+        """Check parameters against the data and the initial potential before anything runs."""
+        message = PaceBaseCalculation.validate_options(inputs)
+        if message:
+            return message
+        parameters = inputs.get('parameters')
+        training_set = inputs.get('training_set')
+        if parameters is None or training_set is None:
+            return None
+        elements = set(training_set.elements)
+        test_set = inputs.get('test_set')
+        if test_set is not None:
+            elements |= set(test_set.elements)
+        content = parameters.get_dict()
+        initial = inputs.get('initial_potential')
+        if initial is not None:
+            missing = sorted(elements - set(initial.elements))
+            if missing:
+                return (
+                    f'the training data hold elements {missing} that the initial potential '
+                    f'PacePotentialData<{initial.pk}> (elements {initial.elements}) does not know'
+                )
+        elif 'potential' not in content:
+            return 'the `parameters` need a `potential` section (or give an `initial_potential`)'
+        test_size = (content.get('data') or {}).get('test_size')
+        if test_set is not None and test_size is not None:
+            return 'give either a `test_set` or `data.test_size` in the parameters, not both'
+        if isinstance(test_size, int | float) and not isinstance(test_size, bool) and test_size > 0:
+            # pacemaker splits int(N * fraction) (or the count itself) out: it crashes on an empty split
+            count = int(training_set.num_structures * test_size) if test_size < 1 else int(test_size)
+            if count < 1 or count >= training_set.num_structures:
+                return (
+                    f'`data.test_size: {test_size}` leaves {count} of {training_set.num_structures} structures '
+                    'for testing; pacemaker needs at least one test and one training structure'
+                )
+        try:
+            validate_pacemaker_parameters(
+                content, data_elements=sorted(elements) if 'potential' in content else None
+            )
+        except ConfigError as exception:
+            return f'invalid `parameters`: {exception}'
+        return None
+
+    def prepare_for_submission(self, folder: t.Any) -> CalcInfo:
+        """Write ``input.yaml`` and the data files, stage the initial potential, build the command."""
+        parameters = copy.deepcopy(self.inputs.parameters.get_dict())
+        data = dict(parameters.get('data') or {})
+        data['filename'] = self.TRAINING_FILE
+        with folder.open(self.TRAINING_FILE, 'wb') as handle:
+            self.inputs.training_set.write_pacemaker_pickle(handle)
+        if 'test_set' in self.inputs:
+            data['test_filename'] = self.TEST_FILE
+            with folder.open(self.TEST_FILE, 'wb') as handle:
+                self.inputs.test_set.write_pacemaker_pickle(handle)
+        parameters['data'] = data
+        write_yaml(folder, self.inputs.metadata.options.input_filename, parameters)
+
+        cmdline = [self.inputs.metadata.options.input_filename]
+        local_copy_list = []
+        if 'initial_potential' in self.inputs:
+            potential = self.inputs.initial_potential
+            local_copy_list.append((potential.uuid, POTENTIAL_YAML, self.INITIAL_POTENTIAL_FILE))
+            cmdline += ['-p', self.INITIAL_POTENTIAL_FILE]
+
+        codeinfo = CodeInfo()
+        codeinfo.code_uuid = self.inputs.code.uuid
+        codeinfo.cmdline_params = cmdline
+        codeinfo.stdout_name = self.STDOUT_FILE
+        codeinfo.join_files = True
+
+        yaml2yace = sibling_command(self.inputs.code, 'pace_yaml2yace')
+        calcinfo = CalcInfo()
+        calcinfo.codes_info = [codeinfo]
+        calcinfo.local_copy_list = local_copy_list
+        calcinfo.provenance_exclude_list = [self.TRAINING_FILE, self.TEST_FILE]
+        calcinfo.append_text = '\n'.join(
+            [
+                self.exit_status_capture(),
+                f'if [ -s {self.OUTPUT_POTENTIAL_FILE} ]; then',
+                f'  {yaml2yace} {self.OUTPUT_POTENTIAL_FILE} -o {self.OUTPUT_YACE_FILE} > yaml2yace.out 2>&1',
+                'fi',
+            ]
+        )
+        calcinfo.retrieve_list = [
+            self.EXIT_STATUS_FILE,
+            self.STDOUT_FILE,
+            self.LOG_FILE,
+            'yaml2yace.out',
+            self.OUTPUT_POTENTIAL_FILE,
+            self.OUTPUT_YACE_FILE,
+            'metrics.txt',
+            'test_metrics.txt',
+            'cycle_metrics.txt',
+            'test_cycle_metrics.txt',
+            'interim_potential_*.yaml',
+        ]
+        return calcinfo

@@ -1,0 +1,398 @@
+"""The YAML file of ``aiida-pacemaker run``: read it, check it, and turn it into a process builder.
+
+Schema (top-level keys; file paths are relative to the YAML file)::
+
+    elements: [Cu]                 # optional: the potential's elements (default: those in the data)
+    training_set: 1234             # PK or UUID of a TrainingSetData, or
+    data: initial.extxyz           # labelled file(s) (extxyz or any ASE format with energy and forces)
+    structures: seeds.extxyz       # active learning: unlabelled initial structures, labelled first
+    pool: candidates.extxyz        # active learning: candidate structures (any ASE-readable file)
+    explore: {structures: seeds.extxyz, temperatures: [600], steps: 200}   # active learning: MD
+    test_set: test.extxyz          # labelled file(s), or the PK or UUID of a TrainingSetData
+    labeller:                      # active learning: one of
+      ase: {calculator: ase.calculators.emt.EMT, kwargs: {}}
+      # process: ENTRY_POINT, inputs: {name: value, code: {code: LABEL}, x: {node: PK}}, options: {...}
+    protocol: fast                 # fast | balanced | precise
+    overrides: {max_cycles: 2}     # deep-merged into the protocol
+    initial_potential: 1234        # train: continue from this PacePotentialData (pacemaker -p)
+    codes: {pacemaker: pacemaker@cluster}   # optional; missing ones are registered on localhost
+    label: my run                  # optional process label
+    description: ...               # optional process description
+
+Any data key takes, instead of a file, ``{example: {count: 8, seed: 0, ...}}``: distorted fcc
+cells of :func:`aiida_pacemaker.tools.examples.random_bulk_structures` (EMT-labelled where labels
+are needed), for demos. Every error is a `RunConfigError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import inspect
+import pathlib
+import re
+import typing as t
+
+import yaml
+from aiida import orm
+
+from aiida_pacemaker.data.training_set import TrainingSetData
+from aiida_pacemaker.tools import io
+
+__all__ = ('RunConfigError', 'active_learning_builder', 'read_config', 'train_builder')
+
+COMMON_KEYS = (
+    'elements',
+    'training_set',
+    'data',
+    'test_set',
+    'protocol',
+    'overrides',
+    'codes',
+    'label',
+    'description',
+)
+ACTIVE_LEARNING_KEYS = (*COMMON_KEYS, 'structures', 'pool', 'explore', 'labeller')
+TRAIN_KEYS = (*COMMON_KEYS, 'initial_potential')
+_UUID = re.compile(r'^[0-9a-f]{8}(-?[0-9a-f]{4}){3}-?[0-9a-f]{12}$', re.IGNORECASE)
+
+
+class RunConfigError(ValueError):
+    """Raised for a run configuration that cannot be used."""
+
+
+def _unknown(key: str, valid: t.Iterable[str], where: str) -> RunConfigError:
+    valid = sorted(valid)
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f'did you mean `{close[0]}`?' if close else f'valid keys: {", ".join(valid)}'
+    return RunConfigError(f'unknown key `{key}` {where}; {hint}')
+
+
+def _check_keys(mapping: t.Any, valid: t.Sequence[str], where: str) -> dict[str, t.Any]:
+    if not isinstance(mapping, dict):
+        raise RunConfigError(f'{where} must be a mapping, got {type(mapping).__name__}')
+    for key in mapping:
+        if key not in valid:
+            raise _unknown(str(key), valid, where)
+    return mapping
+
+
+def read_config(path: str | pathlib.Path, valid_keys: t.Sequence[str]) -> dict[str, t.Any]:
+    """Read the YAML file (``yaml.safe_load``) and refuse unknown top-level keys."""
+    path = pathlib.Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding='utf8'))
+    except OSError as exception:
+        raise RunConfigError(f'{path}: cannot read it: {exception.strerror}') from None
+    except yaml.YAMLError as exception:
+        raise RunConfigError(f'{path}: invalid YAML: {" ".join(str(exception).split())}') from None
+    return _check_keys(document or {}, valid_keys, f'in {path.name}')
+
+
+# ---------------------------------------------------------------- data sources
+
+
+def _example_atoms(spec: t.Any, where: str) -> list:
+    from aiida_pacemaker.tools.examples import random_bulk_structures
+
+    valid = list(inspect.signature(random_bulk_structures).parameters)
+    spec = dict(_check_keys(spec or {}, valid, f'in `{where}.example`'))
+    if 'rattle' in spec:
+        spec['rattle'] = tuple(spec['rattle'])
+    spec.setdefault('count', 8)
+    return random_bulk_structures(**spec)
+
+
+def _paths(value: t.Any, base: pathlib.Path, where: str) -> list[pathlib.Path]:
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(isinstance(v, str) for v in values):
+        raise RunConfigError(
+            f'`{where}` must be a file name, a list of them or {{example: ...}}, got {value!r}'
+        )
+    return [base / v for v in values]
+
+
+def _load_training_set(identifier: t.Any, where: str) -> TrainingSetData:
+    try:
+        node = orm.load_node(identifier)
+    except Exception as exception:  # NotExistent, MultipleObjectsError, ValueError
+        raise RunConfigError(f'`{where}`: no node {identifier!r}: {exception}') from None
+    if not isinstance(node, TrainingSetData):
+        raise RunConfigError(
+            f'`{where}`: node {identifier!r} is a {type(node).__name__}, not a TrainingSetData'
+        )
+    return node
+
+
+def _stored(training_set: TrainingSetData) -> TrainingSetData:
+    """``training_set`` stored, or the stored node with the same content (no duplicates)."""
+    query = orm.QueryBuilder().append(
+        TrainingSetData, filters={'attributes.content_hash': training_set.content_hash}, project='*'
+    )
+    existing = query.first()
+    return existing[0] if existing else training_set.store()
+
+
+def labelled_data(value: t.Any, base: pathlib.Path, where: str) -> TrainingSetData:
+    """A stored TrainingSetData from a PK or UUID, labelled file(s), or ``{example: ...}``."""
+    from aiida_pacemaker.tools.examples import emt_label
+
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _load_training_set(value, where)
+    if isinstance(value, dict):
+        _check_keys(value, ['example'], f'in `{where}`')
+        return _stored(TrainingSetData.from_ase(emt_label(_example_atoms(value['example'], where))))
+    if isinstance(value, str) and _UUID.match(value) and not (base / value).exists():
+        return _load_training_set(value, where)
+    paths = _paths(value, base, where)
+    try:
+        return _stored(io.training_set_from_files(paths))
+    except io.UntrustedPickleError:
+        raise RunConfigError(
+            f'`{where}`: a pickle is not read from a run configuration (unpickling runs code); import it with '
+            '`aiida-pacemaker dataset import FILE --trust-pickle` and give the PK it prints'
+        ) from None
+    except ValueError as exception:
+        raise RunConfigError(f'`{where}`: {exception}') from None
+
+
+def unlabelled_structures(
+    value: t.Any, base: pathlib.Path, where: str, prefix: str
+) -> dict[str, orm.StructureData]:
+    """StructureData (unstored) from file(s) or ``{example: ...}``, keyed ``{prefix}0000``..."""
+    if isinstance(value, dict):
+        _check_keys(value, ['example'], f'in `{where}`')
+        atoms_list = _example_atoms(value['example'], where)
+    else:
+        atoms_list = []
+        for path in _paths(value, base, where):
+            try:
+                atoms_list.extend(io.read_structures(path))
+            except ValueError as exception:
+                raise RunConfigError(f'`{where}`: {exception}') from None
+    for atoms in atoms_list:
+        atoms.calc = None
+    return io.structures_to_nodes(atoms_list, prefix)
+
+
+# ---------------------------------------------------------------- codes, labeller, overrides
+
+
+def resolve_codes(config: dict[str, t.Any], explore: bool) -> dict[str, orm.AbstractCode]:
+    """The codes named under ``codes``; the missing ones registered on localhost (idempotent)."""
+    from aiida_pacemaker.codes import EXECUTABLES, get_or_create_localhost, setup_codes
+
+    given = _check_keys(config.get('codes') or {}, list(EXECUTABLES), 'in `codes`')
+    codes: dict[str, orm.AbstractCode] = {}
+    for role, identifier in given.items():
+        try:
+            codes[role] = orm.load_code(identifier)
+        except Exception as exception:  # NotExistent, MultipleObjectsError
+            raise RunConfigError(f'`codes.{role}`: no code {identifier!r}: {exception}') from None
+    needed = ['pacemaker', 'pace_activeset', 'pace_select'] + (['pace_explore'] if explore else [])
+    if any(role not in codes for role in needed):
+        try:
+            local = setup_codes(get_or_create_localhost())
+        except FileNotFoundError as exception:
+            raise RunConfigError(f'{exception}; or name the codes under `codes`') from None
+        codes = {**local, **codes}
+    return codes
+
+
+def _to_node(value: t.Any, where: str) -> orm.Data:
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ('node', 'code'):
+        kind, identifier = next(iter(value.items()))
+        try:
+            node = orm.load_code(identifier) if kind == 'code' else orm.load_node(identifier)
+        except Exception as exception:  # NotExistent, MultipleObjectsError
+            raise RunConfigError(f'`{where}`: no {kind} {identifier!r}: {exception}') from None
+        if not isinstance(node, orm.Data):
+            raise RunConfigError(
+                f'`{where}`: node {identifier!r} is a {type(node).__name__}, not a data node'
+            )
+        return node
+    try:
+        return orm.to_aiida_type(value)
+    except Exception:  # to_aiida_type raises NotImplementedError and others
+        raise RunConfigError(f'`{where}`: cannot store {value!r} as an AiiDA node') from None
+
+
+def resolve_labeller(value: t.Any) -> tuple[str, dict[str, orm.Data], dict[str, t.Any] | None]:
+    """The labeller entry point, its fixed inputs and optional CalcJob options."""
+    from aiida_pacemaker.labellers import LabellerError, load_labeller, validate_labeller
+    from aiida_pacemaker.labellers.ase import load_calculator_class
+
+    if value is None:
+        raise RunConfigError(
+            'give a `labeller`: {ase: {calculator: ase.calculators.emt.EMT}} or {process: ...}'
+        )
+    _check_keys(value, ['ase', 'process', 'inputs', 'options'], 'in `labeller`')
+    if ('ase' in value) == ('process' in value):
+        raise RunConfigError('`labeller` needs exactly one of `ase` or `process`')
+    if 'ase' in value:
+        if set(value) != {'ase'}:
+            raise RunConfigError('`labeller.ase` takes no `inputs` or `options`: use `labeller.ase.kwargs`')
+        ase = _check_keys(value['ase'], ['calculator', 'kwargs'], 'in `labeller.ase`')
+        if 'calculator' not in ase:
+            raise RunConfigError('`labeller.ase` needs a `calculator`, e.g. ase.calculators.emt.EMT')
+        try:
+            load_calculator_class(str(ase['calculator']))
+        except ValueError as exception:
+            raise RunConfigError(f'`labeller.ase.calculator`: {exception}') from None
+        inputs: dict[str, orm.Data] = {'calculator': orm.Str(ase['calculator'])}
+        if ase.get('kwargs'):
+            inputs['calculator_kwargs'] = orm.Dict(_check_keys(ase['kwargs'], list(ase['kwargs']), 'kwargs'))
+        return 'pacemaker.label_ase', inputs, None
+    process = str(value['process'])
+    try:
+        validate_labeller(load_labeller(process))
+    except LabellerError as exception:
+        raise RunConfigError(f'`labeller.process`: {exception}') from None
+    raw = _check_keys(value.get('inputs') or {}, list(value.get('inputs') or {}), 'in `labeller.inputs`')
+    inputs = {key: _to_node(item, f'labeller.inputs.{key}') for key, item in raw.items()}
+    options = value.get('options')
+    if options is not None:
+        _check_keys(options, list(options), 'in `labeller.options`')
+    return process, inputs, options
+
+
+def _overrides(config: dict[str, t.Any]) -> dict[str, t.Any]:
+    overrides = copy.deepcopy(config.get('overrides') or {})
+    _check_keys(overrides, list(overrides), 'in `overrides`')
+    elements = config.get('elements')
+    if elements is not None:
+        if not isinstance(elements, list) or not all(isinstance(e, str) for e in elements):
+            raise RunConfigError(f'`elements` must be a list of chemical symbols, got {elements!r}')
+        basis = overrides.setdefault('trainer', {}).setdefault('ace_basis_config', {})
+        basis.setdefault('elements', elements)
+    return overrides
+
+
+def _set_metadata(builder: t.Any, config: dict[str, t.Any]) -> None:
+    for key in ('label', 'description'):
+        if config.get(key) is not None:
+            builder.metadata[key] = str(config[key])
+
+
+# ---------------------------------------------------------------- builders
+
+
+def active_learning_builder(config: dict[str, t.Any], base: pathlib.Path) -> t.Any:
+    """A `PaceActiveLearningWorkChain` builder from a checked configuration (see the module docstring)."""
+    from aiida_pacemaker.workflows.active_learning import PaceActiveLearningWorkChain
+    from aiida_pacemaker.workflows.protocols import ProtocolError
+
+    if 'training_set' in config and 'data' in config:
+        raise RunConfigError('give either `training_set` (a PK) or `data` (files), not both')
+    if not any(key in config for key in ('training_set', 'data', 'structures')):
+        raise RunConfigError(
+            'give initial data: `training_set` (a PK), `data` (labelled files) or `structures`'
+        )
+    explore = dict(
+        _check_keys(config.get('explore') or {}, list(config.get('explore') or {}), 'in `explore`')
+    )
+    if explore and 'structures' not in explore:
+        raise RunConfigError('`explore` needs `structures` (the MD seeds)')
+    if not config.get('pool') and not explore:
+        raise RunConfigError('give candidates: a `pool` file and/or `explore: {structures: ...}`')
+    overrides = _overrides(config)
+    # first everything that queries the database, then the unstored nodes (no autoflush of half-made nodes)
+    source = 'training_set' if 'training_set' in config else 'data'
+    kwargs: dict[str, t.Any] = {
+        'training_set': labelled_data(config[source], base, source) if source in config else None,
+        'test_set': labelled_data(config['test_set'], base, 'test_set') if 'test_set' in config else None,
+    }
+    codes = resolve_codes(config, explore=bool(explore))
+    labeller, labeller_inputs, options = resolve_labeller(config.get('labeller'))
+    if explore:
+        seeds = explore.pop('structures')
+        kwargs['explore_structures'] = unlabelled_structures(seeds, base, 'explore.structures', 'seed')
+        if explore:
+            overrides['explore'] = {**overrides.get('explore', {}), **explore}
+    if config.get('structures'):
+        kwargs['structures'] = unlabelled_structures(config['structures'], base, 'structures', 's')
+    if config.get('pool'):
+        kwargs['pool'] = unlabelled_structures(config['pool'], base, 'pool', 'p')
+    try:
+        builder = PaceActiveLearningWorkChain.get_builder_from_protocol(
+            codes,
+            **kwargs,
+            labeller=labeller,
+            labeller_inputs=labeller_inputs,
+            protocol=config.get('protocol'),
+            overrides=overrides,
+        )
+    except (ProtocolError, ValueError) as exception:
+        raise RunConfigError(str(exception)) from None
+    if options is not None:
+        builder.labeller.options = orm.Dict(options)
+    _set_metadata(builder, config)
+    return builder
+
+
+def train_builder(config: dict[str, t.Any], base: pathlib.Path) -> t.Any:
+    """A `PaceTrainWorkChain` builder: the ``trainer`` section of the protocol, rendered by `TrainerConfig`."""
+    from aiida_pacemaker.baselines import LennardJonesBaseline, min_interatomic_distance
+    from aiida_pacemaker.calculations.functions import subtract_baseline_from_training_set
+    from aiida_pacemaker.config import TrainerConfig
+    from aiida_pacemaker.data.potential import PacePotentialData
+    from aiida_pacemaker.workflows.protocols import ProtocolError, get_protocol
+    from aiida_pacemaker.workflows.train import PaceTrainWorkChain
+
+    if ('training_set' in config) == ('data' in config):
+        raise RunConfigError('give the training data as either `training_set` (a PK) or `data` (files)')
+    overrides = _overrides(config)
+    ignored = sorted(set(overrides) - {'trainer'})
+    if ignored:
+        raise RunConfigError(
+            f'`run train` uses only the `trainer` section of the protocol; `overrides.{ignored[0]}` would be ignored'
+        )
+    try:
+        trainer = copy.deepcopy(get_protocol(config.get('protocol'), overrides)['trainer'])
+    except ProtocolError as exception:
+        raise RunConfigError(str(exception)) from None
+    source = 'training_set' if 'training_set' in config else 'data'
+    training_set = labelled_data(config[source], base, source)
+    test_set = labelled_data(config['test_set'], base, 'test_set') if 'test_set' in config else None
+    elements = set(training_set.elements) | set(test_set.elements if test_set is not None else [])
+    trainer.setdefault('ace_basis_config', {}).setdefault('elements', sorted(elements))
+    try:
+        trainer_config = TrainerConfig.from_dict(trainer)
+        parameters = trainer_config.to_pacemaker_parameters(
+            min_distance=min_interatomic_distance(training_set.get_arrays())
+        )
+    except ValueError as exception:
+        raise RunConfigError(f'trainer: {exception}') from None
+    codes = resolve_codes(config, explore=False)
+    builder: t.Any = PaceTrainWorkChain.get_builder()
+    builder.train.code = codes['pacemaker']
+    builder.train.parameters = orm.Dict(parameters)
+    if trainer_config.physics_baseline == 'lj':
+        baseline = orm.Dict(
+            {
+                'type': 'lj',
+                **(
+                    trainer_config.baseline_parameters
+                    or LennardJonesBaseline.default_for(sorted(elements)).to_parameters()
+                ),
+            }
+        )
+        builder.train.baseline = baseline
+        training_set = subtract_baseline_from_training_set(training_set, baseline)
+        if test_set is not None:
+            test_set = subtract_baseline_from_training_set(test_set, baseline)
+    builder.train.training_set = training_set
+    if test_set is not None:
+        builder.train.test_set = test_set
+    if config.get('initial_potential') is not None:
+        try:
+            potential = orm.load_node(config['initial_potential'])
+        except Exception as exception:  # NotExistent, MultipleObjectsError
+            raise RunConfigError(f'`initial_potential`: {exception}') from None
+        if not isinstance(potential, PacePotentialData):
+            raise RunConfigError(
+                f'`initial_potential` is a {type(potential).__name__}, not a PacePotentialData'
+            )
+        builder.train.initial_potential = potential
+    _set_metadata(builder, config)
+    return builder

@@ -1,0 +1,244 @@
+"""`PacePotentialData`: a fitted ACE potential (pacemaker ``.yaml`` and its ``.yace``)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import pathlib
+import typing as t
+
+import yaml
+from aiida.orm import Data
+
+from aiida_pacemaker.filenames import ACTIVE_SET_ASI, POTENTIAL_YACE, POTENTIAL_YAML
+
+__all__ = ('PacePotentialData', 'PotentialError', 'summarize_potential_yaml')
+
+
+class PotentialError(ValueError):
+    """Raised when a potential file is missing, unreadable or inconsistent."""
+
+
+def summarize_potential_yaml(content: bytes | str) -> dict[str, t.Any]:
+    """Read the header of a pacemaker B-basis ``.yaml`` (its ``species`` blocks).
+
+    Returns ``elements``, ``cutoff`` (largest ``rcutij``, Å), ``number_of_functions``,
+    ``has_zbl`` and ``reference_energies`` (eV per atom of each element, from the
+    ``metadata: reference_energy`` that pacemaker records when the fit subtracted one,
+    its ``shift`` folded in: total energy = ACE energy + sum of these over the atoms).
+
+    :raises PotentialError: if the text is not a pacemaker potential.
+    """
+    try:
+        document = yaml.safe_load(content)
+    except yaml.YAMLError as exception:
+        raise PotentialError(f'the potential is not valid YAML: {exception}') from exception
+    if (
+        not isinstance(document, dict)
+        or not isinstance(document.get('species'), list)
+        or not document['species']
+    ):
+        raise PotentialError('the file is not a pacemaker B-basis potential: it has no `species` blocks')
+    elements: list[str] = []
+    cutoffs: list[float] = []
+    number_of_functions = 0
+    has_zbl = False
+    for block in document['species']:
+        if not isinstance(block, dict) or 'speciesblock' not in block:
+            raise PotentialError('a `species` entry of the potential has no `speciesblock`')
+        names = str(block['speciesblock']).split()
+        if len(names) == 1 and names[0] not in elements:
+            elements.append(names[0])
+        if 'rcutij' in block:
+            cutoffs.append(float(block['rcutij']))
+        number_of_functions += len(block.get('nbody') or [])
+        has_zbl = has_zbl or block.get('inner_cutoff_type') == 'zbl'
+    if not elements:
+        raise PotentialError('the potential lists no elements')
+    reference = (document.get('metadata') or {}).get('reference_energy') or {}
+    if isinstance(reference, str):
+        try:
+            reference = yaml.safe_load(reference) or {}
+        except yaml.YAMLError:
+            reference = {}
+    # pacemaker fits energy_corrected = E - sum_e n_e E_e + shift * N (pyace/process_df.py), so the
+    # energy per atom of element e to add back is E_e - shift
+    shift = float(reference.get('shift', 0.0)) if isinstance(reference, dict) else 0.0
+    reference_energies = (
+        {str(k): float(v) - shift for k, v in reference.items() if str(k) in elements}
+        if isinstance(reference, dict)
+        else {}
+    )
+    return {
+        'elements': elements,
+        'cutoff': max(cutoffs) if cutoffs else None,
+        'number_of_functions': int(number_of_functions),
+        'has_zbl': has_zbl,
+        'reference_energies': reference_energies,
+    }
+
+
+class PacePotentialData(Data):
+    """A pacemaker potential: the B-basis ``.yaml`` and, when available, the ``.yace``.
+
+    Attributes: ``elements``, ``cutoff`` (Å), ``number_of_functions``, ``physics_baseline``
+    (``none``, ``zbl`` or ``lj``), ``baseline_parameters`` (for ``lj``), ``reference_energies``
+    (eV/atom per element, added back by the ASE calculator), ``yaml_sha256`` and, with a
+    ``.yace``, ``yace_sha256``.
+    """
+
+    def __init__(
+        self,
+        potential_yaml: bytes | str | pathlib.Path | None = None,
+        potential_yace: bytes | str | pathlib.Path | None = None,
+        physics_baseline: str | None = None,
+        baseline_parameters: dict[str, t.Any] | None = None,
+        **kwargs: t.Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if potential_yaml is None:
+            return
+        content = _read_bytes(potential_yaml)
+        summary = summarize_potential_yaml(content)
+        self.base.repository.put_object_from_bytes(content, POTENTIAL_YAML)
+        self.base.attributes.set('yaml_sha256', hashlib.sha256(content).hexdigest())
+        self.base.attributes.set('elements', summary['elements'])
+        self.base.attributes.set('cutoff', summary['cutoff'])
+        self.base.attributes.set('number_of_functions', summary['number_of_functions'])
+        self.base.attributes.set('reference_energies', summary['reference_energies'])
+        if physics_baseline is None:
+            physics_baseline = 'zbl' if summary['has_zbl'] else 'none'
+        if physics_baseline not in ('none', 'zbl', 'lj'):
+            raise PotentialError(f'unknown physics_baseline {physics_baseline!r}: use none, zbl or lj')
+        self.base.attributes.set('physics_baseline', physics_baseline)
+        self.base.attributes.set('baseline_parameters', baseline_parameters or {})
+        if potential_yace is not None:
+            yace = _read_bytes(potential_yace)
+            if not yace.strip():
+                raise PotentialError('the .yace file is empty')
+            self.base.repository.put_object_from_bytes(yace, POTENTIAL_YACE)
+            self.base.attributes.set('yace_sha256', hashlib.sha256(yace).hexdigest())
+
+    # ------------------------------------------------------------------ attributes
+    @property
+    def elements(self) -> list[str]:
+        """Chemical symbols the potential knows, in its own order."""
+        return self.base.attributes.get('elements')
+
+    @property
+    def cutoff(self) -> float:
+        """Largest radial cutoff, Å."""
+        return self.base.attributes.get('cutoff')
+
+    @property
+    def number_of_functions(self) -> int:
+        """Total number of ACE basis functions over all elements."""
+        return self.base.attributes.get('number_of_functions')
+
+    @property
+    def physics_baseline(self) -> str:
+        """``none``, ``zbl`` (pacemaker's inner core) or ``lj`` (additive, applied by this plugin)."""
+        return self.base.attributes.get('physics_baseline', 'none')
+
+    @property
+    def baseline_parameters(self) -> dict[str, t.Any]:
+        """Parameters of an additive baseline (see :mod:`aiida_pacemaker.baselines`)."""
+        return self.base.attributes.get('baseline_parameters', {})
+
+    @property
+    def has_yace(self) -> bool:
+        """Whether the ``.yace`` (for LAMMPS ``pair_style pace``) is stored."""
+        return 'yace_sha256' in self.base.attributes.keys()
+
+    # ------------------------------------------------------------------ files
+    def _get_checked(self, filename: str, attribute: str) -> bytes:
+        try:
+            content = self.base.repository.get_object_content(filename, mode='rb')
+        except FileNotFoundError as exception:
+            raise PotentialError(f'PacePotentialData<{self.pk}> holds no {filename}') from exception
+        if hashlib.sha256(content).hexdigest() != self.base.attributes.get(attribute):
+            raise PotentialError(
+                f'{filename} of PacePotentialData<{self.pk}> does not match its recorded SHA-256'
+            )
+        return content
+
+    def get_yaml_content(self) -> bytes:
+        """Return the ``.yaml`` potential, after checking its hash."""
+        return self._get_checked(POTENTIAL_YAML, 'yaml_sha256')
+
+    def get_yace_content(self) -> bytes:
+        """Return the ``.yace`` potential, after checking its hash."""
+        return self._get_checked(POTENTIAL_YACE, 'yace_sha256')
+
+    def write_yaml(self, path: str | pathlib.Path) -> pathlib.Path:
+        """Write the ``.yaml`` potential to ``path`` and return it."""
+        path = pathlib.Path(path)
+        path.write_bytes(self.get_yaml_content())
+        return path
+
+    def write_yace(self, path: str | pathlib.Path) -> pathlib.Path:
+        """Write the ``.yace`` potential to ``path`` and return it."""
+        path = pathlib.Path(path)
+        path.write_bytes(self.get_yace_content())
+        return path
+
+    def get_ase_calculator(
+        self, active_set: t.Any = None, directory: str | pathlib.Path | None = None
+    ) -> t.Any:
+        """Return an ASE calculator for this potential (needs pyace), including any additive baseline.
+
+        :param active_set: optional `ActiveSetData` of this potential; the calculator then
+            reports the per-atom extrapolation grade in ``calc.results['gamma']``.
+        :param directory: where to write the potential files (a temporary folder by default).
+        """
+        import tempfile
+
+        from pyace import PyACECalculator
+
+        folder = pathlib.Path(directory or tempfile.mkdtemp(prefix='aiida_pacemaker_'))
+        yaml_path = self.write_yaml(folder / POTENTIAL_YAML)
+        calculator = PyACECalculator(str(yaml_path))
+        if active_set is not None:
+            active_set.check_potential(self)
+            calculator.set_active_set(str(active_set.write_asi(folder / ACTIVE_SET_ASI)))
+        reference = {k: v for k, v in self.reference_energies.items() if v}
+        if self.physics_baseline == 'lj' or reference:
+            from aiida_pacemaker.baselines import BaselineSumCalculator, baseline_from_parameters
+
+            baseline = (
+                baseline_from_parameters(self.baseline_parameters) if self.physics_baseline == 'lj' else None
+            )
+            return BaselineSumCalculator(calculator, baseline=baseline, reference_energies=reference or None)
+        return calculator
+
+    @property
+    def reference_energies(self) -> dict[str, float]:
+        """Per-element energies (eV/atom) that pacemaker subtracted before the fit (``reference_energy``)."""
+        return self.base.attributes.get('reference_energies', {})
+
+    def lammps_lines(self, yace_filename: str = POTENTIAL_YACE) -> list[str]:
+        """LAMMPS ``pair_style``/``pair_coeff`` lines for this potential, including its baseline.
+
+        pair_style pace has no per-element energy offset: with non-zero ``reference_energies``
+        LAMMPS energies differ from the ASE calculator's by that constant per atom (forces agree).
+        """
+        if self.physics_baseline == 'lj':
+            from aiida_pacemaker.baselines import baseline_from_parameters
+
+            return baseline_from_parameters(self.baseline_parameters).lammps_lines(
+                self.elements, yace_filename
+            )
+        return ['pair_style pace', f'pair_coeff * * {yace_filename} {" ".join(self.elements)}']
+
+
+def _read_bytes(source: bytes | str | pathlib.Path | t.IO) -> bytes:
+    if isinstance(source, bytes):
+        return source
+    if isinstance(source, pathlib.Path):
+        return source.read_bytes()
+    if isinstance(source, str):
+        return source.encode()
+    if isinstance(source, io.IOBase) or hasattr(source, 'read'):
+        data = source.read()
+        return data.encode() if isinstance(data, str) else data
+    raise TypeError(f'cannot read a potential from {type(source).__name__}')

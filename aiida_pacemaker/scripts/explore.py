@@ -1,0 +1,134 @@
+"""Molecular dynamics with an ACE potential that stops on the extrapolation grade.
+
+Usage: python explore.py   (in a folder holding explore_input.json, seeds.extxyz,
+potential.yaml and potential.asi)
+
+For every seed structure and every temperature it runs Langevin NVT (or Berendsen NPT
+when a pressure is given) with pyace's calculator and the active set. A snapshot whose
+max gamma lies in [gamma_select, gamma_stop) is kept as a candidate; a trajectory stops
+as soon as max gamma reaches gamma_stop, or when the MD becomes unphysical (non-finite
+energy or forces, atoms closer than min_distance). Writes:
+
+- candidates.extxyz: kept snapshots, with info keys gamma, trajectory, step
+- explore_summary.json: per trajectory: seed, temperature, steps run, max gamma, reason
+  it stopped (completed, gamma_stop, exploded: ...); and `exploded` count.
+
+Units: temperature K, pressure GPa, timestep fs, distances Å.
+"""
+
+import json
+import sys
+
+import numpy as np
+from ase import units
+from ase.io import read, write
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from pyace import PyACECalculator
+
+
+class Stop(Exception):
+    """End of one trajectory."""
+
+
+def min_distance(atoms):
+    if len(atoms) < 2:
+        return np.inf
+    distances = atoms.get_all_distances(mic=bool(atoms.pbc.any()))
+    return distances[np.triu_indices(len(atoms), 1)].min()
+
+
+def run_trajectory(seed_index, atoms, temperature, settings, calculator, kept):
+    rng = np.random.default_rng(settings['seed'] + 1000 * seed_index + int(temperature))
+    atoms = atoms.copy()
+    atoms.calc = calculator
+    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
+    Stationary(atoms)
+    timestep = settings['timestep'] * units.fs
+    if settings.get('pressure') is not None:
+        from ase.md.nptberendsen import NPTBerendsen
+
+        dynamics = NPTBerendsen(
+            atoms,
+            timestep,
+            temperature_K=temperature,
+            pressure_au=settings['pressure'] * units.GPa,
+            taut=100 * units.fs,
+            taup=1000 * units.fs,
+            compressibility_au=1.0 / (140 * units.GPa),
+        )
+    else:
+        dynamics = Langevin(atoms, timestep, temperature_K=temperature, friction=0.02, rng=rng)
+    record = {
+        'seed': seed_index,
+        'temperature': temperature,
+        'steps': 0,
+        'max_gamma': 0.0,
+        'reason': 'completed',
+    }
+    label = len(kept['atoms'])
+
+    def check():
+        step = dynamics.nsteps
+        energy = atoms.get_potential_energy()
+        forces = atoms.get_forces()
+        gamma = float(np.max(calculator.results['gamma']))
+        record['steps'] = step
+        record['max_gamma'] = max(record['max_gamma'], gamma)
+        if not (np.isfinite(energy) and np.all(np.isfinite(forces)) and np.isfinite(gamma)):
+            raise Stop('exploded: non-finite energy, forces or gamma')
+        if min_distance(atoms) < settings['min_distance']:
+            raise Stop(f'exploded: atoms closer than {settings["min_distance"]} Å')
+        if gamma >= settings['gamma_stop']:
+            raise Stop('gamma_stop')
+        if gamma >= settings['gamma_select'] and step > 0 and step % settings['sample_interval'] == 0:
+            snapshot = atoms.copy()
+            snapshot.calc = None
+            snapshot.info.update(gamma=gamma, trajectory=len(kept['records']), step=step)
+            kept['atoms'].append(snapshot)
+
+    dynamics.attach(check, interval=1)
+    try:
+        dynamics.run(settings['steps'])
+    except Stop as stop:
+        record['reason'] = str(stop)
+        if str(stop) == 'gamma_stop' and settings.get('keep_stop_structure', True):
+            snapshot = atoms.copy()
+            snapshot.calc = None
+            snapshot.info.update(
+                gamma=record['max_gamma'], trajectory=len(kept['records']), step=record['steps']
+            )
+            kept['atoms'].append(snapshot)
+    except Exception as exception:
+        record['reason'] = f'exploded: {type(exception).__name__}: {exception}'
+    record['kept'] = len(kept['atoms']) - label
+    kept['records'].append(record)
+
+
+def main():
+    with open('explore_input.json') as handle:
+        settings = json.load(handle)
+    seeds = read('seeds.extxyz', index=':')
+    calculator = PyACECalculator(settings['potential'])
+    calculator.set_active_set(settings['active_set'])
+    kept = {'atoms': [], 'records': []}
+    for seed_index, atoms in enumerate(seeds):
+        for temperature in settings['temperatures']:
+            run_trajectory(seed_index, atoms, float(temperature), settings, calculator, kept)
+            # written after each trajectory, so what was found survives a crash of a later one
+            if kept['atoms']:
+                write('candidates.extxyz', kept['atoms'], format='extxyz')
+            else:
+                open('candidates.extxyz', 'w').close()
+            summary = {
+                'trajectories': kept['records'],
+                'num_candidates': len(kept['atoms']),
+                'exploded': sum(r['reason'].startswith('exploded') for r in kept['records']),
+            }
+            with open('explore_summary.json', 'w') as handle:
+                json.dump(summary, handle, indent=1)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

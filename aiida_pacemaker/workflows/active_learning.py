@@ -1,0 +1,614 @@
+"""`PaceActiveLearningWorkChain`: train, find what the potential does not know, label it, repeat."""
+
+from __future__ import annotations
+
+import typing as t
+
+from aiida import orm
+from aiida.common import AttributeDict
+from aiida.engine import ToContext, WorkChain, if_, while_
+
+from aiida_pacemaker.calculations.activeset import PaceActiveSetCalculation
+from aiida_pacemaker.calculations.explore import PaceExploreCalculation
+from aiida_pacemaker.calculations.functions import (
+    build_learning_curve,
+    extend_training_set,
+    subtract_baseline_from_training_set,
+)
+from aiida_pacemaker.calculations.select import PaceSelectCalculation
+from aiida_pacemaker.data.active_set import ActiveSetData
+from aiida_pacemaker.data.potential import PacePotentialData
+from aiida_pacemaker.data.training_set import TrainingSetData
+from aiida_pacemaker.labellers import LabellerError, is_process_function, load_labeller, validate_labeller
+from aiida_pacemaker.labellers.ase import label_with_ase
+from aiida_pacemaker.labellers.batch import BatchLabellingError, label_in_bulk, merge_inputs_of
+
+from .train import PaceTrainWorkChain
+
+__all__ = ('PaceActiveLearningWorkChain',)
+
+
+def _validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
+    if 'training_set' not in inputs and not inputs.get('structures'):
+        return 'give an initial labelled `training_set` or unlabelled `structures` to label first'
+    if not inputs.get('pool') and not (inputs.get('explore') or {}).get('structures'):
+        return 'give a candidate `pool` of structures and/or `explore.structures` (MD seeds)'
+    labeller = inputs.get('labeller', {}).get('process')
+    if labeller is not None:
+        try:
+            validate_labeller(load_labeller(labeller.value))
+        except LabellerError as exception:
+            return str(exception)
+    training_set, test_set = inputs.get('training_set'), inputs.get('test_set')
+    if training_set is not None and test_set is not None:
+        overlap = set(training_set.structure_hashes()) & set(test_set.structure_hashes())
+        if overlap:
+            return f'{len(overlap)} structure(s) of the `test_set` are also in the `training_set`'
+    parameters = inputs.get('train', {}).get('train', {}).get('parameters')
+    if test_set is not None and parameters is not None and 'test_size' in (parameters.get('data') or {}):
+        return 'give either a `test_set` or `data.test_size` in the training parameters, not both'
+    return None
+
+
+class PaceActiveLearningWorkChain(WorkChain):
+    """Active learning of an ACE potential with pacemaker, every step in the provenance graph.
+
+    One cycle: train (the first from scratch, later ones continuing from the previous
+    potential), build its active set, explore with MD and/or grade the candidate pool,
+    select the most informative candidates (D-optimality within a gamma window), label
+    each in its own process, and merge them into a new training-set node made by a
+    calcfunction. The loop stops when no candidate is above the selection threshold, when
+    the test force RMSE reaches the target, or after ``max_cycles`` trainings.
+    """
+
+    @classmethod
+    def define(cls, spec):  # type: ignore[no-untyped-def]
+        """Define the process specification."""
+        super().define(spec)
+        spec.input(
+            'training_set', valid_type=TrainingSetData, required=False, help='Initial labelled structures.'
+        )
+        spec.input_namespace(
+            'structures', valid_type=orm.StructureData, dynamic=True, help='Initial unlabelled structures.'
+        )
+        spec.input(
+            'test_set',
+            valid_type=TrainingSetData,
+            required=False,
+            help='Held-out set; never merged into training.',
+        )
+        spec.input_namespace('pool', valid_type=orm.StructureData, dynamic=True, help='Candidate structures.')
+        spec.input(
+            'baseline', valid_type=orm.Dict, required=False, help='Additive baseline (e.g. Lennard-Jones).'
+        )
+        spec.input_namespace('labeller', help='The process that labels a structure.')
+        spec.input(
+            'labeller.process',
+            valid_type=orm.Str,
+            serializer=orm.to_aiida_type,
+            help='Entry point (e.g. `pacemaker.label_ase`) or `module:ProcessClass` of the labeller.',
+        )
+        spec.input_namespace(
+            'labeller.inputs',
+            valid_type=orm.Data,
+            dynamic=True,
+            help='Inputs passed to every labelling process besides `structure`.',
+        )
+        spec.input(
+            'labeller.options',
+            valid_type=orm.Dict,
+            required=False,
+            help='`metadata.options` of a CalcJob labeller.',
+        )
+        spec.input(
+            'labeller.batch',
+            valid_type=orm.Bool,
+            default=lambda: orm.Bool(True),
+            serializer=orm.to_aiida_type,
+            help='With the built-in ASE labeller: label each batch of structures in one '
+            '`label_batch_with_ase` process written with bulk inserts (ms per structure; every structure '
+            'still gets its own label nodes); false: one `label_with_ase` process per structure.',
+        )
+        spec.expose_inputs(
+            PaceTrainWorkChain,
+            namespace='train',
+            exclude=('train.training_set', 'train.test_set', 'train.initial_potential', 'train.baseline'),
+        )
+        spec.expose_inputs(
+            PaceActiveSetCalculation, namespace='activeset', exclude=('potential', 'training_set')
+        )
+        spec.expose_inputs(
+            PaceSelectCalculation, namespace='select', exclude=('potential', 'active_set', 'candidates')
+        )
+        spec.expose_inputs(
+            PaceExploreCalculation,
+            namespace='explore',
+            exclude=('potential', 'active_set'),
+            namespace_options={'required': False, 'populate_defaults': False},
+        )
+        spec.input('max_cycles', valid_type=orm.Int, default=lambda: orm.Int(3), serializer=orm.to_aiida_type)
+        spec.input(
+            'max_new_structures_per_cycle',
+            valid_type=orm.Int,
+            default=lambda: orm.Int(10),
+            serializer=orm.to_aiida_type,
+        )
+        spec.input(
+            'gamma_select',
+            valid_type=orm.Float,
+            default=lambda: orm.Float(1.5),
+            serializer=orm.to_aiida_type,
+            help='Only candidates whose max extrapolation grade reaches this are selected; none: stop.',
+        )
+        spec.input(
+            'gamma_max',
+            valid_type=orm.Float,
+            required=False,
+            serializer=orm.to_aiida_type,
+            help='Candidates above this grade are left out (unphysical outliers).',
+        )
+        spec.input(
+            'target_test_force_rmse',
+            valid_type=orm.Float,
+            required=False,
+            serializer=orm.to_aiida_type,
+            help='Stop once the test force RMSE (meV/Å) is at or below this.',
+        )
+        spec.input(
+            'fine_tune',
+            valid_type=orm.Bool,
+            default=lambda: orm.Bool(True),
+            serializer=orm.to_aiida_type,
+            help='Continue each fit from the previous potential (pacemaker -p) instead of from scratch.',
+        )
+        spec.inputs.validator = _validate_inputs
+
+        spec.outline(
+            cls.setup,
+            if_(cls.has_unlabelled_structures)(cls.label_initial, cls.merge_initial),
+            while_(cls.should_continue)(
+                cls.train,
+                cls.inspect_train,
+                cls.build_active_set,
+                cls.inspect_active_set,
+                if_(cls.should_explore)(cls.explore, cls.inspect_explore),
+                cls.select,
+                cls.inspect_select,
+                if_(cls.should_label)(cls.label, cls.merge),
+            ),
+            cls.results,
+        )
+        spec.output('potential', valid_type=PacePotentialData, help='The final potential.')
+        spec.output('active_set', valid_type=ActiveSetData, help='The active set of the final potential.')
+        spec.output(
+            'training_set', valid_type=TrainingSetData, help='The training set of the final potential.'
+        )
+        spec.output('learning_curve', valid_type=orm.List, help='One row per cycle (see the docs).')
+        spec.output_namespace('potentials', dynamic=True, help='The potential of every cycle.')
+        spec.output_namespace('training_sets', valid_type=TrainingSetData, dynamic=True, help='Per cycle.')
+        spec.exit_code(401, 'ERROR_TRAINING_FAILED', message='Training failed in cycle {cycle}: {message}')
+        spec.exit_code(
+            402, 'ERROR_ACTIVE_SET_FAILED', message='The active set failed in cycle {cycle}: {message}'
+        )
+        spec.exit_code(403, 'ERROR_SELECTION_FAILED', message='Selection failed in cycle {cycle}: {message}')
+        spec.exit_code(
+            404, 'ERROR_ALL_LABELS_FAILED', message='Every labelling process failed ({count}): {reasons}'
+        )
+        spec.exit_code(
+            405, 'ERROR_EXPLORATION_FAILED', message='Exploration failed in cycle {cycle}: {message}'
+        )
+
+    @classmethod
+    def get_builder_from_protocol(
+        cls,
+        codes: dict[str, orm.AbstractCode],
+        *,
+        training_set: TrainingSetData | None = None,
+        structures: dict[str, orm.StructureData] | None = None,
+        pool: dict[str, orm.StructureData] | None = None,
+        explore_structures: dict[str, orm.StructureData] | None = None,
+        test_set: TrainingSetData | None = None,
+        labeller: str = 'pacemaker.label_ase',
+        labeller_inputs: dict[str, t.Any] | None = None,
+        protocol: str | None = None,
+        overrides: dict[str, t.Any] | None = None,
+    ) -> t.Any:
+        """Return a builder filled from ``protocol`` (``fast``, ``balanced``, ``precise``) and ``overrides``.
+
+        :param codes: ``pacemaker``, ``pace_activeset``, ``pace_select`` and, to explore, ``pace_explore``
+            (the interpreter of pacemaker's environment), as returned by :func:`aiida_pacemaker.codes.setup_codes`.
+        :param labeller: entry point or ``module:ProcessClass`` of the labeller; ``labeller_inputs`` are its
+            fixed inputs (default: EMT through the built-in ASE labeller).
+        :param overrides: deep-merged into the protocol; unknown keys are refused.
+        """
+        from aiida_pacemaker.baselines import LennardJonesBaseline, min_interatomic_distance
+        from aiida_pacemaker.config import TrainerConfig
+
+        from .protocols import get_protocol
+
+        settings = get_protocol(protocol, overrides)
+        elements: set[str] = set(training_set.elements) if training_set is not None else set()
+        for group in (structures, pool, explore_structures):
+            for structure in (group or {}).values():
+                elements.update(structure.get_kind_names())
+        trainer = dict(settings['trainer'])
+        basis = dict(trainer.get('ace_basis_config', {}))
+        basis.setdefault('elements', sorted(elements))
+        trainer['ace_basis_config'] = basis
+        config = TrainerConfig.from_dict(trainer)
+        min_distance = (
+            min_interatomic_distance(training_set.get_arrays()) if training_set is not None else None
+        )
+        try:
+            parameters = config.to_pacemaker_parameters(min_distance=min_distance)
+        except ValueError:
+            parameters = config.to_pacemaker_parameters(
+                min_distance=1.5
+            )  # r_in before any data: a safe default
+
+        builder: t.Any = cls.get_builder()
+        if training_set is not None:
+            builder.training_set = training_set
+        if structures:
+            builder.structures = structures
+        if test_set is not None:
+            builder.test_set = test_set
+        if pool:
+            builder.pool = pool
+        builder.labeller.process = labeller
+        builder.labeller.inputs = labeller_inputs or {'calculator': orm.Str('ase.calculators.emt.EMT')}
+        builder.train.train.code = codes['pacemaker']
+        builder.train.train.parameters = orm.Dict(parameters)
+        if config.physics_baseline == 'lj':
+            baseline = (
+                config.baseline_parameters
+                or LennardJonesBaseline.default_for(sorted(elements)).to_parameters()
+            )
+            builder.baseline = orm.Dict({'type': 'lj', **baseline})
+        builder.activeset.code = codes['pace_activeset']
+        activeset = dict(settings['activeset'])
+        if config.active_set_size is not None and 'full' not in activeset:
+            activeset['full'] = config.active_set_size > int(basis.get('number_of_functions_per_element', 0))
+        builder.activeset.parameters = orm.Dict(activeset)
+        builder.select.code = codes['pace_select']
+        if settings['select']:
+            builder.select.parameters = orm.Dict(settings['select'])
+        if explore_structures:
+            builder.explore.code = codes['pace_explore']
+            builder.explore.structures = explore_structures
+            builder.explore.parameters = orm.Dict(settings['explore'])
+        for key in (
+            'max_cycles',
+            'max_new_structures_per_cycle',
+            'gamma_select',
+            'gamma_max',
+            'fine_tune',
+            'target_test_force_rmse',
+        ):
+            if settings.get(key) is not None:
+                builder[key] = settings[key]
+        return builder
+
+    # ------------------------------------------------------------------ setup and initial labels
+    def setup(self) -> None:
+        """Initialise the context."""
+        self.ctx.cycle = 0
+        self.ctx.done = False
+        self.ctx.training_set = self.inputs.get('training_set')
+        self.ctx.potential = None
+        self.ctx.learning_curve = []
+        self.ctx.curve_inputs = {}
+        self.ctx.pool = dict(self.inputs.get('pool', {}))
+        self.ctx.labeller = load_labeller(self.inputs.labeller.process.value)
+
+    def has_unlabelled_structures(self) -> bool:
+        """Whether initial unlabelled structures were given."""
+        return bool(self.inputs.get('structures'))
+
+    def _labels_in_bulk(self) -> bool:
+        """Whether the labels are computed in one batch by :func:`~aiida_pacemaker.labellers.batch.label_in_bulk`."""
+        if not self.inputs.labeller.batch.value:
+            return False
+        return load_labeller(self.inputs.labeller.process.value) is label_with_ase  # not the checkpointed ctx
+
+    def _launch_labels(self, structures: dict[str, orm.StructureData], step: str) -> dict[str, t.Any]:
+        """Label the structures: one batch (built-in ASE labeller), or each in its own process (process
+        functions run here, the rest submitted). ``step`` names the call links (``initial``, ``cycle_K``)."""
+        fixed = dict(self.inputs.labeller.get('inputs', {}))
+        options = self.inputs.labeller.get('options')
+        futures: dict[str, t.Any] = {}
+        self.ctx.label_errors = {}
+        self.ctx.labels_run = {}
+        self.ctx.label_batch = None
+        if self._labels_in_bulk():
+            try:
+                batch = label_in_bulk(
+                    structures,
+                    fixed['calculator'],
+                    fixed.get('calculator_kwargs'),
+                    call_link_label=f'label_batch_{step}',
+                )
+            except BatchLabellingError as exception:
+                self.ctx.label_errors = dict(exception.failed)
+            else:
+                self.ctx.label_errors = dict(batch.failed)
+                self.ctx.label_batch = batch.node
+            return futures
+        for key, structure in structures.items():
+            inputs: dict[str, t.Any] = {**fixed, 'structure': structure}
+            if options is not None:
+                inputs['metadata'] = {'options': options.get_dict()}
+            inputs.setdefault('metadata', {})['call_link_label'] = f'label_{key}'
+            if is_process_function(self.ctx.labeller):
+                try:
+                    _, node = self.ctx.labeller.run_get_node(**inputs)
+                except Exception as exception:
+                    self.ctx.label_errors[key] = f'{type(exception).__name__}: {exception}'
+                    continue
+                self.ctx.labels_run[key] = node
+            else:
+                futures[f'label_{key}'] = self.submit(self.ctx.labeller, **inputs)
+        return futures
+
+    def _collect_labels(self) -> dict[str, t.Any]:
+        """Gather the labels of every labelling process; report and skip the failed ones."""
+        nodes = dict(self.ctx.labels_run)
+        for key in list(self.ctx.get('label_keys', [])):
+            node = self.ctx.get(f'label_{key}')
+            if node is not None:
+                nodes[key] = node
+        merge_inputs: dict[str, t.Any] = {}
+        if self.ctx.get('label_batch') is not None:
+            merge_inputs.update(merge_inputs_of(self.ctx.label_batch))
+        for key, node in sorted(nodes.items()):
+            outputs = node.outputs
+            if not node.is_finished_ok or 'total_energy' not in outputs or 'forces' not in outputs:
+                reason = node.exit_message or f'exit status {node.exit_status}'
+                self.ctx.label_errors[key] = f'{node.process_label}<{node.pk}> failed: {reason}'
+                continue
+            merge_inputs[f'structure_{key}'] = node.inputs.structure
+            merge_inputs[f'energy_{key}'] = outputs.total_energy
+            merge_inputs[f'forces_{key}'] = outputs.forces
+            if 'stress' in outputs:
+                merge_inputs[f'stress_{key}'] = outputs.stress
+        for key, reason in sorted(self.ctx.label_errors.items()):
+            self.report(f'labelling `{key}` failed and is left out: {reason}')
+        return merge_inputs
+
+    def label_initial(self) -> t.Any:
+        """Label the initial unlabelled structures."""
+        structures = dict(self.inputs.structures)
+        self.report(
+            f'labelling {len(structures)} initial structures with {self.inputs.labeller.process.value}'
+        )
+        self.ctx.label_keys = list(structures)
+        return ToContext(**self._launch_labels(structures, 'initial'))
+
+    def merge_initial(self) -> t.Any:
+        """Make the first training set (or extend the given one) from the initial labels."""
+        merge_inputs = self._collect_labels()
+        if not merge_inputs:
+            return self.exit_codes.ERROR_ALL_LABELS_FAILED.format(
+                count=len(self.ctx.label_errors), reasons='; '.join(list(self.ctx.label_errors.values())[:3])
+            )
+        if self.ctx.training_set is not None:
+            merge_inputs['training_set'] = self.ctx.training_set
+        merge_inputs['metadata'] = {'call_link_label': 'initial_training_set'}
+        self.ctx.training_set = extend_training_set(**merge_inputs)['training_set']
+        self.report(f'initial training set: {self.ctx.training_set.num_structures} structures')
+        return None
+
+    # ------------------------------------------------------------------ one cycle
+    def should_continue(self) -> bool:
+        """Whether another cycle runs."""
+        return not self.ctx.done
+
+    def train(self) -> t.Any:
+        """Train on the current training set (continuing from the last potential when fine-tuning)."""
+        self.ctx.cycle += 1
+        inputs = AttributeDict(self.exposed_inputs(PaceTrainWorkChain, 'train'))
+        training_set, test_set = self.ctx.training_set, self.inputs.get('test_set')
+        if 'baseline' in self.inputs:
+            label = {'call_link_label': f'residual_cycle_{self.ctx.cycle}'}
+            training_set = subtract_baseline_from_training_set(
+                training_set, self.inputs.baseline, metadata=label
+            )  # type: ignore[call-arg]
+            if test_set is not None:
+                label = {'call_link_label': f'residual_test_cycle_{self.ctx.cycle}'}
+                test_set = subtract_baseline_from_training_set(test_set, self.inputs.baseline, metadata=label)  # type: ignore[call-arg]
+            inputs.train['baseline'] = self.inputs.baseline
+        inputs.train['training_set'] = training_set
+        if test_set is not None:
+            inputs.train['test_set'] = test_set
+        if self.ctx.potential is not None and self.inputs.fine_tune.value:
+            inputs.train['initial_potential'] = self.ctx.potential
+        inputs.metadata = {'call_link_label': f'train_cycle_{self.ctx.cycle}'}
+        how = 'continuing from the last potential' if 'initial_potential' in inputs.train else 'from scratch'
+        self.report(
+            f'cycle {self.ctx.cycle}: training on {self.ctx.training_set.num_structures} structures ({how})'
+        )
+        return ToContext(train=self.submit(PaceTrainWorkChain, **inputs))
+
+    def inspect_train(self) -> t.Any:
+        """Keep the potential; record the metrics."""
+        node = self.ctx.train
+        if not node.is_finished_ok:
+            return self.exit_codes.ERROR_TRAINING_FAILED.format(
+                cycle=self.ctx.cycle, message=node.exit_message
+            )
+        self.ctx.potential = node.outputs.potential
+        metrics = node.outputs.metrics.get_dict()
+        self.out(f'potentials.cycle_{self.ctx.cycle}', self.ctx.potential)
+        self.out(f'training_sets.cycle_{self.ctx.cycle}', self.ctx.training_set)
+        row = {
+            'cycle': self.ctx.cycle,
+            'num_structures': self.ctx.training_set.num_structures,
+            'num_atoms': self.ctx.training_set.num_atoms,
+            'potential_uuid': self.ctx.potential.uuid,
+            'training_set_uuid': self.ctx.training_set.uuid,
+        }
+        for key in (
+            'train_energy_rmse',
+            'train_force_rmse',
+            'test_energy_rmse',
+            'test_force_rmse',
+            'iterations',
+        ):
+            row[key] = metrics.get(key)
+        self.ctx.learning_curve.append(row)
+        self.ctx.curve_inputs[f'metrics_{self.ctx.cycle}'] = node.outputs.metrics
+        self.ctx.curve_inputs[f'training_set_{self.ctx.cycle}'] = self.ctx.training_set
+        test = f', test {row["test_force_rmse"]:.1f} meV/Å' if row['test_force_rmse'] is not None else ''
+        self.report(
+            f'cycle {self.ctx.cycle}: trained PacePotentialData<{self.ctx.potential.pk}>: '
+            f'train {row["train_energy_rmse"]:.2f} meV/atom, {row["train_force_rmse"]:.1f} meV/Å{test}'
+        )
+        return None
+
+    def build_active_set(self) -> t.Any:
+        """Build the active set of the new potential from its training set."""
+        inputs = AttributeDict(self.exposed_inputs(PaceActiveSetCalculation, 'activeset'))
+        inputs.potential = self.ctx.potential
+        inputs.training_set = self.ctx.training_set
+        inputs.setdefault('metadata', {})['call_link_label'] = f'activeset_cycle_{self.ctx.cycle}'
+        return ToContext(activeset=self.submit(PaceActiveSetCalculation, **inputs))
+
+    def inspect_active_set(self) -> t.Any:
+        """Keep the active set."""
+        node = self.ctx.activeset
+        if not node.is_finished_ok:
+            return self.exit_codes.ERROR_ACTIVE_SET_FAILED.format(
+                cycle=self.ctx.cycle, message=node.exit_message
+            )
+        self.ctx.active_set = node.outputs.active_set
+        self.report(f'cycle {self.ctx.cycle}: active set ActiveSetData<{self.ctx.active_set.pk}>')
+        return None
+
+    def should_explore(self) -> bool:
+        """Whether MD exploration is configured."""
+        return bool(self.inputs.get('explore', {}).get('structures'))
+
+    def explore(self) -> t.Any:
+        """Run MD with the new potential from the seed structures."""
+        inputs = AttributeDict(self.exposed_inputs(PaceExploreCalculation, 'explore'))
+        inputs.potential = self.ctx.potential
+        inputs.active_set = self.ctx.active_set
+        inputs.setdefault('metadata', {})['call_link_label'] = f'explore_cycle_{self.ctx.cycle}'
+        return ToContext(explore=self.submit(PaceExploreCalculation, **inputs))
+
+    def inspect_explore(self) -> t.Any:
+        """Add the snapshots that MD found to the candidates (also after an exploded trajectory)."""
+        node = self.ctx.explore
+        exploded = PaceExploreCalculation.exit_codes.ERROR_MD_EXPLODED.status
+        if not (node.is_finished_ok or node.exit_status == exploded):
+            return self.exit_codes.ERROR_EXPLORATION_FAILED.format(
+                cycle=self.ctx.cycle, message=node.exit_message
+            )
+        if node.exit_status == exploded:
+            self.report(f'cycle {self.ctx.cycle}: {node.exit_message}')
+        found = dict(node.outputs.candidates) if 'candidates' in node.outputs else {}
+        for key, structure in found.items():
+            self.ctx.pool[f'md{self.ctx.cycle}_{key}'] = structure
+        self.report(f'cycle {self.ctx.cycle}: exploration found {len(found)} candidates')
+        return None
+
+    def select(self) -> t.Any:
+        """Grade every candidate and select the most informative ones within the gamma window."""
+        if not self.ctx.pool:
+            self.ctx.select = None
+            return None
+        inputs = AttributeDict(self.exposed_inputs(PaceSelectCalculation, 'select'))
+        options = inputs['parameters'].get_dict() if 'parameters' in inputs else {}
+        options['max_structures'] = self.inputs.max_new_structures_per_cycle.value
+        options['gamma_min'] = self.inputs.gamma_select.value
+        if 'gamma_max' in self.inputs:
+            options['gamma_max'] = self.inputs.gamma_max.value
+        inputs.parameters = orm.Dict(options)
+        inputs.potential = self.ctx.potential
+        inputs.active_set = self.ctx.active_set
+        inputs.candidates = dict(self.ctx.pool)
+        inputs.setdefault('metadata', {})['call_link_label'] = f'select_cycle_{self.ctx.cycle}'
+        return ToContext(select=self.submit(PaceSelectCalculation, **inputs))
+
+    def inspect_select(self) -> t.Any:
+        """Record the candidates' grades; decide whether this was the last cycle."""
+        node = self.ctx.select
+        row = self.ctx.learning_curve[-1]
+        selected: dict[str, orm.StructureData] = {}
+        if node is None:
+            row.update(num_candidates=0, max_gamma=None, num_selected=0)
+        elif not node.is_finished_ok:
+            return self.exit_codes.ERROR_SELECTION_FAILED.format(
+                cycle=self.ctx.cycle, message=node.exit_message
+            )
+        else:
+            report = node.outputs.report.get_dict()
+            self.ctx.curve_inputs[f'selection_{self.ctx.cycle}'] = node.outputs.report
+            selected = dict(node.outputs.selected) if 'selected' in node.outputs else {}
+            row.update(
+                num_candidates=report['num_candidates'],
+                max_gamma=report['max_gamma'],
+                num_selected=len(selected),
+                gamma=sorted(report['gamma'].values()),
+            )
+            gamma_max = f'{report["max_gamma"]:.2f}' if report['max_gamma'] is not None else 'n/a'
+            self.report(
+                f'cycle {self.ctx.cycle}: {report["num_candidates"]} candidates, max gamma {gamma_max}, '
+                f'{len(selected)} selected'
+            )
+        self.ctx.selected = selected
+        target = self.inputs.get('target_test_force_rmse')
+        test_rmse = row.get('test_force_rmse')
+        if self.ctx.cycle >= self.inputs.max_cycles.value:
+            self.report(f'stopping: reached max_cycles={self.inputs.max_cycles.value}')
+            self.ctx.done = True
+        elif not selected:
+            self.report(f'stopping: no candidate has a gamma of at least {self.inputs.gamma_select.value}')
+            self.ctx.done = True
+        elif target is not None and test_rmse is not None and test_rmse <= target.value:
+            self.report(f'stopping: test force RMSE {test_rmse:.1f} <= target {target.value} meV/Å')
+            self.ctx.done = True
+        return None
+
+    def should_label(self) -> bool:
+        """Whether selected structures are to be labelled (not after the last cycle)."""
+        return not self.ctx.done and bool(self.ctx.selected)
+
+    def label(self) -> t.Any:
+        """Label each selected structure in its own process."""
+        for key in self.ctx.selected:
+            self.ctx.pool.pop(key, None)
+        structures = {f'c{self.ctx.cycle}_{key}': structure for key, structure in self.ctx.selected.items()}
+        self.ctx.label_keys = list(structures)
+        self.report(f'cycle {self.ctx.cycle}: labelling {len(structures)} structures')
+        return ToContext(**self._launch_labels(structures, f'cycle_{self.ctx.cycle}'))
+
+    def merge(self) -> t.Any:
+        """Merge the new labels into a new training-set node (a calcfunction, for provenance)."""
+        merge_inputs = self._collect_labels()
+        if not merge_inputs:
+            return self.exit_codes.ERROR_ALL_LABELS_FAILED.format(
+                count=len(self.ctx.label_errors), reasons='; '.join(list(self.ctx.label_errors.values())[:3])
+            )
+        merge_inputs['training_set'] = self.ctx.training_set
+        merge_inputs['metadata'] = {'call_link_label': f'merge_cycle_{self.ctx.cycle}'}
+        results = extend_training_set(**merge_inputs)
+        added = results['added'].get_dict()
+        self.ctx.curve_inputs[f'added_{self.ctx.cycle}'] = results['added']
+        self.ctx.learning_curve[-1]['num_labelled'] = len(added['added'])
+        self.ctx.training_set = results['training_set']
+        duplicates = f', {len(added["duplicates"])} duplicates skipped' if added['duplicates'] else ''
+        self.report(
+            f'cycle {self.ctx.cycle}: training set now {self.ctx.training_set.num_structures} structures '
+            f'(+{len(added["added"])}{duplicates})'
+        )
+        return None
+
+    def results(self) -> None:
+        """Attach the final potential, its active set, its training set and the learning curve."""
+        self.out('potential', self.ctx.potential)
+        self.out('active_set', self.ctx.active_set)
+        self.out('training_set', self.ctx.training_set)
+        curve = build_learning_curve(**self.ctx.curve_inputs, metadata={'call_link_label': 'learning_curve'})
+        self.out('learning_curve', curve)
+        self.report(f'done after {self.ctx.cycle} cycles: PacePotentialData<{self.ctx.potential.pk}>')
