@@ -1,27 +1,41 @@
 """Data efficiency: active learning against random selection from the same pool, at equal label budgets.
 
-EMT Cu: a pool of distorted fcc cells, a held-out test set from the same distribution, and a
-start of 10 structures drawn from the pool (the same for both arms).
+Two systems, both labelled with ASE's EMT:
 
-- AL arm: ``PaceActiveLearningWorkChain`` (protocol ``fast`` with 30 functions and 100 BFGS
-  iterations, fine-tuning on: each fit continues from the previous potential), 15 new labels
-  per cycle chosen by ``pace_select`` (D-optimality) among the candidates in the gamma window
-  (by default all: ``--gamma-select 0``, no ``--gamma-max``), labelled with EMT by the plugin's
-  ASE labeller. When pace_select returns fewer than 15, the places left are filled with the
-  candidates of highest grade (``fill_to_max``; ``--no-fill`` to keep pace_select's choice).
-- random arm: the same fits (``PaceTrainWorkChain``, same parameters, test set and schedule,
-  each continuing from the previous potential), on the start plus random picks from the pool,
-  at the budgets that the AL arm reached; with ``--from-scratch`` also a random arm whose
-  every fit starts from scratch.
+- ``cu``: distorted fcc Cu cells (4 or 8 atoms, volume strain up to ±8 %, rattle 0.02-0.25 Å);
+- ``alloy``: a random Cu-Au alloy (8 or 16 atoms, random composition, Vegard's law, a vacancy in
+  30 % of the cells, volume strain up to ±5 %, rattle 0.02-0.15 Å), whose pool also holds 2 %
+  unphysical outliers (one atom pushed to 55-70 % of the nearest-neighbour distance).
 
-Printed: both learning curves (test force RMSE in meV/Å from pacemaker's test metrics) and the
-ratio AL / random at every budget after the start; written: a PNG of the curves.
-Target: geometric mean of the ratio over the budgets <= 0.30.
+A pool of candidates, a held-out test set from the typical distribution (no outliers) and a start
+of 10 typical structures drawn from the pool (the same for both arms).
+
+- AL arm: ``PaceActiveLearningWorkChain`` (protocol ``fast`` with ``--functions`` functions and the
+  fit settings below; fine-tuning on), ``--per-cycle`` new labels per cycle chosen by the selection
+  ``--strategy`` among the candidates in the gamma window (by default all), the budget spent in
+  full (``fill_to_max``), labelled with EMT by the plugin's ASE labeller.
+- random arm: the same fits (``PaceTrainWorkChain``, same parameters, test set and schedule, each
+  continuing from the previous potential: like for like) on the start plus random picks from the
+  pool's typical *and* outlier structures, at the same budgets. The random arm does not depend on
+  the strategy: it is cached per system, seed and fit settings (``results/cache/``).
+
+Measured on the test set with every potential: force RMSE (meV/Å) over all components, energy
+RMSE (meV/atom), and every test structure's own force RMSE (for the median and the 95th
+percentile: typical structures and the tail); the labels AL needs to reach the random arm's final
+force RMSE; and MD stability of the final potentials: NVT (Langevin) from ``--md-cells`` test cells
+(repeated to at least 32 atoms) at ``--md-temperature`` for ``--md-steps`` steps, a run counting as
+sane while no pair is closer than ``--md-floor`` times the shortest distance of the test set and the
+extrapolation grade (with the potential's own active set) stays below ``--md-gamma``.
+
+Printed and written (``results/<output>.json``, ``.png``): every ratio AL / random per budget and
+the geometric means. Goals: force ratio <= 0.30, median per-structure ratio <= 1.0, energy ratio
+<= 1.0, MD stability of AL >= random's.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import pathlib
@@ -29,12 +43,49 @@ import time
 
 import _common
 
+SYSTEMS = ('cu', 'alloy')
 
-def overrides(args: argparse.Namespace) -> dict:
+
+# ---------------------------------------------------------------------------------------------- data
+def make_data(system: str, seed: int, args: argparse.Namespace) -> tuple[list, list, list, dict]:
+    """(start, test, pool-of-candidates by key): ASE Atoms; the start and the test set are labelled."""
+    import numpy as np
+
+    from aiida_pacemaker.tools.examples import emt_label, random_alloy_structures, random_bulk_structures
+
+    if system == 'cu':
+        distribution = {'strain': 0.08, 'rattle': (0.02, 0.25)}
+        pool = random_bulk_structures(args.pool, seed=100 + seed, **distribution)
+        test = random_bulk_structures(args.test, seed=900 + seed, **distribution)
+    else:
+        outliers = max(1, round(0.02 * args.pool))
+        pool = random_alloy_structures(args.pool, seed=100 + seed, outliers=outliers)
+        test = random_alloy_structures(args.test, seed=900 + seed)
+    rng = np.random.default_rng(seed)
+    typical = [i for i, atoms in enumerate(pool) if not atoms.info.get('outlier')]
+    start_indices = [typical[i] for i in rng.permutation(len(typical))[: args.start]]
+    start = emt_label([pool[i] for i in start_indices])
+    candidates = {f'p{i:03d}': pool[i] for i in range(len(pool)) if i not in set(start_indices)}
+    return start, emt_label(test), candidates, {'outliers': sum(1 for a in pool if a.info.get('outlier'))}
+
+
+# ---------------------------------------------------------------------------------------------- arms
+def al_overrides(args: argparse.Namespace) -> dict:
+    select = {'fill_to_max': True, 'strategy': args.strategy}
+    if args.strategy == 'hybrid':
+        select['tail_fraction'] = args.tail_fraction
+    if args.min_distance_factor:
+        select['min_distance_factor'] = args.min_distance_factor
+    fitting = {'maxiter': args.maxiter}
+    if args.converge:
+        fitting |= {
+            'min_relative_train_loss_per_iter': args.converge,
+            'early_stopping_patience': args.patience,
+        }
     return {
         'trainer': {
             'ace_basis_config': {'number_of_functions_per_element': args.functions},
-            'fitting_params': {'maxiter': args.maxiter},
+            'fitting_params': fitting,
         },
         'max_cycles': args.cycles,
         'max_new_structures_per_cycle': args.per_cycle,
@@ -42,199 +93,305 @@ def overrides(args: argparse.Namespace) -> dict:
         'gamma_max': args.gamma_max,
         'target_test_force_rmse': None,
         'fine_tune': True,
-        'select': {'fill_to_max': True, 'fill_by': args.fill_by} if args.fill else {'fill_to_max': False},
+        'select': select,
     }
 
 
-def run_seed(seed: int, args: argparse.Namespace, codes: dict) -> dict:
-    import numpy as np
+def al_arm(start, test_set, candidates, args, codes) -> tuple[list, list, object, object]:
+    """Budgets and potentials of every cycle, the final active set and the builder."""
     from aiida import engine, orm
 
     from aiida_pacemaker.data import TrainingSetData
-    from aiida_pacemaker.tools.examples import emt_label, random_bulk_structures
     from aiida_pacemaker.workflows.active_learning import PaceActiveLearningWorkChain
-
-    distribution = {'strain': 0.08, 'rattle': (0.02, 0.25)}
-    pool = random_bulk_structures(args.pool, seed=100 + seed, **distribution)
-    test_set = TrainingSetData.from_ase(
-        emt_label(random_bulk_structures(args.test, seed=900 + seed, **distribution))
-    )
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(pool))
-    start = [pool[i] for i in order[: args.start]]
-    candidates = {f'p{i:03d}': pool[i] for i in order[args.start :]}
-    initial = TrainingSetData.from_ase(emt_label(start)).store()
-    test_set.store()
 
     builder = PaceActiveLearningWorkChain.get_builder_from_protocol(
         codes,
-        training_set=initial,
+        training_set=TrainingSetData.from_ase(start).store(),
         test_set=test_set,
         pool={key: orm.StructureData(ase=atoms) for key, atoms in candidates.items()},
         protocol='fast',
-        overrides=overrides(args),
+        overrides=al_overrides(args),
     )
-    began = time.perf_counter()
     results, node = engine.run_get_node(builder)
-    al_seconds = time.perf_counter() - began
     assert node.is_finished_ok, f'PaceActiveLearningWorkChain<{node.pk}>: {node.exit_message}'
-    al_curve = [
-        (row['num_structures'], row['test_force_rmse']) for row in results['learning_curve'].get_list()
-    ]
-    print(f'  seed {seed}: AL done in {al_seconds:.0f} s: {al_curve}')
-
-    test_atoms = test_set.to_ase()
-    potentials = [results['potentials'][f'cycle_{k}'] for k in range(1, len(al_curve) + 1)]
-    details = {'al': [per_structure_errors(potential, test_atoms) for potential in potentials]}
-
-    parameters = builder.train.train.parameters
-    random_order = [candidates[key] for key in sorted(candidates)]
-    rng.shuffle(random_order)
-    budgets = [budget for budget, _ in al_curve]
-    run = {'al': al_curve, 'workchain': node.uuid, 'al_seconds': al_seconds}
-    if args.random_from:  # the random arms are deterministic: take them from an earlier run of this seed
-        earlier = json.loads((_common.results_folder() / f'{args.random_from}.json').read_text())['runs'][
-            str(seed)
-        ]
-        for arm in ('random', 'random from scratch'):
-            if arm in earlier:
-                assert [b for b, _ in earlier[arm]] == budgets, f'budgets differ from {args.random_from}'
-                run[arm] = earlier[arm]
-                details[arm] = earlier['details'][arm]
-        run['details'] = details
-        return run
-    for arm, continued in (('random', True), ('random from scratch', False)):
-        if arm == 'random from scratch' and not args.from_scratch:
-            continue
-        began = time.perf_counter()
-        run[arm], potentials = random_arm(
-            budgets, start, random_order, test_set, parameters, codes, continued
-        )
-        details[arm] = [per_structure_errors(potential, test_atoms) for potential in potentials]
-        print(f'  seed {seed}: {arm} done in {time.perf_counter() - began:.0f} s: {run[arm]}')
-    run['details'] = details
-    return run
+    curve = results['learning_curve'].get_list()
+    potentials = [results['potentials'][f'cycle_{row["cycle"]}'] for row in curve]
+    reasons: dict[str, int] = {}
+    for called in node.called:
+        if called.process_label == 'PaceSelectCalculation' and called.is_finished_ok:
+            for reason in called.outputs.report.get_dict().get('reasons', {}).values():
+                reasons[reason] = reasons.get(reason, 0) + 1
+    print(f'    AL picks by reason: {reasons}')
+    return [row['num_structures'] for row in curve], potentials, results['active_set'], builder
 
 
-def per_structure_errors(potential, test_atoms: list) -> dict:
-    """Force errors of ``potential`` on the test structures (meV/Å): the RMSE over all force
-    components (what pacemaker reports), the median of the per-structure RMSEs, and the share of the
-    squared error that comes from the 5 worst test structures."""
-    import numpy as np
-
-    calculator = potential.get_ase_calculator()
-    squared, counts = [], []
-    for atoms in test_atoms:
-        reference = atoms.get_forces()
-        candidate = atoms.copy()
-        candidate.calc = calculator
-        difference = (candidate.get_forces() - reference) * 1000.0
-        squared.append(float(np.sum(difference**2)))
-        counts.append(difference.size)
-    squared_array, count_array = np.array(squared), np.array(counts)
-    per_structure = np.sqrt(squared_array / count_array)
-    worst = np.sort(squared_array)[-5:]
-    return {
-        'rmse': float(np.sqrt(squared_array.sum() / count_array.sum())),
-        'median': float(np.median(per_structure)),
-        'worst5_share': float(worst.sum() / squared_array.sum()),
-    }
-
-
-def random_arm(budgets, start, random_order, test_set, parameters, codes, continued: bool) -> list:
-    """Test force RMSE of the fits on ``start`` plus the first random picks at each budget, and the potentials."""
+def random_arm(budgets, start, random_order, test_set, parameters, codes) -> tuple[list, object]:
+    """Potentials fitted on the start plus the first random picks at each budget (each fit continuing
+    from the previous one), and the active set of the last one."""
     from aiida import engine
 
+    from aiida_pacemaker.calculations.activeset import PaceActiveSetCalculation
     from aiida_pacemaker.data import TrainingSetData
     from aiida_pacemaker.tools.examples import emt_label
     from aiida_pacemaker.workflows.train import PaceTrainWorkChain
 
-    curve, potential, potentials = [], None, []
+    potential, potentials, training_set = None, [], None
     for budget in budgets:
-        picks = start + random_order[: budget - len(start)]
-        inputs = {
-            'code': codes['pacemaker'],
-            'training_set': TrainingSetData.from_ase(emt_label(picks)).store(),
-            'test_set': test_set,
-            'parameters': parameters,
-        }
-        if potential is not None and continued:
+        picks = start + emt_label(random_order[: budget - len(start)])
+        training_set = TrainingSetData.from_ase(picks).store()
+        inputs = {'code': codes['pacemaker'], 'training_set': training_set, 'test_set': test_set}
+        inputs['parameters'] = parameters
+        if potential is not None:
             inputs['initial_potential'] = potential
         outputs, node = engine.run_get_node(PaceTrainWorkChain, train=inputs)
         assert node.is_finished_ok, f'PaceTrainWorkChain<{node.pk}>: {node.exit_message}'
         potential = outputs['potential']
         potentials.append(potential)
-        curve.append((budget, outputs['metrics']['test_force_rmse']))
-    return curve, potentials
+    outputs, node = engine.run_get_node(
+        PaceActiveSetCalculation, code=codes['pace_activeset'], potential=potential, training_set=training_set
+    )
+    assert node.is_finished_ok, f'PaceActiveSetCalculation<{node.pk}>: {node.exit_message}'
+    return potentials, outputs['active_set']
 
 
-def plot(runs: dict, path: pathlib.Path) -> None:
-    """One panel per seed: test force RMSE against labelled structures, for every arm."""
+# ---------------------------------------------------------------------------------------------- metrics
+def test_errors(potential, test_atoms: list) -> dict:
+    """Force RMSE over all components (meV/Å), energy RMSE (meV/atom), and per test structure: force
+    RMSE (meV/Å) and |energy error| per atom (meV/atom)."""
+    import numpy as np
+
+    calculator = potential.get_ase_calculator()
+    squared, counts, forces, energies = [], [], [], []
+    for atoms in test_atoms:
+        candidate = atoms.copy()
+        candidate.calc = calculator
+        difference = (candidate.get_forces() - atoms.get_forces()) * 1000.0
+        squared.append(float(np.sum(difference**2)))
+        counts.append(difference.size)
+        forces.append(math.sqrt(squared[-1] / counts[-1]))
+        energy = (candidate.get_potential_energy() - atoms.get_potential_energy()) * 1000.0 / len(atoms)
+        energies.append(abs(float(energy)))
+    return {
+        'force_rmse': math.sqrt(sum(squared) / sum(counts)),
+        'energy_rmse': math.sqrt(sum(e * e for e in energies) / len(energies)),
+        'per_structure_force': [round(value, 4) for value in forces],
+        'per_structure_energy': [round(value, 4) for value in energies],
+    }
+
+
+def md_stability(potential, active_set, cells: list, args: argparse.Namespace, floor: float) -> list[dict]:
+    """NVT MD from each cell; per run: steps survived, shortest distance (Å), max gamma, sane or not."""
+    import numpy as np
+    from ase import units
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+    calculator = potential.get_ase_calculator(active_set=active_set)
+    gamma_of = calculator.calc if hasattr(calculator, 'calc') else calculator  # a baseline sum wraps it
+    runs = []
+    for index, cell in enumerate(cells):
+        atoms = cell.copy()
+        while len(atoms) < 32:
+            atoms = atoms.repeat((2, 1, 1) if len(atoms) * 2 <= 64 else (1, 1, 1))
+        atoms.calc = calculator
+        MaxwellBoltzmannDistribution(
+            atoms, temperature_K=args.md_temperature, rng=np.random.default_rng(index)
+        )
+        dynamics = Langevin(
+            atoms,
+            2.0 * units.fs,
+            temperature_K=args.md_temperature,
+            friction=0.02,
+            rng=np.random.default_rng(index),
+        )
+        record = {'steps': 0, 'min_distance': math.inf, 'max_gamma': 0.0, 'sane': True}
+        for step in range(0, args.md_steps, 10):
+            try:
+                dynamics.run(10)
+                distances = atoms.get_all_distances(mic=True)
+                np.fill_diagonal(distances, math.inf)
+                shortest = float(distances.min())
+                gamma = float(np.max(gamma_of.results.get('gamma', [0.0])))
+            except Exception as exception:  # an exploding potential may crash the calculator
+                record.update(sane=False, reason=f'{type(exception).__name__}')
+                break
+            record.update(steps=step + 10, min_distance=min(record['min_distance'], shortest))
+            record['max_gamma'] = max(record['max_gamma'], gamma)
+            if shortest < floor or not np.isfinite(gamma) or gamma > args.md_gamma:
+                record['sane'] = False
+                break
+        runs.append(record)
+    return runs
+
+
+def shortest_distance(structures: list) -> float:
+    import numpy as np
+
+    shortest = math.inf
+    for atoms in structures:
+        distances = atoms.get_all_distances(mic=True)
+        np.fill_diagonal(distances, math.inf)
+        shortest = min(shortest, float(distances.min()))
+    return shortest
+
+
+# ---------------------------------------------------------------------------------------------- one seed
+def random_cache_key(
+    system: str, seed: int, args: argparse.Namespace, parameters: dict, budgets: list
+) -> str:
+    settings = {
+        'system': system,
+        'seed': seed,
+        'pool': args.pool,
+        'test': args.test,
+        'start': args.start,
+        'budgets': budgets,
+        'parameters': parameters,
+        'md': [args.md_cells, args.md_steps, args.md_temperature, args.md_floor, args.md_gamma],
+        'version': 2,
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_seed(system: str, seed: int, args: argparse.Namespace, codes: dict) -> dict:
+    import numpy as np
+
+    from aiida_pacemaker.data import TrainingSetData
+
+    start, test, candidates, info = make_data(system, seed, args)
+    test_set = TrainingSetData.from_ase(test).store()
+    floor = args.md_floor * shortest_distance(test)
+    md_cells = test[: args.md_cells]
+
+    began = time.perf_counter()
+    budgets, potentials, active_set, builder = al_arm(start, test_set, candidates, args, codes)
+    run: dict = {'budgets': budgets, 'al_seconds': time.perf_counter() - began, **info}
+    run['al'] = [test_errors(potential, test) for potential in potentials]
+    run['al_md'] = md_stability(potentials[-1], active_set, md_cells, args, floor)
+    print(
+        f'  {system} seed {seed}: AL {run["al_seconds"]:.0f} s, force RMSE '
+        f'{[round(e["force_rmse"], 1) for e in run["al"]]}, MD sane {sum(r["sane"] for r in run["al_md"])}'
+    )
+
+    parameters = builder.train.train.parameters
+    cache = _common.results_folder() / 'cache'
+    cache.mkdir(exist_ok=True)
+    key = random_cache_key(system, seed, args, parameters.get_dict(), budgets)
+    cached = cache / f'random_{system}_{seed}_{key}.json'
+    if cached.exists():
+        run |= json.loads(cached.read_text())
+    else:
+        rng = np.random.default_rng(seed)
+        random_order = [candidates[k] for k in sorted(candidates)]
+        rng.shuffle(random_order)
+        began = time.perf_counter()
+        potentials, active_set = random_arm(budgets, start, random_order, test_set, parameters, codes)
+        random = {
+            'random_seconds': time.perf_counter() - began,
+            'random': [test_errors(potential, test) for potential in potentials],
+            'random_md': md_stability(potentials[-1], active_set, md_cells, args, floor),
+        }
+        cached.write_text(json.dumps(random) + '\n')
+        run |= random
+    print(
+        f'  {system} seed {seed}: random force RMSE {[round(e["force_rmse"], 1) for e in run["random"]]}, '
+        f'MD sane {sum(r["sane"] for r in run["random_md"])}'
+    )
+    return run
+
+
+# ---------------------------------------------------------------------------------------------- summary
+def geometric_mean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else math.nan
+
+
+def labels_to_reach(budgets: list[int], rmse: list[float], target: float) -> float:
+    """Labels at which the curve first reaches ``target`` (linear in budget, log in RMSE); inf if never."""
+    for index, value in enumerate(rmse):
+        if value <= target:
+            if index == 0:
+                return float(budgets[0])
+            b0, b1, r0, r1 = budgets[index - 1], budgets[index], rmse[index - 1], value
+            return b0 + (b1 - b0) * (math.log(r0) - math.log(target)) / (math.log(r0) - math.log(r1))
+    return math.inf
+
+
+def summarise(system: str, runs: dict, start: int) -> dict:
+    import numpy as np
+
+    ratios: dict[str, dict[str, float]] = {'force': {}, 'energy': {}, 'median': {}, 'p95': {}}
+    print(f'\n{system}: AL / random (like for like), per budget')
+    print(
+        f'{"seed":>4s} {"labels":>6s} {"F AL":>7s} {"F rnd":>7s} {"F":>5s} {"E":>5s} {"med":>5s} {"p95":>5s}'
+    )
+    labels = {}
+    md = {'al': 0, 'random': 0, 'runs': 0}
+    for seed, run in runs.items():
+        for budget, al, other in zip(run['budgets'], run['al'], run['random'], strict=True):
+            row = {
+                'force': al['force_rmse'] / other['force_rmse'],
+                'energy': al['energy_rmse'] / other['energy_rmse'],
+                'median': float(
+                    np.median(al['per_structure_force']) / np.median(other['per_structure_force'])
+                ),
+                'p95': float(
+                    np.percentile(al['per_structure_force'], 95)
+                    / np.percentile(other['per_structure_force'], 95)
+                ),
+            }
+            print(
+                f'{seed:4d} {budget:6d} {al["force_rmse"]:7.1f} {other["force_rmse"]:7.1f} '
+                + ' '.join(f'{row[k]:5.2f}' for k in ('force', 'energy', 'median', 'p95'))
+            )
+            if budget > start:
+                for name, value in row.items():
+                    ratios[name][f'{seed}/{budget}'] = value
+        target = run['random'][-1]['force_rmse']
+        labels[str(seed)] = labels_to_reach(run['budgets'], [e['force_rmse'] for e in run['al']], target)
+        md['al'] += sum(r['sane'] for r in run['al_md'])
+        md['random'] += sum(r['sane'] for r in run['random_md'])
+        md['runs'] += len(run['al_md'])
+    means = {name: geometric_mean(list(values.values())) for name, values in ratios.items()}
+    final = max(next(iter(runs.values()))['budgets'])
+    print(
+        f'geometric means over {len(ratios["force"])} budgets: force {means["force"]:.2f} (goal <= 0.30), '
+        f'energy {means["energy"]:.2f} (<= 1.0), median per-structure {means["median"]:.2f} (<= 1.0), '
+        f'95th percentile {means["p95"]:.2f}'
+    )
+    print(f"labels AL needs to reach random's force RMSE at {final}: {labels}")
+    print(f'MD stable runs: AL {md["al"]} / random {md["random"]} of {md["runs"]}')
+    return {'ratios': ratios, 'geometric_means': means, 'labels_to_reach_random_final': labels, 'md_sane': md}
+
+
+def plot(results: dict, path: pathlib.Path) -> None:
+    """One panel per system and seed: test force RMSE against labelled structures, AL and random."""
     import matplotlib
 
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    figure, panels = plt.subplots(1, len(runs), figsize=(4.5 * len(runs), 4), squeeze=False, sharey=True)
-    arms = {'al': ('active learning (fine-tuned)', 'o-'), 'random': ('random (fine-tuned)', 's--')}
-    arms['random from scratch'] = ('random (from scratch)', 'x:')
-    for axes, (seed, run) in zip(panels[0], runs.items(), strict=True):
-        for arm, (label, style) in arms.items():
-            if arm in run:
-                budgets, rmse = zip(*run[arm], strict=True)
-                axes.plot(budgets, rmse, style, label=label)
-        axes.set_title(f'EMT Cu, seed {seed}')
-        axes.set_xlabel('labelled structures')
+    panels_wanted = [(system, seed, run) for system, runs in results.items() for seed, run in runs.items()]
+    columns = min(6, len(panels_wanted))
+    rows = math.ceil(len(panels_wanted) / columns)
+    figure, panels = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.0 * rows), squeeze=False)
+    for axes, (system, seed, run) in zip(panels.flat, panels_wanted, strict=False):
+        axes.plot(run['budgets'], [e['force_rmse'] for e in run['al']], 'o-', label='active learning')
+        axes.plot(run['budgets'], [e['force_rmse'] for e in run['random']], 's--', label='random')
+        axes.set_title(f'{system}, seed {seed}', fontsize='small')
         axes.set_yscale('log')
+        axes.set_xlabel('labels')
+    for axes in panels.flat[len(panels_wanted) :]:
+        axes.axis('off')
     panels[0][0].set_ylabel('test force RMSE (meV/Å)')
-    panels[0][0].legend(fontsize='small')
+    panels[0][0].legend(fontsize='x-small')
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-
-
-def summarise(runs: dict, start: int, result: dict) -> None:
-    """Print AL against each random arm, seed by seed, and the geometric mean; store it in ``result``."""
-    for arm in ('random', 'random from scratch'):
-        if arm not in next(iter(runs.values())):
-            continue
-        ratios = {}  # budget -> AL / random for each seed, leaving out the common start
-        print(f'\nAL (fine-tuned) against {arm}: test force RMSE (meV/Å)')
-        print(f'{"seed":>5s} {"labels":>7s} {"AL":>8s} {arm:>20s} {"ratio":>6s}')
-        for seed, run in runs.items():
-            for (budget, al), (_, other) in zip(run['al'], run[arm], strict=True):
-                print(f'{seed:5d} {budget:7d} {al:8.1f} {other:20.1f} {al / other:6.2f}')
-                if budget > start:
-                    ratios.setdefault(f'{seed}/{budget}', al / other)
-        geometric_mean = math.exp(sum(math.log(value) for value in ratios.values()) / len(ratios))
-        print(
-            f'geometric mean over {len(ratios)} budgets (seeds {sorted(runs)}): {geometric_mean:.2f} (target <= 0.30)'
-        )
-        result[arm] = {'ratios': ratios, 'geometric_mean': geometric_mean}
-        if all('details' in run for run in runs.values()):
-            medians = {}
-            print(
-                f'AL against {arm}, per test structure: median force RMSE, share of the error from the worst 5'
-            )
-            for seed, run in runs.items():
-                for (budget, _), al, other in zip(
-                    run['al'], run['details']['al'], run['details'][arm], strict=True
-                ):
-                    print(
-                        f'{seed:5d} {budget:7d} median {al["median"]:7.1f} / {other["median"]:7.1f} '
-                        f'= {al["median"] / other["median"]:5.2f}   worst 5: {al["worst5_share"]:4.0%} / '
-                        f'{other["worst5_share"]:4.0%}'
-                    )
-                    if budget > start:
-                        medians.setdefault(f'{seed}/{budget}', al['median'] / other['median'])
-            median_mean = math.exp(sum(math.log(value) for value in medians.values()) / len(medians))
-            print(f'geometric mean of the median ratios: {median_mean:.2f}')
-            result[arm]['median_ratios'] = medians
-            result[arm]['median_geometric_mean'] = median_mean
+    figure.savefig(path, dpi=100)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0])
+    parser.add_argument('--systems', nargs='+', choices=SYSTEMS, default=list(SYSTEMS))
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4, 5])
     parser.add_argument('--pool', type=int, default=400)
     parser.add_argument('--test', type=int, default=150)
     parser.add_argument('--start', type=int, default=10)
@@ -242,60 +399,58 @@ def main() -> None:
     parser.add_argument('--cycles', type=int, default=5, help='trainings: 10, 25, 40, 55, 70 labels')
     parser.add_argument('--functions', type=int, default=30)
     parser.add_argument('--maxiter', type=int, default=100)
+    parser.add_argument(
+        '--converge',
+        type=float,
+        default=None,
+        help='min_relative_train_loss_per_iter: stop a fit on convergence',
+    )
+    parser.add_argument('--patience', type=int, default=50, help='early_stopping_patience (iterations)')
+    parser.add_argument(
+        '--strategy', choices=('maxvol', 'hybrid', 'lcmd', 'maxdist', 'random'), default='maxvol'
+    )
+    parser.add_argument('--tail-fraction', type=float, default=0.5)
     parser.add_argument('--gamma-select', type=float, default=0.0, help='0: any candidate may be selected')
     parser.add_argument('--gamma-max', type=float, default=None)
     parser.add_argument(
-        '--no-fill',
-        dest='fill',
-        action='store_false',
-        help="keep pace_select's choice as is (by default the budget is filled by grade: fill_to_max)",
+        '--min-distance-factor',
+        type=float,
+        default=None,
+        help='leave out candidates with closer atoms (x training)',
     )
-    parser.add_argument(
-        '--fill-by', choices=('grade', 'random'), default='grade', help='how fill_to_max fills the budget'
-    )
-    parser.add_argument(
-        '--random-from',
-        metavar='NAME',
-        help='take the random arms from the result file NAME.json (same seeds and budgets) instead of fitting',
-    )
-    parser.add_argument('--from-scratch', action='store_true', help='also a random arm refitted from scratch')
-    parser.add_argument('--output', default='active_learning', help='name of the result file and the PNG')
-    parser.add_argument(
-        '--combine',
-        nargs='+',
-        metavar='NAME',
-        help='summarise the result files NAME.json of runs made separately',
-    )
-    parser.add_argument('--replot', action='store_true', help='only redraw the PNG from the result file')
+    parser.add_argument('--md-cells', type=int, default=10)
+    parser.add_argument('--md-steps', type=int, default=300)
+    parser.add_argument('--md-temperature', type=float, default=1000.0, help='K')
+    parser.add_argument('--md-floor', type=float, default=0.6, help='x the shortest distance of the test set')
+    parser.add_argument('--md-gamma', type=float, default=25.0)
+    parser.add_argument('--output', default='active_learning_strategies')
+    parser.add_argument('--combine', nargs='+', metavar='NAME', help='summarise result files run separately')
     args = parser.parse_args()
-    if args.replot:
-        runs = json.loads((_common.results_folder() / f'{args.output}.json').read_text())['runs']
-        plot({int(seed): run for seed, run in runs.items()}, _common.results_folder() / f'{args.output}.png')
-        return
 
-    if args.combine:  # seeds run separately: one table, one geometric mean, one PNG
-        runs, settings = {}, []
+    if args.combine:
+        results: dict = {}
         for name in args.combine:
             stored = json.loads((_common.results_folder() / f'{name}.json').read_text())
-            runs.update({int(seed): run for seed, run in stored['runs'].items()})
-            settings.append(stored['settings'])
-        result: dict = {'settings': settings, 'combined': args.combine, 'runs': runs}
+            for system, runs in stored['runs'].items():
+                results.setdefault(system, {}).update({int(seed): run for seed, run in runs.items()})
+        settings = {'combined': args.combine}
     else:
         _common.temporary_profile('bench-active-learning')
         from aiida_pacemaker.codes import get_or_create_localhost, setup_codes
 
         computer = get_or_create_localhost()
-        computer.set_minimum_job_poll_interval(1.0)
         codes = setup_codes(computer)
-        print(
-            f'active learning vs random: seeds {args.seeds}, pool {args.pool}, test {args.test}, {vars(args)}'
-        )
-        runs = {seed: run_seed(seed, args, codes) for seed in args.seeds}
-        result = {'settings': vars(args), 'runs': runs}
-    summarise(runs, args.start, result)
+        print(f'active learning vs random: {vars(args)}')
+        results = {
+            system: {seed: run_seed(system, seed, args, codes) for seed in args.seeds}
+            for system in args.systems
+        }
+        settings = vars(args)
+    summaries = {system: summarise(system, runs, args.start) for system, runs in results.items()}
     png = _common.results_folder() / f'{args.output}.png'
-    plot(runs, png)
-    print(f'plot: {png}\nwritten: {_common.write_result(args.output, result)}')
+    plot(results, png)
+    path = _common.write_result(args.output, {'settings': settings, 'summaries': summaries, 'runs': results})
+    print(f'plot: {png}\nwritten: {path}')
 
 
 if __name__ == '__main__':

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import math
 import typing as t
 
 from aiida import orm
 from aiida.common import CalcInfo
 
+from aiida_pacemaker.baselines import min_interatomic_distance
 from aiida_pacemaker.data.active_set import ActiveSetData
 from aiida_pacemaker.data.potential import PacePotentialData
-from aiida_pacemaker.data.training_set import write_structures_pickle
+from aiida_pacemaker.data.training_set import TrainingSetData, write_structures_pickle
 from aiida_pacemaker.filenames import ACTIVE_SET_ASI, POTENTIAL_YAML
 from aiida_pacemaker.scripts import script_text
 
 from .base import PaceBaseCalculation, sibling_command
 from .options import OptionSpec, check_options, to_cmdline
 
-__all__ = ('SELECT_OPTIONS', 'PaceSelectCalculation')
+__all__ = ('COVERAGE_STRATEGIES', 'SELECT_OPTIONS', 'PaceSelectCalculation')
 
 #: parameters of pace_select (with a flag) and of the plugin's gamma window (without)
 SELECT_OPTIONS: dict[str, OptionSpec] = {
@@ -31,7 +33,17 @@ SELECT_OPTIONS: dict[str, OptionSpec] = {
     'gamma_max': OptionSpec(None, 'float', 0.0, exclusive_minimum=True),
     'fill_to_max': OptionSpec(None, 'bool'),
     'fill_by': OptionSpec(None, 'choice', choices=('grade', 'random')),
+    'strategy': OptionSpec(None, 'choice', choices=('maxvol', 'hybrid', 'lcmd', 'maxdist', 'random')),
+    'tail_fraction': OptionSpec(None, 'float', 0.0),
+    'seed': OptionSpec(None, 'int', 0),
+    'min_distance_factor': OptionSpec(None, 'float', 0.0, exclusive_minimum=True),
 }
+
+#: strategies that measure coverage against the training structures (need ``training_set``)
+COVERAGE_STRATEGIES = ('hybrid', 'lcmd', 'maxdist')
+#: the default strategy and the share of a hybrid batch that MaxVol picks
+DEFAULT_STRATEGY = 'maxvol'
+DEFAULT_TAIL_FRACTION = 0.5
 
 
 class PaceSelectCalculation(PaceBaseCalculation):
@@ -51,12 +63,38 @@ class PaceSelectCalculation(PaceBaseCalculation):
     per cycle is spent: those of highest grade (``fill_by: grade``, the default) or a random draw
     (``fill_by: random``: typical structures beside pace_select's outliers); ``report.filled``
     lists those keys.
+
+    ``strategy`` chooses how the budget ``max_structures`` is spent among the in-window candidates
+    (see :mod:`aiida_pacemaker.scripts.selection`; all run inside the job, next to the potential,
+    in its per-atom B-projection feature space):
+
+    - ``maxvol`` (default): pace_select's D-optimal choice (the tail: the most extrapolative).
+    - ``lcmd``: coverage weighted by the pool's density (largest cluster, maximum distance),
+      measured against the ``training_set`` atoms: the typical part of the pool first.
+    - ``maxdist``: greedy farthest point from the ``training_set`` atoms.
+    - ``hybrid``: ``tail_fraction`` (default 0.5) of the budget by MaxVol, the rest by LCMD with
+      MaxVol's picks counted as covered.
+    - ``random``: a draw seeded with ``seed`` (a control arm).
+
+    The coverage strategies need ``training_set`` and spend the whole budget while candidates
+    remain.
+
+    Unphysical outliers (atoms pushed together, exploded MD snapshots) are extreme in feature
+    space too, so MaxVol and MaxDist reach for them first and LCMD picks them once the typical
+    candidates are covered. Two bounds keep them out before any strategy runs:
+    ``gamma_max`` (an extrapolation grade that no physical candidate reaches) and
+    ``min_distance_factor`` (a candidate with two atoms closer than this fraction of the
+    shortest distance in ``training_set`` is left out; ``report.too_close`` lists them). ``report.reasons`` says why each structure was picked (``maxvol``, ``lcmd``,
+    ``maxdist``, ``random``, ``fill``).
     """
 
     ALL_CANDIDATES = 'candidates_all.pckl.gzip'
     CANDIDATES = 'candidates.pckl.gzip'
     SELECTED = 'selected.pkl.gz'
     SCRIPT = 'gamma_report.py'
+    SELECTION_MODULE = 'selection.py'
+    TRAINING = 'training.pckl.gzip'
+    CHOOSE_SETTINGS = 'choose_input.json'
 
     @classmethod
     def define(cls, spec):  # type: ignore[no-untyped-def]
@@ -70,6 +108,12 @@ class PaceSelectCalculation(PaceBaseCalculation):
         spec.input(
             'parameters', valid_type=orm.Dict, required=False, help=f'Options: {", ".join(SELECT_OPTIONS)}.'
         )
+        spec.input(
+            'training_set',
+            valid_type=TrainingSetData,
+            required=False,
+            help='The structures the potential was trained on: what the coverage strategies measure against.',
+        )
         spec.inputs['metadata']['options']['parser_name'].default = 'pacemaker.select'
         spec.inputs.validator = cls.validate_inputs
         spec.output_namespace(
@@ -79,7 +123,8 @@ class PaceSelectCalculation(PaceBaseCalculation):
             'report',
             valid_type=orm.Dict,
             help='`gamma` (max extrapolation grade per candidate key), `selected` (keys), `num_selected`, '
-            '`num_candidates`, `max_gamma`, `num_in_window`, `filled` (keys added by `fill_to_max`).',
+            '`num_candidates`, `max_gamma`, `num_in_window`, `filled` (keys added by `fill_to_max`), '
+            '`strategy`, `reasons` (why each selected key was picked).',
         )
         spec.exit_code(
             302, 'ERROR_GAMMA_MISSING', message='The extrapolation grades were not computed:\n{log_tail}'
@@ -106,6 +151,26 @@ class PaceSelectCalculation(PaceBaseCalculation):
             return '`fill_to_max` needs `max_structures`: the number of structures to fill up to'
         if 'fill_by' in options and not options.get('fill_to_max'):
             return '`fill_by` chooses how `fill_to_max` fills: set `fill_to_max: true` as well'
+        strategy = options.get('strategy', DEFAULT_STRATEGY)
+        if 'tail_fraction' in options:
+            if strategy != 'hybrid':
+                return (
+                    '`tail_fraction` is the MaxVol share of `strategy: hybrid`: set that strategy or drop it'
+                )
+            if not 0.0 <= options['tail_fraction'] <= 1.0:
+                return f'`tail_fraction` must lie between 0 and 1, got {options["tail_fraction"]!r}'
+        if strategy != 'maxvol' and 'max_structures' not in options and standalone:
+            return f'`strategy: {strategy}` spends a budget: set `max_structures`'
+        if 'min_distance_factor' in options and 'training_set' not in inputs and standalone:
+            return (
+                '`min_distance_factor` is a fraction of the shortest distance in the training structures: '
+                "give the potential's `training_set`"
+            )
+        if strategy in COVERAGE_STRATEGIES and 'training_set' not in inputs and standalone:
+            return (
+                f'`strategy: {strategy}` measures coverage against the training structures: '
+                "give the potential's `training_set`"
+            )
         candidates = inputs.get('candidates') or {}
         if not candidates and standalone:
             return 'give at least one structure in `candidates`'
@@ -115,14 +180,42 @@ class PaceSelectCalculation(PaceBaseCalculation):
         """Write the candidates and the gamma script; run the filter, pace_select, the report."""
         options = self.inputs.parameters.get_dict() if 'parameters' in self.inputs else {}
         keys = sorted(self.inputs.candidates)
+        python = sibling_command(self.inputs.code, 'python')
         with folder.open(self.ALL_CANDIDATES, 'wb') as handle:
             write_structures_pickle(handle, keys, [self.inputs.candidates[k].get_ase() for k in keys])
-        with folder.open(self.SCRIPT, 'w', encoding='utf8') as handle:
-            handle.write(script_text(self.SCRIPT))
+        for name in (self.SCRIPT, self.SELECTION_MODULE):
+            with folder.open(name, 'w', encoding='utf8') as handle:
+                handle.write(script_text(name))
+        strategy = options.get('strategy', DEFAULT_STRATEGY)
+        choose_lines = []
+        if strategy != 'maxvol':
+            settings = {
+                'strategy': strategy,
+                'max_structures': options['max_structures'],
+                'tail_fraction': options.get('tail_fraction', DEFAULT_TAIL_FRACTION),
+                'seed': options.get('seed', 0),
+                'potential': POTENTIAL_YAML,
+                'candidates': self.CANDIDATES,
+                'maxvol': 'selected.json',
+                'training': None,
+            }
+            if strategy in COVERAGE_STRATEGIES:
+                training = self.inputs.training_set.to_ase(labels=False)
+                with folder.open(self.TRAINING, 'wb') as handle:
+                    write_structures_pickle(handle, [str(i) for i in range(len(training))], training)
+                settings['training'] = self.TRAINING
+            with folder.open(self.CHOOSE_SETTINGS, 'w', encoding='utf8') as handle:
+                json.dump(settings, handle, indent=1)
+            choose_lines = [
+                f'if [ ! -e nothing_to_select ]; then {python} {self.SCRIPT} choose {self.CHOOSE_SETTINGS} >> gamma.out 2>&1; fi'
+            ]
 
-        python = sibling_command(self.inputs.code, 'python')
         gamma_min = float(options.get('gamma_min', 0.0))
         gamma_max = float(options.get('gamma_max', math.inf))
+        floor = 0.0
+        if 'min_distance_factor' in options:
+            shortest = min_interatomic_distance(self.inputs.training_set.get_arrays())
+            floor = options['min_distance_factor'] * shortest
         codeinfo = self.codeinfo(
             [
                 self.CANDIDATES,
@@ -143,18 +236,24 @@ class PaceSelectCalculation(PaceBaseCalculation):
         ]
         calcinfo.prepend_text = (
             f'{python} {self.SCRIPT} filter {POTENTIAL_YAML} {ACTIVE_SET_ASI} {self.ALL_CANDIDATES} {self.CANDIDATES} '
-            f'{gamma_min!r} {gamma_max!r} > gamma.out 2>&1'
+            f'{gamma_min!r} {gamma_max!r} {floor!r} > gamma.out 2>&1'
         )
         calcinfo.append_text = '\n'.join(
-            [self.exit_status_capture(), f'{python} {self.SCRIPT} selected {self.SELECTED} >> gamma.out 2>&1']
+            [
+                self.exit_status_capture(),
+                f'{python} {self.SCRIPT} selected {self.SELECTED} >> gamma.out 2>&1',
+                *choose_lines,
+            ]
         )
-        calcinfo.provenance_exclude_list = [self.ALL_CANDIDATES]
+        calcinfo.provenance_exclude_list = [self.ALL_CANDIDATES, self.TRAINING]
         calcinfo.retrieve_list = [
             self.EXIT_STATUS_FILE,
             self._DEFAULT_STDOUT,
             'gamma.out',
             'gamma.json',
             'selected.json',
+            'choice.json',
+            'too_close.json',
             'nothing_to_select',
         ]
         return calcinfo

@@ -21,9 +21,10 @@ def fill_selection(
     window: tuple[float, float],
     max_structures: int,
     by: str = 'grade',
+    excluded: t.Collection[str] = (),
 ) -> list[str]:
     """Keys of in-``window`` (``[min, max)``) candidates not in ``selected``, as many as bring it up to
-    ``max_structures``.
+    ``max_structures``; never one of ``excluded`` (candidates left out for other reasons).
 
     ``by='grade'``: highest max-gamma first, ties broken by key. ``by='random'``: a random draw,
     reproducible (the generator is seeded with the candidate keys, so the same candidates and
@@ -32,7 +33,7 @@ def fill_selection(
     missing = max_structures - len(selected)
     if missing <= 0:
         return []
-    chosen = set(selected)
+    chosen = set(selected) | set(excluded)
     remaining = sorted(key for key, g in gamma.items() if key not in chosen and window[0] <= g < window[1])
     if by == 'random':
         import hashlib
@@ -83,12 +84,38 @@ class PaceSelectParser(PaceBaseParser):
             )
         parameters = self.node.inputs.parameters.get_dict() if 'parameters' in self.node.inputs else {}
         window = (parameters.get('gamma_min', 0.0), parameters.get('gamma_max', float('inf')))
+        strategy = parameters.get('strategy', 'maxvol')
+        reasons = dict.fromkeys(selected, 'maxvol')
+        if strategy != 'maxvol' and not nothing:
+            try:
+                choice = json.loads(self.read_text('choice.json') or 'null')
+            except json.JSONDecodeError:
+                choice = None
+            valid = isinstance(choice, list) and all(
+                isinstance(entry, list) and len(entry) == 2 and entry[0] in candidates for entry in choice
+            )
+            if not valid:
+                return self.exit_codes.ERROR_SELECTION_MISSING.format(
+                    log_tail=f'the `{strategy}` selection wrote no valid choice.json\n{log_tail}'
+                )
+            selected = [key for key, _ in choice]
+            reasons = {key: reason for key, reason in choice}
+        try:
+            too_close = json.loads(self.read_text('too_close.json') or '[]')
+        except json.JSONDecodeError:
+            too_close = []
         filled = []
         if parameters.get('fill_to_max'):
             filled = fill_selection(
-                gamma, selected, window, parameters['max_structures'], by=parameters.get('fill_by', 'grade')
+                gamma,
+                selected,
+                window,
+                parameters['max_structures'],
+                by=parameters.get('fill_by', 'grade'),
+                excluded=too_close,
             )
             selected = [*selected, *filled]
+            reasons.update(dict.fromkeys(filled, 'fill'))
         for key in selected:
             self.out(f'selected.{key}', candidates[key].clone())
         self.out(
@@ -99,9 +126,14 @@ class PaceSelectParser(PaceBaseParser):
                     'selected': selected,
                     'num_selected': len(selected),
                     'num_candidates': len(gamma),
-                    'num_in_window': sum(window[0] <= g < window[1] for g in gamma.values()),
+                    'num_in_window': sum(
+                        window[0] <= g < window[1] and key not in too_close for key, g in gamma.items()
+                    ),
                     'max_gamma': max(gamma.values(), default=None),
                     'filled': filled,
+                    'strategy': strategy,
+                    'reasons': reasons,
+                    'too_close': too_close,
                 }
             ),
         )

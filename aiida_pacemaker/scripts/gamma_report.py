@@ -1,15 +1,20 @@
 """Extrapolation grades of candidates, before and after pace_select.
 
 Usage:
-  python gamma_report.py filter POTENTIAL.yaml ACTIVE_SET.asi ALL.pckl.gzip OUT.pckl.gzip GAMMA_MIN GAMMA_MAX
+  python gamma_report.py filter POTENTIAL.yaml ACTIVE_SET.asi ALL.pckl.gzip OUT.pckl.gzip GAMMA_MIN GAMMA_MAX [FLOOR]
       writes gamma.json ({name: max gamma over atoms}) for every candidate and OUT with the
-      candidates whose max gamma lies in [GAMMA_MIN, GAMMA_MAX) (GAMMA_MAX `inf` for no bound);
-      when none does, also writes the marker file `nothing_to_select`.
+      candidates whose max gamma lies in [GAMMA_MIN, GAMMA_MAX) (GAMMA_MAX `inf` for no bound)
+      and, with FLOOR > 0 (Å), no two atoms closer than FLOOR (the others are listed in
+      too_close.json); when none is left, also writes the marker file `nothing_to_select`.
   python gamma_report.py selected SELECTED.pkl.gz
       writes selected.json: the names pace_select chose, in its order ([] if none).
+  python gamma_report.py choose SETTINGS.json
+      the strategies beyond MaxVol (see selection.py): reads the settings (strategy, max_structures,
+      tail_fraction, seed, the potential, the in-window candidates, the training structures and
+      pace_select's choice) and writes choice.json: [[name, reason], ...] in the order chosen.
 
-Every pickle read here was written in this job's folder by this job: the candidates by
-aiida-pacemaker, the selection by pace_select. Nothing is read from elsewhere.
+Every pickle read here was written in this job's folder by this job: the candidates and the
+training structures by aiida-pacemaker, the selection by pace_select. Nothing is read from elsewhere.
 """
 
 import json
@@ -20,7 +25,15 @@ import numpy as np
 import pandas as pd
 
 
-def filter_candidates(potential, asi, source, target, gamma_min, gamma_max):
+def shortest_distance(atoms, cutoff):
+    """The shortest interatomic distance of ``atoms`` (Å) if below ``cutoff``, else ``cutoff``."""
+    from ase.neighborlist import neighbor_list
+
+    distances = neighbor_list('d', atoms, cutoff)
+    return float(distances.min()) if len(distances) else cutoff
+
+
+def filter_candidates(potential, asi, source, target, gamma_min, gamma_max, floor=0.0):
     from pyace import PyACECalculator
 
     frame = pd.read_pickle(source, compression='gzip')  # written into this job by aiida-pacemaker
@@ -35,6 +48,13 @@ def filter_candidates(potential, asi, source, target, gamma_min, gamma_max):
     with open('gamma.json', 'w') as handle:
         json.dump(gamma, handle)
     keep = [gamma_min <= gamma[str(name)] < gamma_max for name in frame['name']]
+    if floor > 0:
+        too_close = [shortest_distance(atoms, floor) < floor for atoms in frame['ase_atoms']]
+        with open('too_close.json', 'w') as handle:
+            json.dump(
+                [str(name) for name, close in zip(frame['name'], too_close, strict=True) if close], handle
+            )
+        keep = [k and not close for k, close in zip(keep, too_close, strict=True)]
     kept = frame[keep].reset_index(drop=True)
     kept.to_pickle(target, compression='gzip')
     if not len(kept):
@@ -51,12 +71,70 @@ def report_selected(selected_file):
         json.dump(selected, handle)
 
 
+def atom_features(potential, atoms_list):
+    """Per-species linear B-projections of every atom and the index of its structure."""
+    from pyace import BBasisConfiguration
+    from pyace.activelearning import compute_B_projections
+
+    if not len(atoms_list):
+        return {}, {}
+    projections, owners = compute_B_projections(
+        BBasisConfiguration(potential), list(atoms_list), return_structure_ind_dict=True
+    )
+    return projections, owners
+
+
+def choose(settings_file):
+    import selection  # next to this script in the job folder
+
+    with open(settings_file) as handle:
+        settings = json.load(handle)
+    frame = pd.read_pickle(
+        settings['candidates'], compression='gzip'
+    )  # written into this job by aiida-pacemaker
+    names = [str(name) for name in frame['name']]
+    budget = int(settings['max_structures'])
+    strategy = settings['strategy']
+    eligible = np.ones(len(names), dtype=bool)
+    if strategy == 'random':
+        chosen = selection.random_draw(eligible, budget, int(settings['seed']))
+    else:
+        candidates, owners = atom_features(settings['potential'], frame['ase_atoms'])
+        training, _ = {}, None
+        if settings.get('training'):
+            train_frame = pd.read_pickle(
+                settings['training'], compression='gzip'
+            )  # written by aiida-pacemaker
+            training, _ = atom_features(settings['potential'], train_frame['ase_atoms'])
+        for species in candidates:
+            training.setdefault(species, np.zeros((0, candidates[species].shape[1])))
+        features = selection.AtomFeatures(candidates, owners, training)
+        picked = []
+        if strategy == 'hybrid':
+            with open(settings['maxvol']) as handle:
+                maxvol = json.load(handle)
+            tail = round(float(settings['tail_fraction']) * budget)
+            index = {name: i for i, name in enumerate(names)}
+            picked = [index[name] for name in maxvol[:tail]]
+        rest = budget - len(picked)
+        if strategy == 'maxdist':
+            chosen = selection.max_distance(features, eligible, budget)
+        else:
+            chosen = [(i, 'maxvol') for i in picked]
+            chosen += selection.largest_cluster_max_distance(features, eligible, rest, picked)
+    with open('choice.json', 'w') as handle:
+        json.dump([[names[index], reason] for index, reason in chosen], handle)
+
+
 def main(argv):
     if argv[1] == 'filter':
         potential, asi, source, target, gamma_min, gamma_max = argv[2:8]
-        filter_candidates(potential, asi, source, target, float(gamma_min), float(gamma_max))
+        floor = float(argv[8]) if len(argv) > 8 else 0.0
+        filter_candidates(potential, asi, source, target, float(gamma_min), float(gamma_max), floor)
     elif argv[1] == 'selected':
         report_selected(argv[2])
+    elif argv[1] == 'choose':
+        choose(argv[2])
     else:
         raise SystemExit(f'unknown command {argv[1]!r}')
 

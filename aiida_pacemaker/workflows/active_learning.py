@@ -15,7 +15,7 @@ from aiida_pacemaker.calculations.functions import (
     extend_training_set,
     subtract_baseline_from_training_set,
 )
-from aiida_pacemaker.calculations.select import PaceSelectCalculation
+from aiida_pacemaker.calculations.select import COVERAGE_STRATEGIES, DEFAULT_STRATEGY, PaceSelectCalculation
 from aiida_pacemaker.data.active_set import ActiveSetData
 from aiida_pacemaker.data.potential import PacePotentialData
 from aiida_pacemaker.data.training_set import TrainingSetData
@@ -118,7 +118,9 @@ class PaceActiveLearningWorkChain(WorkChain):
             PaceActiveSetCalculation, namespace='activeset', exclude=('potential', 'training_set')
         )
         spec.expose_inputs(
-            PaceSelectCalculation, namespace='select', exclude=('potential', 'active_set', 'candidates')
+            PaceSelectCalculation,
+            namespace='select',
+            exclude=('potential', 'active_set', 'candidates', 'training_set'),
         )
         spec.expose_inputs(
             PaceExploreCalculation,
@@ -524,6 +526,8 @@ class PaceActiveLearningWorkChain(WorkChain):
         if 'gamma_max' in self.inputs:
             options['gamma_max'] = self.inputs.gamma_max.value
         inputs.parameters = orm.Dict(options)
+        if options.get('strategy', DEFAULT_STRATEGY) in COVERAGE_STRATEGIES:
+            inputs.training_set = self.ctx.training_set
         inputs.potential = self.ctx.potential
         inputs.active_set = self.ctx.active_set
         inputs.candidates = dict(self.ctx.pool)

@@ -1,0 +1,219 @@
+"""Batch selection of structures in ACE's own feature space (numpy only).
+
+Copied into the job folder of ``pacemaker.select`` next to ``gamma_report.py`` and imported
+from there, so it must not import ``aiida`` or ``aiida_pacemaker``; the package imports it
+too, for its unit tests.
+
+The features are the per-atom linear B-projections of the current potential (what its
+energy is linear in), one block per species, standardised column by column over the
+training and candidate atoms together, and divided by the square root of the number of
+columns, so that a squared distance is a mean over features and the species are comparable.
+Distances are between atoms of the same species only.
+
+Strategies (each returns an ordered list of ``(structure index, reason)``):
+
+- :func:`max_distance`: greedy farthest point: the structure that holds the atom farthest
+  from every training atom (and every atom already picked) goes next. Pure diversity; it
+  also reaches for outliers, like MaxVol.
+- :func:`largest_cluster_max_distance`: LCMD (Holzmüller et al., JMLR 24, 2023): every
+  candidate atom belongs to the cluster of its nearest training (or picked) atom; the
+  cluster with the largest sum of distances is the one most in need of a new centre, and
+  its farthest atom's structure goes next. A big, spread-out region of the pool outweighs
+  one far-away atom, so this covers the typical part of the pool first. (The paper sums
+  squared distances; plain distances keep a single unphysical outlier, whose squared
+  distance can exceed a whole cluster's, from being picked first.)
+- :func:`random_draw`: a seeded random draw (the control arm of a benchmark, or a cheap
+  baseline).
+
+``hybrid`` (in ``gamma_report.py``) spends a share of the budget on MaxVol's choice (the
+tail: the most extrapolative structures) and the rest on LCMD with those as centres.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = (
+    'AtomFeatures',
+    'largest_cluster_max_distance',
+    'max_distance',
+    'random_draw',
+    'standardise',
+)
+
+#: rows of the candidate block compared with all centres at once (bounds the memory to
+#: ``CHUNK x centres`` floats)
+CHUNK = 4096
+
+
+class AtomFeatures:
+    """Per-species features of the candidate atoms and of the training atoms.
+
+    :param candidates: ``{species: (n_atoms, n_features)}`` of the candidate atoms.
+    :param owners: ``{species: (n_atoms,)}`` the candidate structure index of every atom.
+    :param training: ``{species: (m_atoms, n_features)}`` of the training atoms (may be empty).
+    """
+
+    def __init__(
+        self,
+        candidates: dict[int, np.ndarray],
+        owners: dict[int, np.ndarray],
+        training: dict[int, np.ndarray],
+    ) -> None:
+        self.species = sorted(candidates)
+        self.candidates, self.training = standardise(candidates, training)
+        self.owners = {s: np.asarray(owners[s], dtype=int) for s in self.species}
+
+    def num_structures(self) -> int:
+        """One more than the largest structure index that has an atom."""
+        return 1 + max((int(o.max()) for o in self.owners.values() if len(o)), default=-1)
+
+
+def standardise(
+    candidates: dict[int, np.ndarray], training: dict[int, np.ndarray]
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Centre every column on its median and scale it by its robust spread (1.4826 x the median
+    absolute deviation, or the standard deviation where that is 0) over training and candidate atoms
+    together, per species; drop constant columns; divide by sqrt(columns)."""
+    scaled_candidates, scaled_training = {}, {}
+    for species, block in candidates.items():
+        block = np.asarray(block, dtype=float)
+        train = np.asarray(training.get(species, np.zeros((0, block.shape[1]))), dtype=float)
+        both = np.vstack([train, block]) if len(train) else block
+        mean = np.median(both, axis=0)
+        # a robust scale (outliers do not squeeze the typical atoms together); where more than half
+        # of the atoms share a value (ideal lattice sites), the standard deviation instead
+        std = 1.4826 * np.median(np.abs(both - mean), axis=0)
+        std = np.where(std > 0.0, std, both.std(axis=0))
+        keep = std > 1e-12 * max(float(std.max(initial=0.0)), 1e-300)
+        if not keep.any():
+            keep = np.ones_like(std, dtype=bool)
+            std = np.ones_like(std)
+        norm = np.sqrt(keep.sum())
+        scaled_candidates[species] = (block[:, keep] - mean[keep]) / std[keep] / norm
+        scaled_training[species] = (train[:, keep] - mean[keep]) / std[keep] / norm
+    return scaled_candidates, scaled_training
+
+
+def _nearest(points: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Squared distance from every point to its nearest centre, and that centre's row."""
+    if not len(centres):
+        return np.full(len(points), np.inf), np.full(len(points), -1, dtype=int)
+    distance = np.empty(len(points))
+    nearest = np.empty(len(points), dtype=int)
+    centre_norms = np.einsum('ij,ij->i', centres, centres)
+    for start in range(0, len(points), CHUNK):
+        block = points[start : start + CHUNK]
+        squared = (
+            np.einsum('ij,ij->i', block, block)[:, None] - 2.0 * block @ centres.T + centre_norms[None, :]
+        )
+        nearest[start : start + len(block)] = np.argmin(squared, axis=1)
+        distance[start : start + len(block)] = np.maximum(
+            squared[np.arange(len(block)), nearest[start : start + len(block)]], 0.0
+        )
+    return distance, nearest
+
+
+class _Coverage:
+    """Every candidate atom's squared distance to its nearest centre and the id of that centre.
+
+    Centres are the training atoms and the atoms of the structures picked so far; a centre's id
+    is unique over all species (so that clusters of different species never merge).
+    """
+
+    def __init__(self, features: AtomFeatures, eligible: np.ndarray, picked: list[int]) -> None:
+        self.features = features
+        self.eligible = eligible
+        self.distance: dict[int, np.ndarray] = {}
+        self.centre: dict[int, np.ndarray] = {}
+        self.next_id = 0
+        for species in features.species:
+            distance, nearest = _nearest(features.candidates[species], features.training[species])
+            self.distance[species] = distance
+            self.centre[species] = np.where(nearest >= 0, nearest + self.next_id, -1)
+            self.next_id += len(features.training[species])
+        for index in picked:
+            self.add(index)
+
+    def add(self, structure: int) -> None:
+        """Make the atoms of ``structure`` centres."""
+        self.eligible[structure] = False
+        for species in self.features.species:
+            owners = self.features.owners[species]
+            rows = np.flatnonzero(owners == structure)
+            if not len(rows):
+                continue
+            centres = self.features.candidates[species][rows]
+            distance, nearest = _nearest(self.features.candidates[species], centres)
+            closer = distance < self.distance[species]
+            self.distance[species] = np.where(closer, distance, self.distance[species])
+            self.centre[species] = np.where(closer, nearest + self.next_id, self.centre[species])
+            self.next_id += len(rows)
+
+    def atoms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Squared distance, centre id and owner of every atom of an eligible structure."""
+        distance, centre, owner = [], [], []
+        for species in self.features.species:
+            owners = self.features.owners[species]
+            mask = self.eligible[owners]
+            distance.append(self.distance[species][mask])
+            centre.append(self.centre[species][mask])
+            owner.append(owners[mask])
+        return np.concatenate(distance), np.concatenate(centre), np.concatenate(owner)
+
+
+def _greedy(
+    features: AtomFeatures,
+    eligible: np.ndarray,
+    budget: int,
+    picked: list[int],
+    choose,  # (distance, centre, owner) -> structure index
+    reason: str,
+) -> list[tuple[int, str]]:
+    eligible = np.array(eligible, dtype=bool)
+    coverage = _Coverage(features, eligible, picked)
+    chosen: list[tuple[int, str]] = []
+    while len(chosen) < budget and coverage.eligible.any():
+        distance, centre, owner = coverage.atoms()
+        if not len(owner):
+            break
+        structure = int(choose(distance, centre, owner))
+        chosen.append((structure, reason))
+        coverage.add(structure)
+    return chosen
+
+
+def max_distance(
+    features: AtomFeatures, eligible: np.ndarray, budget: int, picked: list[int] | None = None
+) -> list[tuple[int, str]]:
+    """Greedy farthest-point selection of up to ``budget`` eligible structures (see the module)."""
+
+    def choose(distance, centre, owner):
+        finite = np.where(np.isfinite(distance), distance, np.finfo(float).max)
+        return owner[int(np.argmax(finite))]
+
+    return _greedy(features, eligible, budget, list(picked or []), choose, 'maxdist')
+
+
+def largest_cluster_max_distance(
+    features: AtomFeatures, eligible: np.ndarray, budget: int, picked: list[int] | None = None
+) -> list[tuple[int, str]]:
+    """LCMD selection of up to ``budget`` eligible structures (see the module)."""
+
+    def choose(distance, centre, owner):
+        if not np.isfinite(distance).all():  # a species without any centre yet: start there
+            return owner[int(np.argmax(~np.isfinite(distance)))]
+        ids, inverse = np.unique(centre, return_inverse=True)
+        weight = np.bincount(inverse, weights=np.sqrt(distance), minlength=len(ids))
+        cluster = int(np.argmax(weight))
+        members = np.flatnonzero(inverse == cluster)
+        return owner[members[int(np.argmax(distance[members]))]]
+
+    return _greedy(features, eligible, budget, list(picked or []), choose, 'lcmd')
+
+
+def random_draw(eligible: np.ndarray, budget: int, seed: int) -> list[tuple[int, str]]:
+    """Up to ``budget`` eligible structure indices drawn at random with ``seed`` (reproducible)."""
+    indices = np.flatnonzero(np.asarray(eligible, dtype=bool))
+    order = np.random.default_rng(seed).permutation(len(indices))
+    return [(int(indices[i]), 'random') for i in order[:budget]]

@@ -1,0 +1,128 @@
+"""`pacemaker.select` strategies beyond MaxVol, run for real with pace_select and pyace's B-projections."""
+
+from __future__ import annotations
+
+import pytest
+from aiida import engine, orm
+from aiida.plugins import CalculationFactory
+
+from ..conftest import DUMMY_POTENTIAL
+
+
+def pool():
+    """12 typical cells like the training data, and 2 outliers (one atom pushed against a neighbour)."""
+    from aiida_pacemaker.tools.examples import random_bulk_structures
+
+    typical = random_bulk_structures(12, seed=41)
+    outliers = random_bulk_structures(2, seed=42)
+    for atoms in outliers:
+        atoms.positions[0] = atoms.positions[1] + [0.9, 0.0, 0.0]  # 0.9 Å: unphysical
+    candidates = {f't{i:02d}': orm.StructureData(ase=atoms) for i, atoms in enumerate(typical)}
+    candidates |= {f'x{i}': orm.StructureData(ase=atoms) for i, atoms in enumerate(outliers)}
+    return candidates
+
+
+@pytest.fixture(scope='module')
+def candidates(fitted):
+    return pool()
+
+
+def select(fitted, active_set, candidates, with_training_set=True, **parameters):
+    inputs = {
+        'code': fitted['codes']['pace_select'],
+        'potential': fitted['potential'],
+        'active_set': active_set,
+        'candidates': candidates,
+        'parameters': orm.Dict(parameters),
+    }
+    if with_training_set:
+        inputs['training_set'] = fitted['training_set']
+    results, node = engine.run_get_node(CalculationFactory('pacemaker.select'), **inputs)
+    assert node.is_finished_ok, node.exit_message
+    return results['report'].get_dict(), results
+
+
+@pytest.mark.pacemaker
+@pytest.mark.parametrize('strategy', ['lcmd', 'maxdist', 'hybrid', 'random'])
+def test_strategy_spends_the_budget_reproducibly(fitted, fitted_active_set, candidates, strategy):
+    report, results = select(
+        fitted, fitted_active_set, candidates, max_structures=5, strategy=strategy, seed=3
+    )
+    assert report['strategy'] == strategy
+    assert report['num_selected'] == len(results['selected']) == 5
+    assert set(report['reasons']) == set(report['selected'])
+    expected = {'lcmd': {'lcmd'}, 'maxdist': {'maxdist'}, 'random': {'random'}, 'hybrid': {'maxvol', 'lcmd'}}
+    assert set(report['reasons'].values()) <= expected[strategy] | {'maxvol'}
+    if strategy == 'hybrid':  # half the budget (rounded) by MaxVol, the rest by coverage
+        assert list(report['reasons'].values()).count('lcmd') >= 2
+    again, _ = select(fitted, fitted_active_set, candidates, max_structures=5, strategy=strategy, seed=3)
+    assert again['selected'] == report['selected']
+
+
+@pytest.mark.pacemaker
+def test_outliers_are_kept_out_by_distance_and_grade(fitted, fitted_active_set, candidates):
+    """MaxVol spends its first picks on the two unphysical cells (they are the most extrapolative); a
+    floor on interatomic distances, or an upper bound on the grade, keeps them out of every strategy
+    while the budget is still spent."""
+    report, _ = select(fitted, fitted_active_set, candidates, max_structures=3, fill_to_max=True)
+    gamma = report['gamma']
+    assert min(gamma['x0'], gamma['x1']) > max(g for key, g in gamma.items() if key.startswith('t'))
+    assert {'x0', 'x1'} <= set(report['selected'])
+    assert report['too_close'] == []
+    for strategy in ('maxvol', 'lcmd', 'maxdist', 'hybrid'):
+        floored, _ = select(
+            fitted,
+            fitted_active_set,
+            candidates,
+            max_structures=4,
+            strategy=strategy,
+            fill_to_max=True,
+            min_distance_factor=0.6,
+        )
+        assert sorted(floored['too_close']) == ['x0', 'x1'], strategy
+        assert not {'x0', 'x1'} & set(floored['selected']), strategy
+        assert floored['num_selected'] == 4, strategy
+        assert floored['num_in_window'] == 12
+    bounded, _ = select(
+        fitted,
+        fitted_active_set,
+        candidates,
+        max_structures=4,
+        strategy='lcmd',
+        gamma_max=min(gamma['x0'], gamma['x1']),
+    )
+    assert not {'x0', 'x1'} & set(bounded['selected'])
+    assert bounded['num_selected'] == 4
+
+
+@pytest.mark.parametrize(
+    ('parameters', 'message'),
+    [
+        ({'strategy': 'lcmd'}, 'set `max_structures`'),
+        ({'strategy': 'kmeans', 'max_structures': 2}, 'must be one of'),
+        ({'strategy': 'maxvol', 'tail_fraction': 0.3}, 'MaxVol share of `strategy: hybrid`'),
+        ({'strategy': 'hybrid', 'tail_fraction': 1.5, 'max_structures': 2}, 'between 0 and 1'),
+        ({'strategy': 'maxdist', 'max_structures': 2}, "give the potential's `training_set`"),
+        ({'min_distance_factor': 0.7}, "give the potential's `training_set`"),
+        ({'min_distance_factor': 0.0}, 'greater than 0.0'),
+    ],
+)
+def test_strategy_options_refused(aiida_profile, aiida_localhost, parameters, message):
+    from aiida_pacemaker.data import ActiveSetData, PacePotentialData
+
+    code = orm.InstalledCode(
+        computer=aiida_localhost, filepath_executable='/opt/pace/bin/pace_select'
+    ).store()
+    potential = PacePotentialData(DUMMY_POTENTIAL).store()
+    active_set = ActiveSetData(asi=b'x', potential=potential).store()
+    from ase.build import bulk
+
+    with pytest.raises(ValueError, match=message):
+        engine.run(
+            CalculationFactory('pacemaker.select'),
+            code=code,
+            potential=potential,
+            active_set=active_set,
+            candidates={'a': orm.StructureData(ase=bulk('Cu'))},
+            parameters=orm.Dict(parameters),
+        )
