@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 from aiida import engine, orm
 from aiida.common import LinkType
@@ -80,6 +81,7 @@ def test_active_learning_carries_baseline(aiida_profile, pacemaker_codes):
             'max_new_structures_per_cycle': 3,
             'gamma_select': 1.0,
             'trainer': {'physics_baseline': 'lj', 'fitting_params': {'maxiter': 15}},
+            'refit_tolerance': -1.0,  # refit every fine-tuned cycle from scratch too, and keep the better fit
         },
     )
     assert builder.baseline['type'] == 'lj'
@@ -104,3 +106,36 @@ def test_active_learning_carries_baseline(aiida_profile, pacemaker_codes):
         subtraction = residual.base.links.get_incoming(node_class=orm.CalcFunctionNode).one().node
         assert subtraction.inputs.training_set.uuid == results['training_sets'][f'cycle_{k}'].uuid
         assert residual.content_hash != results['training_sets'][f'cycle_{k}'].content_hash
+
+    # the fine-tuned fit of cycle 2 was refitted from scratch; the fit of lower training loss was kept
+    calls = {
+        link.link_label: link.node
+        for link in node.base.links.get_outgoing(link_type=LinkType.CALL_WORK).all()
+    }
+    fine_tuned, scratch = calls['train_cycle_2'], calls['train_cycle_2_from_scratch']
+    assert 'initial_potential' not in scratch.inputs.train
+    curve = results['learning_curve'].get_list()
+    kept = scratch if scratch.outputs.metrics['loss'] < fine_tuned.outputs.metrics['loss'] else fine_tuned
+    assert results['potentials']['cycle_2'].uuid == kept.outputs.potential.uuid
+    assert curve[1]['refitted'] == (kept is scratch) and curve[0]['refitted'] is False
+    assert 'train_cycle_1_from_scratch' not in calls  # nothing to compare with in the first cycle
+
+    # the kept fit's errors on the structures of cycle 1 (the first ones of cycle 2's set), per structure
+    errors = kept.outputs.per_structure_errors
+    first_size = results['training_sets']['cycle_1'].num_structures
+    natoms = results['training_sets']['cycle_1'].get_arrays()['natoms']
+    forces = errors.get_array('forces')
+    assert len(forces) == results['training_sets']['cycle_2'].num_structures
+    assert np.all(np.isfinite(forces)) and np.all(np.isfinite(errors.get_array('energy')))
+    expected_rmse = np.sqrt(np.sum(natoms * forces[:first_size] ** 2) / np.sum(natoms))
+    assert curve[1]['previous_force_rmse'] == pytest.approx(expected_rmse)
+    assert curve[0]['stopped_by'] == 'maxiter'  # 15 iterations: far from converged, and said so
+
+    # one implementation of the learning curve: the rebuilt one (for a running or failed run) is the same
+    from aiida_pacemaker.tools.provenance import rebuild_learning_curve
+
+    rebuilt = rebuild_learning_curve(node)
+    for row, other in zip(curve, rebuilt, strict=True):
+        assert {k: v for k, v in row.items() if k != 'previous_force_rmse'} == {
+            k: v for k, v in other.items() if k != 'previous_force_rmse'
+        }

@@ -52,7 +52,7 @@ def test_prepare_for_submission(aiida_profile, aiida_localhost, training_set, ge
     written = yaml.safe_load(folder.get_abs_path('input.yaml') and open(folder.get_abs_path('input.yaml')))
     assert written['data'] == {'reference_energy': 0, 'filename': 'training_set.pckl.gzip'}
     assert written['potential'] == fast_parameters()['potential']
-    assert sorted(folder.get_content_list()) == ['input.yaml', 'training_set.pckl.gzip']
+    assert sorted(folder.get_content_list()) == ['fit_report.py', 'input.yaml', 'training_set.pckl.gzip']
     assert calcinfo.codes_info[0].cmdline_params == ['input.yaml']
     assert calcinfo.local_copy_list == []
     assert 'training_set.pckl.gzip' in calcinfo.provenance_exclude_list

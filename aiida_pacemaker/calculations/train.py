@@ -12,6 +12,7 @@ from aiida_pacemaker.config import ConfigError, validate_pacemaker_parameters
 from aiida_pacemaker.data.potential import PacePotentialData
 from aiida_pacemaker.data.training_set import TrainingSetData
 from aiida_pacemaker.filenames import POTENTIAL_YAML
+from aiida_pacemaker.scripts import script_text
 
 from .base import PaceBaseCalculation, sibling_command, write_yaml
 
@@ -32,6 +33,8 @@ class PaceTrainCalculation(PaceBaseCalculation):
     OUTPUT_POTENTIAL_FILE = 'output_potential.yaml'
     OUTPUT_YACE_FILE = 'output_potential.yace'
     LOG_FILE = 'log.txt'
+    FIT_REPORT = 'fit_report.py'
+    PER_STRUCTURE_ERRORS = 'per_structure_errors.json'
     STDOUT_FILE = 'pacemaker.out'
 
     @classmethod
@@ -76,7 +79,15 @@ class PaceTrainCalculation(PaceBaseCalculation):
             valid_type=orm.Dict,
             help='`train_energy_rmse` (meV/atom), `train_force_rmse` and `train_force_mae` (meV/Å), the same '
             'RMSEs with `test_`, `iterations`, `loss`, `initial_loss`, `number_of_functions`, '
-            '`optimizer_status` and `optimizer_message`.',
+            '`optimizer_status`, `optimizer_message` and `stopped_by` (`convergence`: the loss stopped '
+            'falling by `fit.min_relative_train_loss_per_iter`; `maxiter`: the iteration cap; `optimizer`).',
+        )
+        spec.output(
+            'per_structure_errors',
+            valid_type=orm.ArrayData,
+            required=False,
+            help='Errors of the fitted potential on every training structure, in the order of `training_set`: '
+            'arrays `energy` (predicted - reference, meV/atom) and `forces` (RMSE, meV/Å).',
         )
         spec.output(
             'interim_potential',
@@ -188,6 +199,9 @@ class PaceTrainCalculation(PaceBaseCalculation):
         codeinfo.join_files = True
 
         yaml2yace = sibling_command(self.inputs.code, 'pace_yaml2yace')
+        python = sibling_command(self.inputs.code, 'python')
+        with folder.open(self.FIT_REPORT, 'w', encoding='utf8') as handle:
+            handle.write(script_text(self.FIT_REPORT))
         calcinfo = CalcInfo()
         calcinfo.codes_info = [codeinfo]
         calcinfo.local_copy_list = local_copy_list
@@ -198,6 +212,7 @@ class PaceTrainCalculation(PaceBaseCalculation):
                 f'if [ -s {self.OUTPUT_POTENTIAL_FILE} ]; then',
                 f'  {yaml2yace} {self.OUTPUT_POTENTIAL_FILE} -o {self.OUTPUT_YACE_FILE} > yaml2yace.out 2>&1',
                 'fi',
+                f'{python} {self.FIT_REPORT} train_pred.pckl.gzip {self.PER_STRUCTURE_ERRORS} > fit_report.out 2>&1',
             ]
         )
         calcinfo.retrieve_list = [
@@ -205,6 +220,8 @@ class PaceTrainCalculation(PaceBaseCalculation):
             self.STDOUT_FILE,
             self.LOG_FILE,
             'yaml2yace.out',
+            'fit_report.out',
+            self.PER_STRUCTURE_ERRORS,
             self.OUTPUT_POTENTIAL_FILE,
             self.OUTPUT_YACE_FILE,
             'metrics.txt',

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import typing as t
 
+import numpy as np
 from aiida import orm
 from aiida.engine import ExitCode
 
@@ -87,12 +89,33 @@ class PaceTrainParser(PaceBaseParser):
         except (PotentialError, ValueError) as exception:
             return self.exit_codes.ERROR_OUTPUT_POTENTIAL_UNREADABLE.format(detail=str(exception))
         self.out('potential', potential)
+        errors = self._per_structure_errors()
+        if errors is not None:
+            self.out('per_structure_errors', errors)
 
         if not metrics:
             return self.exit_codes.ERROR_METRICS_UNREADABLE.format(detail=metrics_error)
         if not math.isfinite(metrics['loss']):
             return self.exit_codes.ERROR_NON_FINITE_LOSS.format(loss=metrics['loss'])
         return self._check_convergence(metrics)
+
+    def _per_structure_errors(self) -> orm.ArrayData | None:
+        """The fit report's errors in the order of the training set (None when missing or inconsistent)."""
+        try:
+            rows = json.loads(self.read_text(PaceTrainCalculation.PER_STRUCTURE_ERRORS) or 'null')
+            names = self.node.inputs.training_set.get_arrays()['names']
+            energy = np.full(len(names), np.nan)
+            forces = np.full(len(names), np.nan)
+            for index, name, energy_error, force_rmse in rows:
+                if not 0 <= index < len(names) or str(names[index]) != name:
+                    return None  # pacemaker reordered the structures: no reliable mapping
+                energy[index], forces[index] = energy_error, force_rmse
+        except (TypeError, ValueError, KeyError):
+            return None
+        array = orm.ArrayData()
+        array.set_array('energy', energy)
+        array.set_array('forces', forces)
+        return array
 
     def _baseline(self) -> dict[str, t.Any]:
         if 'baseline' not in self.node.inputs:
@@ -146,10 +169,18 @@ class PaceTrainParser(PaceBaseParser):
                 metrics['test_force_rmse'] = test['rmse_f_comp'] * 1000.0
             except ValueError as exception:
                 return {}, f'test_metrics.txt: {exception}'
-        results = parse_optimizer_results(self.read_text('log.txt') or '')
+        log = self.read_text('log.txt') or ''
+        results = parse_optimizer_results(log)
         if results:
             metrics['optimizer_status'] = results[-1]['status']
             metrics['optimizer_message'] = results[-1]['message']
+        maxiter = int(self.input_option(('fit', 'maxiter'), 0) or 0)
+        if 'EARLY STOPPING' in log:
+            metrics['stopped_by'] = 'convergence'
+        elif maxiter and metrics['iterations'] >= maxiter:
+            metrics['stopped_by'] = 'maxiter'
+        else:
+            metrics['stopped_by'] = 'optimizer'
         return metrics, ''
 
     def _check_convergence(self, metrics: dict[str, t.Any]) -> ExitCode | None:

@@ -30,6 +30,7 @@ __all__ = (
     'active_set_of',
     'learning_curve',
     'potentials_trained_with',
+    'rebuild_learning_curve',
     'structure_origins',
     'test_set_of',
     'training_set_of',
@@ -240,51 +241,44 @@ def _called(workchain: orm.WorkflowNode, label: str) -> orm.ProcessNode | None:
 
 
 def learning_curve(workchain: orm.WorkflowNode) -> list[dict[str, t.Any]]:
-    """The learning curve of a `PaceActiveLearningWorkChain`: one row per cycle.
+    """The learning curve of a `PaceActiveLearningWorkChain`: one row per cycle (see
+    :func:`~aiida_pacemaker.calculations.functions.learning_curve.learning_curve_row`).
 
-    Row keys: ``cycle``, ``num_structures``, ``num_atoms``, ``train_energy_rmse``, ``test_energy_rmse``
-    (meV/atom), ``train_force_rmse``, ``test_force_rmse`` (meV/Å), ``iterations``, ``num_candidates``,
-    ``max_gamma``, ``num_selected``, ``gamma`` (sorted max gamma of each candidate), ``num_labelled``.
-    Read from the ``learning_curve`` output, or rebuilt from the finished steps of a workchain that is
+    Read from the ``learning_curve`` output, or rebuilt from the cycles' outputs of a workchain that is
     still running or failed.
     """
     if 'learning_curve' in workchain.outputs:
         return [dict(row) for row in workchain.outputs.learning_curve.get_list()]
+    return rebuild_learning_curve(workchain)
+
+
+def rebuild_learning_curve(workchain: orm.WorkflowNode) -> list[dict[str, t.Any]]:
+    """The learning curve rebuilt from the cycles' outputs and called processes (without
+    ``previous_force_rmse``, which only the running workchain computes)."""
+    from aiida_pacemaker.calculations.functions.learning_curve import learning_curve_row
+
+    outputs = {link.link_label: link.node for link in workchain.base.links.get_outgoing().all()}
     rows = []
     cycle = 1
-    while True:
-        train = _called(workchain, f'train_cycle_{cycle}')
-        if train is None or not train.is_finished_ok:
-            break
-        training_set = train.inputs.train.training_set
-        metrics = train.outputs.metrics.get_dict()
-        row: dict[str, t.Any] = {
-            'cycle': cycle,
-            'num_structures': training_set.num_structures,
-            'num_atoms': training_set.num_atoms,
-            'training_set_uuid': _before_baseline(training_set).uuid,
-        }
-        for key in (
-            'train_energy_rmse',
-            'train_force_rmse',
-            'test_energy_rmse',
-            'test_force_rmse',
-            'iterations',
-        ):
-            row[key] = metrics.get(key)
+    while f'potentials__cycle_{cycle}' in outputs and f'training_sets__cycle_{cycle}' in outputs:
+        potential = t.cast(PacePotentialData, outputs[f'potentials__cycle_{cycle}'])
+        fit = _train_calculation(potential)
+        train = fit.caller
+        calls = train.base.links.get_incoming(link_type=LinkType.CALL_WORK).all() if train is not None else []
+        refitted = any(link.link_label.endswith('_from_scratch') for link in calls)
         select = _called(workchain, f'select_cycle_{cycle}')
-        if select is not None and 'report' in select.outputs:
-            report = select.outputs.report.get_dict()
-            row.update(
-                num_candidates=report['num_candidates'],
-                max_gamma=report['max_gamma'],
-                num_selected=report['num_selected'],
-                gamma=sorted(report['gamma'].values()),
-            )
         merge = _called(workchain, f'merge_cycle_{cycle}')
-        row['num_labelled'] = (
-            len(merge.outputs.added['added']) if merge is not None and merge.is_finished_ok else 0
+        rows.append(
+            learning_curve_row(
+                cycle,
+                fit.outputs.metrics.get_dict(),
+                t.cast(TrainingSetData, outputs[f'training_sets__cycle_{cycle}']),
+                selection=select.outputs.report.get_dict()
+                if select is not None and 'report' in select.outputs
+                else None,
+                added=merge.outputs.added.get_dict() if merge is not None and merge.is_finished_ok else None,
+                fit={'refitted': refitted},
+            )
         )
-        rows.append(row)
         cycle += 1
     return rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
+import numpy as np
 from aiida import orm
 from aiida.common import AttributeDict
 from aiida.engine import ToContext, WorkChain, if_, while_
@@ -13,6 +14,7 @@ from aiida_pacemaker.calculations.explore import PaceExploreCalculation
 from aiida_pacemaker.calculations.functions import (
     build_learning_curve,
     extend_training_set,
+    learning_curve_row,
     subtract_baseline_from_training_set,
 )
 from aiida_pacemaker.calculations.select import COVERAGE_STRATEGIES, DEFAULT_STRATEGY, PaceSelectCalculation
@@ -39,6 +41,9 @@ def _validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
             validate_labeller(load_labeller(labeller.value))
         except LabellerError as exception:
             return str(exception)
+    refit_tolerance = inputs.get('refit_tolerance')
+    if refit_tolerance is not None and not refit_tolerance.value >= -1.0:
+        return f'`refit_tolerance` must be at least -1 (refit after every fine-tuned fit), got {refit_tolerance.value}'
     training_set, test_set = inputs.get('training_set'), inputs.get('test_set')
     if training_set is not None and test_set is not None:
         overlap = set(training_set.structure_hashes()) & set(test_set.structure_hashes())
@@ -163,6 +168,15 @@ class PaceActiveLearningWorkChain(WorkChain):
             serializer=orm.to_aiida_type,
             help='Continue each fit from the previous potential (pacemaker -p) instead of from scratch.',
         )
+        spec.input(
+            'refit_tolerance',
+            valid_type=orm.Float,
+            default=lambda: orm.Float(0.25),
+            serializer=orm.to_aiida_type,
+            help="A fine-tuned fit whose force RMSE on the previous cycle's structures is worse than the previous "
+            "potential's by more than this fraction has stalled: the cycle refits from scratch and keeps the fit "
+            'of lower training loss (a large value never refits, -1 refits after every fine-tuned fit).',
+        )
         spec.inputs.validator = _validate_inputs
 
         spec.outline(
@@ -171,11 +185,14 @@ class PaceActiveLearningWorkChain(WorkChain):
             while_(cls.should_continue)(
                 cls.train,
                 cls.inspect_train,
+                if_(cls.fine_tune_stalled)(cls.refit_from_scratch, cls.inspect_refit),
+                cls.record_fit,
                 cls.build_active_set,
                 cls.inspect_active_set,
                 if_(cls.should_explore)(cls.explore, cls.inspect_explore),
                 cls.select,
                 cls.inspect_select,
+                cls.decide_next_cycle,
                 if_(cls.should_label)(cls.label, cls.merge),
             ),
             cls.results,
@@ -285,6 +302,7 @@ class PaceActiveLearningWorkChain(WorkChain):
             'gamma_select',
             'gamma_max',
             'fine_tune',
+            'refit_tolerance',
             'target_test_force_rmse',
         ):
             if settings.get(key) is not None:
@@ -422,9 +440,11 @@ class PaceActiveLearningWorkChain(WorkChain):
         inputs.train['training_set'] = training_set
         if test_set is not None:
             inputs.train['test_set'] = test_set
+        self.ctx.train_inputs = dict(inputs.train)  # the same data for a refit from scratch
         if self.ctx.potential is not None and self.inputs.fine_tune.value:
             inputs.train['initial_potential'] = self.ctx.potential
         inputs.metadata = {'call_link_label': f'train_cycle_{self.ctx.cycle}'}
+        self.ctx.fine_tuned = 'initial_potential' in inputs.train
         how = 'continuing from the last potential' if 'initial_potential' in inputs.train else 'from scratch'
         self.report(
             f'cycle {self.ctx.cycle}: training on {self.ctx.training_set.num_structures} structures ({how})'
@@ -432,40 +452,107 @@ class PaceActiveLearningWorkChain(WorkChain):
         return ToContext(train=self.submit(PaceTrainWorkChain, **inputs))
 
     def inspect_train(self) -> t.Any:
-        """Keep the potential; record the metrics."""
+        """Check the fit; it becomes the cycle's potential unless it stalled (see ``refit_tolerance``)."""
         node = self.ctx.train
         if not node.is_finished_ok:
             return self.exit_codes.ERROR_TRAINING_FAILED.format(
                 cycle=self.ctx.cycle, message=node.exit_message
             )
+        self.ctx.fit = node
+        self.ctx.fit_choice = {'refitted': False, 'previous_force_rmse': self._previous_force_rmse(node)}
+        return None
+
+    def _previous_force_rmse(self, node: orm.WorkflowNode) -> float | None:
+        """Force RMSE (meV/Å) of ``node``'s potential on the previous cycle's training structures (the first
+        ones of this cycle's set), from the fit's per-structure errors; None when unknown."""
+        previous = self.ctx.get('previous_errors')
+        if previous is None or 'per_structure_errors' not in node.outputs:
+            return None
+        natoms = self.ctx.previous_natoms
+        forces = node.outputs.per_structure_errors.get_array('forces')[: len(natoms)]
+        if len(forces) != len(natoms) or not np.all(np.isfinite(forces)):
+            return None
+        return float(np.sqrt(np.sum(natoms * forces**2) / np.sum(natoms)))
+
+    def fine_tune_stalled(self) -> bool:
+        """Whether the fine-tuned fit got worse on the structures the previous potential was trained on."""
+        fine_tuned = self.ctx.fine_tuned
+        now, before = self.ctx.fit_choice['previous_force_rmse'], self.ctx.get('previous_force_rmse')
+        if not fine_tuned or now is None or before is None:
+            return False
+        tolerance = self.inputs.refit_tolerance.value
+        if now <= (1.0 + tolerance) * before:
+            return False
+        self.report(
+            f'cycle {self.ctx.cycle}: the fine-tuned fit has a force RMSE of {now:.1f} meV/Å on the previous '
+            f"cycle's structures against {before:.1f} before (more than {tolerance:.0%} worse): "
+            'refitting from scratch'
+        )
+        return True
+
+    def refit_from_scratch(self) -> t.Any:
+        """Fit this cycle's training set again, from scratch."""
+        inputs = AttributeDict(self.exposed_inputs(PaceTrainWorkChain, 'train'))
+        inputs.train = AttributeDict(self.ctx.train_inputs)
+        inputs.metadata = {'call_link_label': f'train_cycle_{self.ctx.cycle}_from_scratch'}
+        return ToContext(refit=self.submit(PaceTrainWorkChain, **inputs))
+
+    def inspect_refit(self) -> None:
+        """Keep whichever fit ends with the lower training loss."""
+        node = self.ctx.refit
+        if not node.is_finished_ok:
+            self.report(
+                f'cycle {self.ctx.cycle}: the refit failed ({node.exit_message}); keeping the fine-tuned fit'
+            )
+            return
+        fine_loss = self.ctx.fit.outputs.metrics.get('loss', np.inf)
+        scratch_loss = node.outputs.metrics.get('loss', np.inf)
+        if scratch_loss < fine_loss:
+            self.ctx.fit = node
+            self.ctx.fit_choice = {'refitted': True, 'previous_force_rmse': self._previous_force_rmse(node)}
+        kept = 'the refit' if self.ctx.fit_choice['refitted'] else 'the fine-tuned fit'
+        self.report(
+            f'cycle {self.ctx.cycle}: training loss fine-tuned {fine_loss:.3g}, from scratch {scratch_loss:.3g}: '
+            f'keeping {kept}'
+        )
+
+    def record_fit(self) -> None:
+        """Keep the cycle's potential; record its metrics in the learning curve."""
+        node = self.ctx.fit
         self.ctx.potential = node.outputs.potential
-        metrics = node.outputs.metrics.get_dict()
+        metrics = node.outputs.metrics
         self.out(f'potentials.cycle_{self.ctx.cycle}', self.ctx.potential)
         self.out(f'training_sets.cycle_{self.ctx.cycle}', self.ctx.training_set)
-        row = {
-            'cycle': self.ctx.cycle,
-            'num_structures': self.ctx.training_set.num_structures,
-            'num_atoms': self.ctx.training_set.num_atoms,
-            'potential_uuid': self.ctx.potential.uuid,
-            'training_set_uuid': self.ctx.training_set.uuid,
-        }
-        for key in (
-            'train_energy_rmse',
-            'train_force_rmse',
-            'test_energy_rmse',
-            'test_force_rmse',
-            'iterations',
-        ):
-            row[key] = metrics.get(key)
-        self.ctx.learning_curve.append(row)
-        self.ctx.curve_inputs[f'metrics_{self.ctx.cycle}'] = node.outputs.metrics
-        self.ctx.curve_inputs[f'training_set_{self.ctx.cycle}'] = self.ctx.training_set
-        test = f', test {row["test_force_rmse"]:.1f} meV/Å' if row['test_force_rmse'] is not None else ''
-        self.report(
-            f'cycle {self.ctx.cycle}: trained PacePotentialData<{self.ctx.potential.pk}>: '
-            f'train {row["train_energy_rmse"]:.2f} meV/atom, {row["train_force_rmse"]:.1f} meV/Å{test}'
+        fit = orm.Dict(self.ctx.fit_choice)
+        row = learning_curve_row(
+            self.ctx.cycle, metrics.get_dict(), self.ctx.training_set, fit=fit.get_dict()
         )
-        return None
+        row['potential_uuid'] = self.ctx.potential.uuid
+        self.ctx.learning_curve.append(row)
+        self.ctx.curve_inputs[f'metrics_{self.ctx.cycle}'] = metrics
+        self.ctx.curve_inputs[f'training_set_{self.ctx.cycle}'] = self.ctx.training_set
+        self.ctx.curve_inputs[f'fit_{self.ctx.cycle}'] = fit
+        if 'per_structure_errors' in node.outputs:
+            self.ctx.previous_errors = node.outputs.per_structure_errors
+            self.ctx.previous_natoms = np.asarray(self.ctx.training_set.get_arrays()['natoms'], dtype=float)
+            self.ctx.previous_force_rmse = self._previous_force_rmse_of_own_set(node)
+        else:
+            self.ctx.previous_errors = None
+        test = f', test {row["test_force_rmse"]:.1f} meV/Å' if row['test_force_rmse'] is not None else ''
+        stopped = {'maxiter': ' (stopped at maxiter: not converged)'}.get(row.get('stopped_by') or '', '')
+        self.report(
+            f'cycle {self.ctx.cycle}: trained PacePotentialData<{self.ctx.potential.pk}> in {row["iterations"]} '
+            f'iterations{stopped}: train {row["train_energy_rmse"]:.2f} meV/atom, '
+            f'{row["train_force_rmse"]:.1f} meV/Å{test}'
+        )
+
+    def _previous_force_rmse_of_own_set(self, node: orm.WorkflowNode) -> float | None:
+        """Force RMSE (meV/Å) of ``node``'s potential on its own training set, from per-structure errors."""
+        forces = node.outputs.per_structure_errors.get_array('forces')
+        natoms = self.ctx.previous_natoms
+        if len(forces) != len(natoms) or not np.all(np.isfinite(forces)):
+            return None
+        return float(np.sqrt(np.sum(natoms * forces**2) / np.sum(natoms)))
 
     def build_active_set(self) -> t.Any:
         """Build the active set of the new potential from its training set."""
@@ -535,44 +622,53 @@ class PaceActiveLearningWorkChain(WorkChain):
         return ToContext(select=self.submit(PaceSelectCalculation, **inputs))
 
     def inspect_select(self) -> t.Any:
-        """Record the candidates' grades; decide whether this was the last cycle."""
+        """Record the candidates' grades and the selection in the learning curve."""
         node = self.ctx.select
         row = self.ctx.learning_curve[-1]
-        selected: dict[str, orm.StructureData] = {}
+        self.ctx.selected = {}
         if node is None:
             row.update(num_candidates=0, max_gamma=None, num_selected=0)
-        elif not node.is_finished_ok:
+            return None
+        if not node.is_finished_ok:
             return self.exit_codes.ERROR_SELECTION_FAILED.format(
                 cycle=self.ctx.cycle, message=node.exit_message
             )
-        else:
-            report = node.outputs.report.get_dict()
-            self.ctx.curve_inputs[f'selection_{self.ctx.cycle}'] = node.outputs.report
-            selected = dict(node.outputs.selected) if 'selected' in node.outputs else {}
-            row.update(
-                num_candidates=report['num_candidates'],
-                max_gamma=report['max_gamma'],
-                num_selected=len(selected),
-                gamma=sorted(report['gamma'].values()),
+        report = node.outputs.report
+        self.ctx.curve_inputs[f'selection_{self.ctx.cycle}'] = report
+        self.ctx.selected = dict(node.outputs.selected) if 'selected' in node.outputs else {}
+        fit = self.ctx.curve_inputs[f'fit_{self.ctx.cycle}'].get_dict()
+        metrics = self.ctx.curve_inputs[f'metrics_{self.ctx.cycle}'].get_dict()
+        row.update(
+            learning_curve_row(
+                self.ctx.cycle, metrics, self.ctx.training_set, selection=report.get_dict(), fit=fit
             )
-            gamma_max = f'{report["max_gamma"]:.2f}' if report['max_gamma'] is not None else 'n/a'
-            self.report(
-                f'cycle {self.ctx.cycle}: {report["num_candidates"]} candidates, max gamma {gamma_max}, '
-                f'{len(selected)} selected'
-            )
-        self.ctx.selected = selected
+        )
+        gamma_max = f'{report["max_gamma"]:.2f}' if report['max_gamma'] is not None else 'n/a'
+        reasons = report.get_dict().get('reasons', {})
+        why = ', '.join(f'{list(reasons.values()).count(r)} by {r}' for r in sorted(set(reasons.values())))
+        self.report(
+            f'cycle {self.ctx.cycle}: {report["num_candidates"]} candidates, max gamma {gamma_max}, '
+            f'{len(self.ctx.selected)} selected' + (f' ({why})' if why else '')
+        )
+        return None
+
+    def decide_next_cycle(self) -> None:
+        """Stop after ``max_cycles``, when nothing was selected, or when the test error reached its target."""
+        row = self.ctx.learning_curve[-1]
         target = self.inputs.get('target_test_force_rmse')
         test_rmse = row.get('test_force_rmse')
         if self.ctx.cycle >= self.inputs.max_cycles.value:
-            self.report(f'stopping: reached max_cycles={self.inputs.max_cycles.value}')
+            self.report(
+                f'stopping: reached max_cycles={self.inputs.max_cycles.value} (the structures selected in this '
+                'last cycle are not labelled: no later fit would use them)'
+            )
             self.ctx.done = True
-        elif not selected:
+        elif not self.ctx.selected:
             self.report(f'stopping: no candidate has a gamma of at least {self.inputs.gamma_select.value}')
             self.ctx.done = True
         elif target is not None and test_rmse is not None and test_rmse <= target.value:
             self.report(f'stopping: test force RMSE {test_rmse:.1f} <= target {target.value} meV/Å')
             self.ctx.done = True
-        return None
 
     def should_label(self) -> bool:
         """Whether selected structures are to be labelled (not after the last cycle)."""

@@ -78,8 +78,12 @@ def test_budget_spent_and_only_eligible(strategy):
 
 
 def test_strategies_are_deterministic():
-    first = selection.largest_cluster_max_distance(selection.AtomFeatures(*clustered_pool()), np.ones(45, bool), 10)
-    second = selection.largest_cluster_max_distance(selection.AtomFeatures(*clustered_pool()), np.ones(45, bool), 10)
+    first = selection.largest_cluster_max_distance(
+        selection.AtomFeatures(*clustered_pool()), np.ones(45, bool), 10
+    )
+    second = selection.largest_cluster_max_distance(
+        selection.AtomFeatures(*clustered_pool()), np.ones(45, bool), 10
+    )
     assert first == second
     assert selection.random_draw(np.ones(45, bool), 10, 3) == selection.random_draw(np.ones(45, bool), 10, 3)
     assert selection.random_draw(np.ones(45, bool), 10, 3) != selection.random_draw(np.ones(45, bool), 10, 4)

@@ -1,4 +1,10 @@
-"""The learning curve of an active-learning run, as a calcfunction over the cycles' outputs."""
+"""The learning curve of an active-learning run: one row per cycle, built in one place.
+
+:func:`learning_curve_row` makes a row from a cycle's nodes; the workchain uses it while it
+runs, :func:`build_learning_curve` (a calcfunction, the ``learning_curve`` output) at the end,
+and :func:`aiida_pacemaker.tools.provenance.learning_curve` to rebuild the curve of a run that
+is still running or failed.
+"""
 
 from __future__ import annotations
 
@@ -7,48 +13,82 @@ import typing as t
 from aiida import orm
 from aiida.engine import calcfunction
 
-__all__ = ('LEARNING_CURVE_METRICS', 'build_learning_curve')
+__all__ = ('LEARNING_CURVE_METRICS', 'build_learning_curve', 'learning_curve_row')
 
+#: keys copied from the fit's ``metrics``
 LEARNING_CURVE_METRICS = (
     'train_energy_rmse',
     'train_force_rmse',
     'test_energy_rmse',
     'test_force_rmse',
     'iterations',
+    'stopped_by',
 )
+
+
+def learning_curve_row(
+    cycle: int,
+    metrics: dict[str, t.Any],
+    training_set: orm.Data,
+    selection: dict[str, t.Any] | None = None,
+    added: dict[str, t.Any] | None = None,
+    fit: dict[str, t.Any] | None = None,
+) -> dict[str, t.Any]:
+    """One row of the learning curve.
+
+    :param metrics: the fit's metrics; :param training_set: what it was trained on; :param selection: the
+        select report of the cycle; :param added: the merge's record of added structures; :param fit: how
+        the cycle's fit was chosen (``refitted``, ``previous_force_rmse``).
+
+    Keys: ``cycle``, ``num_structures``, ``num_atoms``, ``training_set_uuid``, the RMSEs (meV/atom,
+    meV/Å), ``iterations``, ``stopped_by``, ``refitted`` (the fine-tuned fit stalled and a fit from
+    scratch was kept), ``previous_force_rmse`` (meV/Å: the kept potential on the previous cycle's
+    structures), ``num_candidates``, ``max_gamma``, ``num_selected``, ``gamma`` (sorted max gamma of
+    every candidate), ``strategy``, ``num_labelled``.
+    """
+    row: dict[str, t.Any] = {
+        'cycle': cycle,
+        'num_structures': training_set.num_structures,  # type: ignore[attr-defined]
+        'num_atoms': training_set.num_atoms,  # type: ignore[attr-defined]
+        'training_set_uuid': training_set.uuid,
+    }
+    row.update({key: metrics.get(key) for key in LEARNING_CURVE_METRICS})
+    row['refitted'] = bool((fit or {}).get('refitted', False))
+    row['previous_force_rmse'] = (fit or {}).get('previous_force_rmse')
+    if selection is not None:
+        row.update(
+            num_candidates=selection['num_candidates'],
+            max_gamma=selection['max_gamma'],
+            num_selected=selection['num_selected'],
+            gamma=sorted(selection['gamma'].values()),
+            strategy=selection.get('strategy', 'maxvol'),
+        )
+    row['num_labelled'] = len(added['added']) if added is not None else 0
+    return row
 
 
 @calcfunction
 def build_learning_curve(**kwargs: t.Any) -> orm.List:
-    """One row per cycle k from ``metrics_k`` (Dict), ``training_set_k``, optional ``selection_k``
-    (the select report) and ``added_k`` (the merge's record of added structures).
-
-    Row keys: ``cycle``, ``num_structures``, ``num_atoms``, the RMSEs (meV/atom, meV/Å),
-    ``iterations``, ``num_candidates``, ``max_gamma``, ``num_selected``, ``gamma`` (sorted
-    max gamma of every candidate), ``num_labelled``, ``training_set_uuid``.
+    """One row per cycle k (see :func:`learning_curve_row`) from ``metrics_k`` (Dict),
+    ``training_set_k``, optional ``selection_k`` (the select report), ``added_k`` (the merge's
+    record of added structures) and ``fit_k`` (Dict: how the fit was chosen).
     """
     cycles = sorted(int(label.split('_')[-1]) for label in kwargs if label.startswith('metrics_'))
     rows = []
     for cycle in cycles:
-        metrics = kwargs[f'metrics_{cycle}'].get_dict()
-        training_set = kwargs[f'training_set_{cycle}']
-        row: dict[str, t.Any] = {
-            'cycle': cycle,
-            'num_structures': training_set.num_structures,
-            'num_atoms': training_set.num_atoms,
-            'training_set_uuid': training_set.uuid,
-        }
-        row.update({key: metrics.get(key) for key in LEARNING_CURVE_METRICS})
-        selection = kwargs.get(f'selection_{cycle}')
-        if selection is not None:
-            report = selection.get_dict()
-            row.update(
-                num_candidates=report['num_candidates'],
-                max_gamma=report['max_gamma'],
-                num_selected=report['num_selected'],
-                gamma=sorted(report['gamma'].values()),
+
+        def optional(name: str, cycle: int = cycle) -> dict[str, t.Any] | None:
+            node = kwargs.get(f'{name}_{cycle}')
+            return node.get_dict() if node is not None else None
+
+        rows.append(
+            learning_curve_row(
+                cycle,
+                kwargs[f'metrics_{cycle}'].get_dict(),
+                kwargs[f'training_set_{cycle}'],
+                selection=optional('selection'),
+                added=optional('added'),
+                fit=optional('fit'),
             )
-        added = kwargs.get(f'added_{cycle}')
-        row['num_labelled'] = len(added['added']) if added is not None else 0
-        rows.append(row)
+        )
     return orm.List(rows)
