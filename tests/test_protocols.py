@@ -60,7 +60,8 @@ def test_builder_from_protocol(aiida_profile, aiida_localhost, emt_structures):
     )
     parameters = builder.train.train.parameters.get_dict()
     assert parameters['potential']['elements'] == ['Cu']
-    assert parameters['fit']['maxiter'] == 300
+    assert parameters['fit']['maxiter'] == 2000  # a cap: balanced stops on convergence
+    assert parameters['fit']['min_relative_train_loss_per_iter'] == 1.0e-3
     assert parameters['data']['reference_energy'] == 'auto'
     assert 'repulsion' in parameters['fit'] or 'r_in' in str(parameters['potential'])  # balanced has ZBL
     assert builder.gamma_max.value == 30.0 and builder.target_test_force_rmse.value == 20.0

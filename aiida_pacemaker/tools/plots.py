@@ -86,10 +86,16 @@ def _column(rows: t.Sequence[dict[str, t.Any]], key: str) -> np.ndarray:
     return np.array([np.nan if row.get(key) is None else float(row[key]) for row in rows])
 
 
-def plot_learning_curve(rows: t.Sequence[dict[str, t.Any]], path: str | pathlib.Path) -> pathlib.Path:
+def plot_learning_curve(
+    rows: t.Sequence[dict[str, t.Any]],
+    path: str | pathlib.Path,
+    compare: dict[str, t.Sequence[dict[str, t.Any]]] | None = None,
+) -> pathlib.Path:
     """Energy and force RMSE (train and test) against the training-set size, log-scaled y.
 
     :param rows: the learning curve (see :func:`aiida_pacemaker.tools.provenance.learning_curve`).
+    :param compare: other arms by name (e.g. ``{'random': rows}`` from
+        :func:`aiida_pacemaker.tools.comparison.random_selection_curve`): their test RMSEs, dotted.
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -106,6 +112,10 @@ def plot_learning_curve(rows: t.Sequence[dict[str, t.Any]], path: str | pathlib.
             if np.all(np.isnan(values)):
                 continue
             axis.plot(sizes, values, label=split, **style)
+        for name, other in (compare or {}).items():
+            values = _column(other, f'test_{quantity}_rmse')
+            if not np.all(np.isnan(values)):
+                axis.plot(_column(other, 'num_structures'), values, ls=':', marker='x', label=f'test, {name}')
         for row, size in zip(rows, sizes, strict=True):
             value = row.get(f'test_{quantity}_rmse') or row.get(f'train_{quantity}_rmse')
             if value:

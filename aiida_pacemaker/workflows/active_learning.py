@@ -24,6 +24,7 @@ from aiida_pacemaker.data.training_set import TrainingSetData
 from aiida_pacemaker.labellers import LabellerError, is_process_function, load_labeller, validate_labeller
 from aiida_pacemaker.labellers.ase import label_with_ase
 from aiida_pacemaker.labellers.batch import BatchLabellingError, label_in_bulk, merge_inputs_of
+from aiida_pacemaker.tools.fits import force_rmse_of_first, has_stalled
 
 from .train import PaceTrainWorkChain
 
@@ -464,24 +465,16 @@ class PaceActiveLearningWorkChain(WorkChain):
 
     def _previous_force_rmse(self, node: orm.WorkflowNode) -> float | None:
         """Force RMSE (meV/Å) of ``node``'s potential on the previous cycle's training structures (the first
-        ones of this cycle's set), from the fit's per-structure errors; None when unknown."""
-        previous = self.ctx.get('previous_errors')
-        if previous is None or 'per_structure_errors' not in node.outputs:
+        ones of this cycle's set); None when unknown."""
+        if self.ctx.get('previous_natoms') is None or 'per_structure_errors' not in node.outputs:
             return None
-        natoms = self.ctx.previous_natoms
-        forces = node.outputs.per_structure_errors.get_array('forces')[: len(natoms)]
-        if len(forces) != len(natoms) or not np.all(np.isfinite(forces)):
-            return None
-        return float(np.sqrt(np.sum(natoms * forces**2) / np.sum(natoms)))
+        return force_rmse_of_first(node.outputs.per_structure_errors, self.ctx.previous_natoms)
 
     def fine_tune_stalled(self) -> bool:
         """Whether the fine-tuned fit got worse on the structures the previous potential was trained on."""
-        fine_tuned = self.ctx.fine_tuned
         now, before = self.ctx.fit_choice['previous_force_rmse'], self.ctx.get('previous_force_rmse')
-        if not fine_tuned or now is None or before is None:
-            return False
         tolerance = self.inputs.refit_tolerance.value
-        if now <= (1.0 + tolerance) * before:
+        if not self.ctx.fine_tuned or not has_stalled(now, before, tolerance):
             return False
         self.report(
             f'cycle {self.ctx.cycle}: the fine-tuned fit has a force RMSE of {now:.1f} meV/Å on the previous '
@@ -532,12 +525,14 @@ class PaceActiveLearningWorkChain(WorkChain):
         self.ctx.curve_inputs[f'metrics_{self.ctx.cycle}'] = metrics
         self.ctx.curve_inputs[f'training_set_{self.ctx.cycle}'] = self.ctx.training_set
         self.ctx.curve_inputs[f'fit_{self.ctx.cycle}'] = fit
+        self.ctx.previous_natoms = None
+        self.ctx.previous_force_rmse = None
         if 'per_structure_errors' in node.outputs:
-            self.ctx.previous_errors = node.outputs.per_structure_errors
-            self.ctx.previous_natoms = np.asarray(self.ctx.training_set.get_arrays()['natoms'], dtype=float)
-            self.ctx.previous_force_rmse = self._previous_force_rmse_of_own_set(node)
-        else:
-            self.ctx.previous_errors = None
+            natoms = [
+                int(n) for n in self.ctx.training_set.get_arrays()['natoms']
+            ]  # plain data: checkpointed
+            self.ctx.previous_natoms = natoms
+            self.ctx.previous_force_rmse = force_rmse_of_first(node.outputs.per_structure_errors, natoms)
         test = f', test {row["test_force_rmse"]:.1f} meV/Å' if row['test_force_rmse'] is not None else ''
         stopped = {'maxiter': ' (stopped at maxiter: not converged)'}.get(row.get('stopped_by') or '', '')
         self.report(
@@ -545,14 +540,6 @@ class PaceActiveLearningWorkChain(WorkChain):
             f'iterations{stopped}: train {row["train_energy_rmse"]:.2f} meV/atom, '
             f'{row["train_force_rmse"]:.1f} meV/Å{test}'
         )
-
-    def _previous_force_rmse_of_own_set(self, node: orm.WorkflowNode) -> float | None:
-        """Force RMSE (meV/Å) of ``node``'s potential on its own training set, from per-structure errors."""
-        forces = node.outputs.per_structure_errors.get_array('forces')
-        natoms = self.ctx.previous_natoms
-        if len(forces) != len(natoms) or not np.all(np.isfinite(forces)):
-            return None
-        return float(np.sqrt(np.sum(natoms * forces**2) / np.sum(natoms)))
 
     def build_active_set(self) -> t.Any:
         """Build the active set of the new potential from its training set."""
