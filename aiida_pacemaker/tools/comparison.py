@@ -20,7 +20,7 @@ from aiida_pacemaker.tools.fits import force_rmse_of_first, has_stalled
 __all__ = ('fit_schedule', 'random_selection_curve')
 
 
-def _fit(inputs: dict[str, t.Any]) -> orm.WorkflowNode:
+def _fit(inputs: dict[str, t.Any]) -> orm.ProcessNode:
     from aiida_pacemaker.workflows.train import PaceTrainWorkChain
 
     _, node = engine.run_get_node(PaceTrainWorkChain, train=inputs)
@@ -49,7 +49,9 @@ def fit_schedule(
         inputs: dict[str, t.Any] = {'code': code, 'training_set': training_set, 'parameters': parameters}
         if test_set is not None:
             inputs['test_set'] = test_set
-        node = _fit({**inputs, **({'initial_potential': previous['potential']} if previous and fine_tune else {})})
+        node = _fit(
+            {**inputs, **({'initial_potential': previous['potential']} if previous and fine_tune else {})}
+        )
         refitted = False
         if previous is not None and fine_tune and 'per_structure_errors' in node.outputs:
             now = force_rmse_of_first(node.outputs.per_structure_errors, previous['natoms'])
@@ -91,9 +93,13 @@ def random_selection_curve(
     ``potential_uuid``.
     """
     if 'baseline' in workchain.inputs:
-        raise ValueError('the random-selection arm does not fit residuals: not available for a run with a baseline')
+        raise ValueError(
+            'the random-selection arm does not fit residuals: not available for a run with a baseline'
+        )
     outputs = {link.link_label: link.node for link in workchain.base.links.get_outgoing().all()}
-    cycles = sorted(int(name.rsplit('_', 1)[1]) for name in outputs if name.startswith('training_sets__cycle_'))
+    cycles = sorted(
+        int(name.rsplit('_', 1)[1]) for name in outputs if name.startswith('training_sets__cycle_')
+    )
     if not cycles:
         raise ValueError(f'{workchain.process_label}<{workchain.pk}> has finished no cycle')
     first = t.cast(TrainingSetData, outputs['training_sets__cycle_1'])
