@@ -26,6 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 import yaml
 from ase.data import chemical_symbols
 
+from aiida_pacemaker.tools.yaml_files import load_yaml
+
 __all__ = ('DEFAULTS', 'SECTIONS', 'ConfigError', 'TrainerConfig', 'validate_pacemaker_parameters')
 
 
@@ -133,6 +135,24 @@ def _number(
 
 
 _POSITIVE = _number(minimum=0, strict=True)
+#: a radial cutoff (Å): below 1 Å no bond is inside it; beyond 15 Å the neighbour lists explode
+MIN_CUTOFF, MAX_CUTOFF = 1.0, 15.0
+
+
+def _cutoff(value: t.Any, path: str) -> None:
+    _number(minimum=MIN_CUTOFF, maximum=MAX_CUTOFF)(value, path)
+
+
+def _checked_cutoff(value: t.Any, path: str) -> None:
+    try:
+        _cutoff(value, path)
+    except ConfigError:
+        raise ConfigError(
+            f'`{path}` must be a cutoff radius between {MIN_CUTOFF} and {MAX_CUTOFF} Å (ACE potentials use 4 to 8 Å), '
+            f'got {value!r}'
+        ) from None
+
+
 _NON_NEGATIVE = _number(minimum=0)
 _POSITIVE_INT = _number(integer=True, minimum=0, strict=True)
 _NON_NEGATIVE_INT = _number(integer=True, minimum=0)
@@ -206,7 +226,7 @@ EMBEDDING_SCHEMA: dict[str, Checker] = {
 BOND_SCHEMA: dict[str, Checker] = {
     'radbase': _one_of('ChebExpCos', 'ChebPow', 'ChebLinear', 'SBessel'),
     'radparameters': _list_of(_REAL),
-    'rcut': _POSITIVE,
+    'rcut': _checked_cutoff,
     'dcut': _NON_NEGATIVE,
     'NameOfCutoffFunction': _STRING,
     'nradbase': _NON_NEGATIVE_INT,
@@ -516,7 +536,7 @@ def _metadata(value: t.Any, path: str) -> None:
 
 
 TOP_SCHEMA: dict[str, Checker] = {
-    'cutoff': _POSITIVE,
+    'cutoff': _checked_cutoff,
     'seed': _INT,
     'metadata': _metadata,
     'potential': _ANY,
@@ -604,7 +624,7 @@ def _load_yaml(source: str | os.PathLike) -> t.Any:
         with open(source, encoding='utf-8') as handle:
             source = handle.read()
     try:
-        return _yaml12_floats(yaml.safe_load(source))
+        return _yaml12_floats(load_yaml(source))
     except yaml.YAMLError as exception:
         raise ConfigError(f'invalid YAML: {exception}') from exception
 
@@ -640,6 +660,7 @@ class TrainerConfig:
     def __post_init__(self) -> None:
         blocks = dict.fromkeys(('embeddings', 'bonds', 'functions'), _mapping)
         basis_schema = {**dict.fromkeys([*POTENTIAL_SCHEMA, *_BASIS_SHORTCUTS], _ANY), **blocks}
+        basis_schema['cutoff'] = _checked_cutoff
         _check_section(self.ace_basis_config, 'ace_basis_config', basis_schema)
         if self.physics_baseline not in BASELINES:
             raise _bad_value('physics_baseline', self.physics_baseline, BASELINES, 'baseline')

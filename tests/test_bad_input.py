@@ -22,6 +22,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from aiida_pacemaker.calculations.explore import PaceExploreCalculation
 from aiida_pacemaker.calculations.select import PaceSelectCalculation
 from aiida_pacemaker.calculations.train import PaceTrainCalculation
+from aiida_pacemaker.cli.run_config import RunConfigError, read_config
 from aiida_pacemaker.config import ConfigError, TrainerConfig, validate_pacemaker_parameters
 from aiida_pacemaker.data import ActiveSetData, PacePotentialData, TrainingSetData
 from aiida_pacemaker.data.potential import PotentialError
@@ -135,6 +136,13 @@ def labelled(
         labels['stress'] = stress
     atoms.calc = SinglePointCalculator(atoms, **labels)
     return atoms
+
+
+def slab():
+    """A Cu(100) slab: periodic in x and y only."""
+    from ase.build import fcc100
+
+    return fcc100('Cu', size=(1, 1, 3), vacuum=5.0)
 
 
 def parameters(**changes: t.Any) -> dict[str, t.Any]:
@@ -317,7 +325,7 @@ CASES: list[Case] = [
             ).to_pacemaker_parameters()
         ),
         ConfigError,
-        r'`cutoff` must be a number > 0, got -5\.0',
+        r'`ace_basis_config\.cutoff` must be a cutoff radius between 1\.0 and 15\.0 Å .*got -5\.0',
     ),
     (
         'config-zero-cutoff',
@@ -327,13 +335,13 @@ CASES: list[Case] = [
             ).to_pacemaker_parameters()
         ),
         ConfigError,
-        r'`cutoff` must be a number > 0, got 0',
+        r'`ace_basis_config\.cutoff` must be a cutoff radius between 1\.0 and 15\.0 Å .*got 0',
     ),
     (
         'config-zero-rcut',
         lambda kit: lambda: validate_pacemaker_parameters(parameters(potential__bonds__ALL__rcut=0.0)),
         ConfigError,
-        r'`potential\.bonds\.ALL\.rcut` must be a number > 0, got 0\.0',
+        r'`potential\.bonds\.ALL\.rcut` must be a cutoff radius between 1\.0 and 15\.0 Å .*got 0\.0',
     ),
     (
         'config-unknown-optimizer',
@@ -598,6 +606,136 @@ CASES: list[Case] = [
         ValueError,
         r'structure 0 \(Cu\) has no forces',
     ),
+    # ---- active learning: refused before the first process starts
+    (
+        'al-empty-gamma-window',
+        lambda kit: run_active_learning(kit, gamma_select=orm.Float(5.0), gamma_max=orm.Float(2.0)),
+        ValueError,
+        r'the gamma window is empty: `gamma_max` \(2.0\) must be larger than `gamma_select` \(5\)',
+    ),
+    (
+        'al-zero-budget',
+        lambda kit: run_active_learning(kit, max_new_structures_per_cycle=orm.Int(0)),
+        ValueError,
+        r'`max_new_structures_per_cycle` must be an integer of at least 1 .* got 0',
+    ),
+    (
+        'al-zero-cycles',
+        lambda kit: run_active_learning(kit, max_cycles=orm.Int(0)),
+        ValueError,
+        r'`max_cycles` must be an integer of at least 1 .* got 0',
+    ),
+    (
+        'al-negative-cycles',
+        lambda kit: run_active_learning(kit, max_cycles=orm.Int(-1)),
+        ValueError,
+        r'`max_cycles` must be an integer of at least 1 .* got -1',
+    ),
+    (
+        'al-negative-gamma',
+        lambda kit: run_active_learning(kit, gamma_select=orm.Float(-5.0)),
+        ValueError,
+        r'`gamma_select` must be a non-negative number .* got -5.0',
+    ),
+    (
+        'al-elements-miss-the-data',
+        lambda kit: run_active_learning(
+            kit,
+            train={
+                'train': {
+                    'code': kit.code,
+                    'parameters': orm.Dict(
+                        fast_parameters()
+                        | {'potential': {**fast_parameters()['potential'], 'elements': ['Al']}}
+                    ),
+                }
+            },
+        ),
+        ValueError,
+        r"`training_set` holds Cu, which the potential's elements \['Al'\] do not include",
+    ),
+    (
+        'al-pool-unknown-element',
+        lambda kit: run_active_learning(kit, pool={'al': orm.StructureData(ase=bulk('Al', 'fcc', a=4.05))}),
+        ValueError,
+        r"`pool.al` holds Al, which the potential's elements \['Cu'\] do not include",
+    ),
+    (
+        'al-slab-in-pool',
+        lambda kit: run_active_learning(kit, pool={'slab': orm.StructureData(ase=slab())}),
+        ValueError,
+        r'`pool.slab` is periodic in only some directions .* add vacuum wider than the cutoff',
+    ),
+    (
+        'al-slab-in-structures',
+        lambda kit: run_active_learning(kit, structures={'slab': orm.StructureData(ase=slab())}),
+        ValueError,
+        r'`structures.slab` is periodic in only some directions',
+    ),
+    (
+        'al-refit-tolerance',
+        lambda kit: run_active_learning(kit, refit_tolerance=orm.Float(-2.0)),
+        ValueError,
+        r'`refit_tolerance` must be a number of at least -1',
+    ),
+    (
+        'al-calculator-is-not-a-calculator',
+        lambda kit: run_active_learning(
+            kit,
+            labeller={
+                'process': orm.Str('pacemaker.label_ase'),
+                'inputs': {
+                    'calculator': orm.Str('os.system'),
+                    'calculator_kwargs': orm.Dict({'command': 'true'}),
+                },
+            },
+        ),
+        ValueError,
+        r'`os.system` is not an ASE calculator class',
+    ),
+    (
+        'al-calculator-unknown-kwarg',
+        lambda kit: run_active_learning(
+            kit,
+            labeller={
+                'process': orm.Str('pacemaker.label_ase'),
+                'inputs': {
+                    'calculator': orm.Str('ase.calculators.emt.EMT'),
+                    'calculator_kwargs': orm.Dict({'asap_cutof': True}),
+                },
+            },
+        ),
+        ValueError,
+        r'`EMT` takes no argument `asap_cutof`; did you mean `asap_cutoff`\?',
+    ),
+    (
+        'trainer-cutoff-too-small',
+        lambda kit: (
+            lambda: TrainerConfig(
+                ace_basis_config={'elements': ['Cu'], 'cutoff': 0.1}
+            ).to_pacemaker_parameters()
+        ),
+        ConfigError,
+        r'`ace_basis_config.cutoff` must be a cutoff radius between 1.0 and 15.0 Å',
+    ),
+    (
+        'trainer-cutoff-huge',
+        lambda kit: (
+            lambda: TrainerConfig(
+                ace_basis_config={'elements': ['Cu'], 'cutoff': 1e9}
+            ).to_pacemaker_parameters()
+        ),
+        ConfigError,
+        r'`ace_basis_config.cutoff` must be a cutoff radius between 1.0 and 15.0 Å',
+    ),
+    (
+        'yaml-duplicate-key',
+        lambda kit: (
+            lambda: read_config(kit.file('run.yaml', 'protocol: fast\nprotocol: precise\n'), ['protocol'])
+        ),
+        RunConfigError,
+        r'the key `protocol` is given twice \(lines 1 and 2\): keep one of them',
+    ),
     (
         'pickle-without-trust',
         lambda kit: lambda: read_labelled_structures(kit.file('data.pckl.gzip', 'not read')),
@@ -630,7 +768,3 @@ def test_bad_input(kit, name, build, exception, match):
     with pytest.raises(exception, match=match):
         action()
     assert counts() == before, f'{name}: something was stored before the input was refused'
-
-
-def test_enough_kinds_of_bad_input():
-    assert len([c for c in CASES if not hasattr(c, 'marks')]) >= 30

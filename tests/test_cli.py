@@ -346,7 +346,7 @@ def test_run_refuses_unknown_key(aiida_profile, tmp_path):
                 'pool': {'example': {}},
                 'labeller': {'ase': {'calculator': 'ase.nope.X'}},
             },
-            ('labeller.ase.calculator', 'cannot import'),
+            ('labeller.ase', 'cannot import'),
         ),
         (
             'active-learning',
@@ -382,6 +382,63 @@ def test_run_config_errors(aiida_profile, tmp_path, command, config, fragments):
     path = tmp_path / 'config.yaml'
     path.write_text(config if isinstance(config, str) else yaml.safe_dump(config))
     assert_one_line_error(run_cli(['run', command, path], ok=False), *fragments)
+
+
+AL_BASE = {
+    'data': {'example': {'count': 4}},
+    'pool': {'example': {'count': 3, 'seed': 9}},
+    'labeller': {'ase': {'calculator': 'ase.calculators.emt.EMT'}},
+    'protocol': 'fast',
+}
+
+
+@pytest.mark.parametrize(
+    ('changes', 'fragments'),
+    [
+        ({'overrides': {'gamma_select': 5.0, 'gamma_max': 2.0}}, ('the gamma window is empty',)),
+        ({'overrides': {'max_new_structures_per_cycle': 0}}, ('`max_new_structures_per_cycle` must be',)),
+        ({'overrides': {'max_cycles': 0}}, ('`max_cycles` must be an integer of at least 1', 'got 0')),
+        ({'overrides': {'max_cycles': 'two'}}, ('`max_cycles` must be an integer', "got 'two'")),
+        ({'overrides': {'gamma_select': -5}}, ('`gamma_select` must be a non-negative number',)),
+        (
+            {'elements': ['Al']},
+            ("`training_set` holds Cu, which the potential's elements ['Al'] do not include",),
+        ),
+        ({'overrides': {'trainer': {'ace_basis_config': {'cutoff': 0.1}}}}, ('must be a cutoff radius',)),
+        (
+            {'labeller': {'ase': {'calculator': 'os.system', 'kwargs': {'command': 'touch /tmp/pwned'}}}},
+            ('`os.system` is not an ASE calculator class',),
+        ),
+        (
+            {'labeller': {'ase': {'calculator': 'ase.calculators.emt.EMT', 'kwargs': {'asap_cutof': True}}}},
+            ('takes no argument `asap_cutof`', 'did you mean `asap_cutoff`?'),
+        ),
+    ],
+)
+def test_refused_run_stores_nothing(aiida_profile, tmp_path, changes, fragments):
+    """Settings that cannot work are refused in one line before anything runs, and nothing is stored."""
+    before = orm.QueryBuilder().append(orm.Node).count()
+    config = write_config(tmp_path, {**AL_BASE, **changes})
+    assert_one_line_error(run_cli(['run', 'active-learning', config], ok=False), *fragments)
+    assert orm.QueryBuilder().append(orm.Node).count() == before
+
+
+def test_refused_config_with_a_duplicate_key_or_a_slab(aiida_profile, tmp_path):
+    from ase.build import fcc100
+    from ase.io import write
+
+    path = tmp_path / 'config.yaml'
+    path.write_text(yaml.safe_dump(AL_BASE) + 'protocol: precise\n')
+    assert_one_line_error(
+        run_cli(['run', 'active-learning', path], ok=False), 'the key `protocol` is given twice'
+    )
+    write(tmp_path / 'slab.extxyz', fcc100('Cu', size=(1, 1, 3), vacuum=5.0))
+    before = orm.QueryBuilder().append(orm.Node).count()
+    config = write_config(tmp_path, {**AL_BASE, 'pool': 'slab.extxyz'})
+    assert_one_line_error(
+        run_cli(['run', 'active-learning', config], ok=False), 'is periodic in only some directions'
+    )
+    assert orm.QueryBuilder().append(orm.Node).count() == before
 
 
 def test_run_daemon_needs_a_broker(aiida_profile, tmp_path):
@@ -464,7 +521,10 @@ def test_run_config_from_files(aiida_profile, tmp_path, emt_structures):
     assert builder.labeller.inputs['calculator'].value == 'ase.calculators.emt.EMT'
     assert builder.max_cycles.value == 1 and builder.metadata.label == 'from files'
     assert builder.train.train.parameters['potential']['elements'] == ['Cu']
-    # the same data file again reuses the stored training set (same content, same node)
+    # nothing is stored before the launch; once stored (as the launch does), the same data file again
+    # reuses the stored training set (same content, same node)
+    assert not builder.training_set.is_stored
+    builder.training_set.store()
     again = run_config.active_learning_builder(
         run_config.read_config(path, run_config.ACTIVE_LEARNING_KEYS), tmp_path
     )

@@ -357,9 +357,10 @@ def test_bad_pacemaker_input(source, match):
         ('data.test_size', -0.1, r'fraction in \(0, 1\)'),
         ('data.test_size', '10%', r'fraction in \(0, 1\)'),
         # non-positive numbers
-        ('cutoff', 0, r'`cutoff` must be a number > 0, got 0'),
-        ('cutoff', -5.0, r'`cutoff` must be a number > 0'),
-        ('potential.bonds.ALL.rcut', 0.0, r'`potential\.bonds\.ALL\.rcut` must be a number > 0'),
+        ('cutoff', 0, r'`cutoff` must be a cutoff radius between 1\.0 and 15\.0 Å .*got 0'),
+        ('cutoff', -5.0, r'`cutoff` must be a cutoff radius between'),
+        ('cutoff', 40.0, r'`cutoff` must be a cutoff radius between 1\.0 and 15\.0 Å .*got 40\.0'),
+        ('potential.bonds.ALL.rcut', 0.0, r'`potential\.bonds\.ALL\.rcut` must be a cutoff radius between'),
         ('potential.bonds.ALL.dcut', -0.01, r'`potential\.bonds\.ALL\.dcut` must be a number >= 0'),
         ('fit.maxiter', 0, r'`fit\.maxiter` must be an integer > 0, got 0'),
         ('fit.maxiter', 10.5, r'`fit\.maxiter` must be an integer > 0'),
@@ -379,7 +380,7 @@ def test_bad_pacemaker_input(source, match):
         ('fit.loss.kappa', math.nan, r'`fit\.loss\.kappa` must be a number'),
         ('fit.loss.L1_coeffs', math.inf, r'`fit\.loss\.L1_coeffs` must be a number >= 0'),
         ('fit.loss.L2_coeffs', '1e-8', r'`fit\.loss\.L2_coeffs` must be a number'),
-        ('cutoff', True, r'`cutoff` must be a number'),
+        ('cutoff', True, r'`cutoff` must be a cutoff radius .*got True'),
         ('seed', 'abc', r'`seed` must be an integer'),
         ('metadata', ['x'], r'`metadata` must be a dict'),
         ('potential.bonds.ALL.radparameters', 5.25, r'`potential\.bonds\.ALL\.radparameters` must be a list'),
@@ -577,10 +578,9 @@ def test_from_dict_refuses(dictionary, match):
         TrainerConfig.from_dict(dictionary)
 
 
-def test_invalid_basis_is_reported_when_rendering():
-    config = TrainerConfig({'elements': ['Cu'], 'cutoff': -1.0})
-    with pytest.raises(ConfigError, match=r'`cutoff` must be a number > 0'):
-        config.to_pacemaker_parameters()
+def test_invalid_cutoff_is_refused_when_the_config_is_made():
+    with pytest.raises(ConfigError, match=r'`ace_basis_config\.cutoff` must be a cutoff radius'):
+        TrainerConfig({'elements': ['Cu'], 'cutoff': -1.0})
 
 
 # ---------------------------------------------------------------- pacemaker itself

@@ -90,7 +90,7 @@ class PaceBaseCalculation(CalcJob):
         if potential is not None:
             known = set(potential.elements)
             for key, structure in (inputs.get(namespace) or {}).items():
-                missing = sorted(set(structure.get_kind_names()) - known)
+                missing = sorted(set(structure.get_symbols_set()) - known)  # symbols, not kind names
                 if missing:
                     return f'{noun} `{key}` holds elements {missing} that the potential does not know'
         return None

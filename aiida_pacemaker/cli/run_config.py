@@ -38,6 +38,7 @@ from aiida import orm
 
 from aiida_pacemaker.data.training_set import TrainingSetData
 from aiida_pacemaker.tools import io
+from aiida_pacemaker.tools.yaml_files import load_yaml
 
 __all__ = ('RunConfigError', 'active_learning_builder', 'read_config', 'train_builder')
 
@@ -78,10 +79,10 @@ def _check_keys(mapping: t.Any, valid: t.Sequence[str], where: str) -> dict[str,
 
 
 def read_config(path: str | pathlib.Path, valid_keys: t.Sequence[str]) -> dict[str, t.Any]:
-    """Read the YAML file (``yaml.safe_load``) and refuse unknown top-level keys."""
+    """Read the YAML file (safely, refusing a key given twice) and refuse unknown top-level keys."""
     path = pathlib.Path(path)
     try:
-        document = yaml.safe_load(path.read_text(encoding='utf8'))
+        document = load_yaml(path.read_text(encoding='utf8'))
     except OSError as exception:
         raise RunConfigError(f'{path}: cannot read it: {exception.strerror}') from None
     except yaml.YAMLError as exception:
@@ -125,16 +126,17 @@ def _load_training_set(identifier: t.Any, where: str) -> TrainingSetData:
 
 
 def _stored(training_set: TrainingSetData) -> TrainingSetData:
-    """``training_set`` stored, or the stored node with the same content (no duplicates)."""
+    """The stored node with the same content as ``training_set`` (no duplicates), or ``training_set``
+    itself, unstored: the launch stores it once every input has been checked (a refused run stores nothing)."""
     query = orm.QueryBuilder().append(
         TrainingSetData, filters={'attributes.content_hash': training_set.content_hash}, project='*'
     )
     existing = query.first()
-    return existing[0] if existing else training_set.store()
+    return existing[0] if existing else training_set
 
 
 def labelled_data(value: t.Any, base: pathlib.Path, where: str) -> TrainingSetData:
-    """A stored TrainingSetData from a PK or UUID, labelled file(s), or ``{example: ...}``."""
+    """A TrainingSetData from a PK or UUID, labelled file(s), or ``{example: ...}`` (new ones unstored)."""
     from aiida_pacemaker.tools.examples import emt_label
 
     if isinstance(value, int) and not isinstance(value, bool):
@@ -220,7 +222,7 @@ def _to_node(value: t.Any, where: str) -> orm.Data:
 def resolve_labeller(value: t.Any) -> tuple[str, dict[str, orm.Data], dict[str, t.Any] | None]:
     """The labeller entry point, its fixed inputs and optional CalcJob options."""
     from aiida_pacemaker.labellers import LabellerError, load_labeller, validate_labeller
-    from aiida_pacemaker.labellers.ase import load_calculator_class
+    from aiida_pacemaker.labellers.ase import check_ase_labeller_inputs
 
     if value is None:
         raise RunConfigError(
@@ -235,13 +237,16 @@ def resolve_labeller(value: t.Any) -> tuple[str, dict[str, orm.Data], dict[str, 
         ase = _check_keys(value['ase'], ['calculator', 'kwargs'], 'in `labeller.ase`')
         if 'calculator' not in ase:
             raise RunConfigError('`labeller.ase` needs a `calculator`, e.g. ase.calculators.emt.EMT')
+        kwargs = _check_keys(
+            ase.get('kwargs') or {}, list(ase.get('kwargs') or {}), 'in `labeller.ase.kwargs`'
+        )
         try:
-            load_calculator_class(str(ase['calculator']))
+            check_ase_labeller_inputs(str(ase['calculator']), kwargs)
         except ValueError as exception:
-            raise RunConfigError(f'`labeller.ase.calculator`: {exception}') from None
+            raise RunConfigError(f'`labeller.ase`: {exception}') from None
         inputs: dict[str, orm.Data] = {'calculator': orm.Str(ase['calculator'])}
-        if ase.get('kwargs'):
-            inputs['calculator_kwargs'] = orm.Dict(_check_keys(ase['kwargs'], list(ase['kwargs']), 'kwargs'))
+        if kwargs:
+            inputs['calculator_kwargs'] = orm.Dict(kwargs)
         return 'pacemaker.label_ase', inputs, None
     process = str(value['process'])
     try:

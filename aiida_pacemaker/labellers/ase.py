@@ -15,18 +15,44 @@ import numpy as np
 from aiida import orm
 from aiida.engine import calcfunction
 
-__all__ = ('compute_labels', 'label_with_ase', 'load_calculator_class')
+__all__ = (
+    'KNOWN_FACTORIES',
+    'check_ase_labeller_inputs',
+    'check_calculator_kwargs',
+    'compute_labels',
+    'label_with_ase',
+    'load_calculator_class',
+)
 
 _IMPORT_PATH = re.compile(r'^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$')
 
 
-def load_calculator_class(import_path: str) -> t.Callable[..., t.Any]:
-    """Import an ASE calculator class (or a factory function that returns a calculator, like
-    GPAW 26's ``gpaw.GPAW``) from ``package.module.Name`` (no eval, no shell).
+#: factory functions (not classes) that return an ASE calculator; any other function is refused. A plugin
+#: adds its own with an entry point in the group ``aiida_pacemaker.calculator_factories`` (value: the
+#: import path), which only an installed package (trusted code) can do.
+KNOWN_FACTORIES = ('gpaw.GPAW',)
+FACTORY_ENTRY_POINT_GROUP = 'aiida_pacemaker.calculator_factories'
 
-    :raises ValueError: if the path is malformed or does not name a class or function.
+
+def _registered_factories() -> set[str]:
+    from importlib.metadata import entry_points
+
+    registered = (ep.value.replace(':', '.') for ep in entry_points(group=FACTORY_ENTRY_POINT_GROUP))
+    return {*KNOWN_FACTORIES, *registered}
+
+
+def load_calculator_class(import_path: str) -> t.Callable[..., t.Any]:
+    """Import an ASE calculator class from ``package.module.Name`` (no eval, no shell).
+
+    The path must name a subclass of ASE's ``BaseCalculator``, or one of the factory functions that
+    return one (:data:`KNOWN_FACTORIES`, e.g. GPAW 26's ``gpaw.GPAW``, or one registered by an installed
+    plugin): a run configuration is data, and no other callable (``os.system``, ``subprocess.run``) runs.
+
+    :raises ValueError: if the path is malformed, cannot be imported or names anything else.
     """
-    if not _IMPORT_PATH.match(import_path):
+    from ase.calculators.calculator import BaseCalculator
+
+    if not isinstance(import_path, str) or not _IMPORT_PATH.match(import_path):
         raise ValueError(f'`{import_path}` is not an import path like `ase.calculators.emt.EMT`')
     module_name, _, name = import_path.rpartition('.')
     try:
@@ -36,9 +62,53 @@ def load_calculator_class(import_path: str) -> t.Callable[..., t.Any]:
             f'cannot import `{module_name}` for the calculator `{import_path}`: {exception}'
         ) from None
     factory = getattr(module, name, None)
-    if not callable(factory):
-        raise ValueError(f'`{import_path}` is not a calculator class or factory')
-    return factory
+    if isinstance(factory, type) and issubclass(factory, BaseCalculator):
+        return factory
+    if callable(factory) and import_path in _registered_factories():
+        return factory
+    raise ValueError(
+        f'`{import_path}` is not an ASE calculator class (a subclass of ase.calculators.calculator.BaseCalculator) '
+        f'nor a known calculator factory ({", ".join(KNOWN_FACTORIES)})'
+    )
+
+
+def check_calculator_kwargs(factory: t.Callable[..., t.Any], kwargs: t.Mapping[str, t.Any]) -> None:
+    """Refuse keyword arguments that the calculator class does not know (ASE calculators take ``**kwargs``
+    and silently keep unknown ones as parameters). Known: the arguments named by the constructors of the
+    class and its bases, and the keys of its ``default_parameters``. Factories are not checked.
+
+    :raises ValueError: naming the first unknown argument and the closest known one.
+    """
+    import difflib
+    import inspect
+
+    if not isinstance(factory, type):
+        return
+    known: set[str] = set(getattr(factory, 'default_parameters', None) or {})
+    for klass in factory.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        try:
+            parameters = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
+            return  # a constructor without a signature (compiled): cannot tell
+        known.update(
+            p.name for p in parameters if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != 'self'
+        )
+    for key in kwargs:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f'did you mean `{close[0]}`?' if close else f'known: {", ".join(sorted(known))}'
+            raise ValueError(f'`{factory.__name__}` takes no argument `{key}`; {hint}')
+
+
+def check_ase_labeller_inputs(calculator: str, kwargs: t.Mapping[str, t.Any] | None = None) -> None:
+    """Check the inputs of the ASE labeller before anything runs: the calculator path and its arguments.
+
+    :raises ValueError: with a one-line message.
+    """
+    check_calculator_kwargs(load_calculator_class(calculator), kwargs or {})
 
 
 def compute_labels(atoms: t.Any, calculator: t.Any) -> dict[str, t.Any]:

@@ -22,11 +22,12 @@ from aiida_pacemaker.data.active_set import ActiveSetData
 from aiida_pacemaker.data.potential import PacePotentialData
 from aiida_pacemaker.data.training_set import TrainingSetData
 from aiida_pacemaker.labellers import LabellerError, is_process_function, load_labeller, validate_labeller
-from aiida_pacemaker.labellers.ase import label_with_ase
+from aiida_pacemaker.labellers.ase import check_ase_labeller_inputs, label_with_ase
 from aiida_pacemaker.labellers.batch import BatchLabellingError, label_in_bulk, merge_inputs_of
 from aiida_pacemaker.tools.fits import force_rmse_of_first, has_stalled
 
 from .train import PaceTrainWorkChain
+from .validation import check_loop_settings, check_structures
 
 __all__ = ('PaceActiveLearningWorkChain',)
 
@@ -39,18 +40,46 @@ def _validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
     labeller = inputs.get('labeller', {}).get('process')
     if labeller is not None:
         try:
-            validate_labeller(load_labeller(labeller.value))
+            process = load_labeller(labeller.value)
+            validate_labeller(process)
         except LabellerError as exception:
             return str(exception)
-    refit_tolerance = inputs.get('refit_tolerance')
-    if refit_tolerance is not None and not refit_tolerance.value >= -1.0:
-        return f'`refit_tolerance` must be at least -1 (refit after every fine-tuned fit), got {refit_tolerance.value}'
+        fixed = inputs.get('labeller', {}).get('inputs') or {}
+        if process is label_with_ase and 'calculator' in fixed:
+            kwargs = fixed['calculator_kwargs'].get_dict() if 'calculator_kwargs' in fixed else {}
+            try:
+                check_ase_labeller_inputs(fixed['calculator'].value, kwargs)
+            except ValueError as exception:
+                return f'`labeller.inputs.calculator`: {exception}'
+    message = check_loop_settings(inputs)
+    if message:
+        return message
     training_set, test_set = inputs.get('training_set'), inputs.get('test_set')
+    parameters = inputs.get('train', {}).get('train', {}).get('parameters')
+    elements = (
+        (parameters.get('potential') or {}).get('elements') if parameters is not None else None
+    ) or None
+    if elements is not None:
+        for where, data in (('training_set', training_set), ('test_set', test_set)):
+            unknown = sorted(set(data.elements) - set(elements)) if data is not None else []
+            if unknown:
+                return (
+                    f"`{where}` holds {', '.join(unknown)}, which the potential's elements {sorted(elements)} "
+                    'do not include: add them to the elements (`ace_basis_config.elements`, or `elements` in a '
+                    'run configuration)'
+                )
+    groups = {
+        'structures': inputs.get('structures') or {},
+        'pool': inputs.get('pool') or {},
+        'explore.structures': (inputs.get('explore') or {}).get('structures') or {},
+    }
+    message = check_structures(groups, elements)
+    if message:
+        return message
     if training_set is not None and test_set is not None:
         overlap = set(training_set.structure_hashes()) & set(test_set.structure_hashes())
         if overlap:
             return f'{len(overlap)} structure(s) of the `test_set` are also in the `training_set`'
-    parameters = inputs.get('train', {}).get('train', {}).get('parameters')
     if test_set is not None and parameters is not None and 'test_size' in (parameters.get('data') or {}):
         return 'give either a `test_set` or `data.test_size` in the training parameters, not both'
     return None
@@ -247,10 +276,13 @@ class PaceActiveLearningWorkChain(WorkChain):
         from .protocols import get_protocol
 
         settings = get_protocol(protocol, overrides)
+        message = check_loop_settings(settings)  # in the user's words, before AiiDA's type checks
+        if message:
+            raise ValueError(message)
         elements: set[str] = set(training_set.elements) if training_set is not None else set()
         for group in (structures, pool, explore_structures):
             for structure in (group or {}).values():
-                elements.update(structure.get_kind_names())
+                elements.update(structure.get_symbols_set())  # chemical symbols, not kind names like `Cu1`
         trainer = dict(settings['trainer'])
         basis = dict(trainer.get('ace_basis_config', {}))
         basis.setdefault('elements', sorted(elements))
@@ -276,7 +308,11 @@ class PaceActiveLearningWorkChain(WorkChain):
         if pool:
             builder.pool = pool
         builder.labeller.process = labeller
-        builder.labeller.inputs = labeller_inputs or {'calculator': orm.Str('ase.calculators.emt.EMT')}
+        if (
+            labeller_inputs is None and labeller == 'pacemaker.label_ase'
+        ):  # only the ASE labeller has defaults
+            labeller_inputs = {'calculator': orm.Str('ase.calculators.emt.EMT')}
+        builder.labeller.inputs = labeller_inputs or {}
         builder.train.train.code = codes['pacemaker']
         builder.train.train.parameters = orm.Dict(parameters)
         if config.physics_baseline == 'lj':

@@ -69,10 +69,7 @@ def test_gpaw_new_calculator_factory(aiida_profile, gpaw_calculator):
     """`gpaw.GPAW`, GPAW's own entry point: in recent GPAW (26.7 here) a function, not a class."""
     from aiida_pacemaker.labellers.ase import load_calculator_class
 
-    try:
-        load_calculator_class('gpaw.GPAW')
-    except ValueError as exception:
-        pytest.skip(f'the ASE labeller takes calculator classes only: {exception}; use `{gpaw_calculator}`')
+    assert callable(load_calculator_class('gpaw.GPAW'))  # a known factory, accepted
     (atoms,) = small_cu_cells(1, seed=2)
     reference = gpaw_label(gpaw_calculator, atoms).outputs.total_energy.value
     assert gpaw_label('gpaw.GPAW', atoms).outputs.total_energy.value == pytest.approx(reference, abs=1e-3)

@@ -1,0 +1,41 @@
+"""YAML as the plugin reads it: ``safe_load`` only, and a key given twice is an error, not a silent overwrite."""
+
+from __future__ import annotations
+
+import typing as t
+
+import yaml
+
+__all__ = ('DuplicateKeyError', 'load_yaml')
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping names the same key twice."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """The safe loader, refusing duplicate keys (PyYAML keeps the last one without a word)."""
+
+
+def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[t.Any, t.Any]:
+    seen: dict[t.Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise DuplicateKeyError(
+                f'the key `{key}` is given twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1}): '
+                'keep one of them'
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def load_yaml(text: str) -> t.Any:
+    """Parse YAML ``text`` safely (no Python objects), refusing duplicate keys.
+
+    :raises yaml.YAMLError: (or :class:`DuplicateKeyError`) with the line of the problem.
+    """
+    return yaml.load(text, Loader=_StrictLoader)
