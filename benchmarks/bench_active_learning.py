@@ -93,6 +93,7 @@ def al_overrides(args: argparse.Namespace) -> dict:
         'gamma_max': args.gamma_max,
         'target_test_force_rmse': None,
         'fine_tune': True,
+        'refit_tolerance': args.refit_tolerance,
         'select': select,
     }
 
@@ -125,28 +126,32 @@ def al_arm(start, test_set, candidates, args, codes) -> tuple[list, list, object
     return [row['num_structures'] for row in curve], potentials, results['active_set'], builder
 
 
-def random_arm(budgets, start, random_order, test_set, parameters, codes) -> tuple[list, object]:
-    """Potentials fitted on the start plus the first random picks at each budget (each fit continuing
-    from the previous one), and the active set of the last one."""
+def random_arm(budgets, start, random_order, test_set, parameters, codes, args) -> tuple[list, object]:
+    """Potentials fitted on the start plus the first random picks at each budget, as the workchain fits
+    its cycles (each fit continuing from the previous one, refitted when it stalls), and the active set of
+    the last one."""
     from aiida import engine
 
     from aiida_pacemaker.calculations.activeset import PaceActiveSetCalculation
     from aiida_pacemaker.data import TrainingSetData
+    from aiida_pacemaker.tools.comparison import fit_schedule
     from aiida_pacemaker.tools.examples import emt_label
-    from aiida_pacemaker.workflows.train import PaceTrainWorkChain
 
-    potential, potentials, training_set = None, [], None
-    for budget in budgets:
-        picks = start + emt_label(random_order[: budget - len(start)])
-        training_set = TrainingSetData.from_ase(picks).store()
-        inputs = {'code': codes['pacemaker'], 'training_set': training_set, 'test_set': test_set}
-        inputs['parameters'] = parameters
-        if potential is not None:
-            inputs['initial_potential'] = potential
-        outputs, node = engine.run_get_node(PaceTrainWorkChain, train=inputs)
-        assert node.is_finished_ok, f'PaceTrainWorkChain<{node.pk}>: {node.exit_message}'
-        potential = outputs['potential']
-        potentials.append(potential)
+    labelled = emt_label(random_order[: max(budgets) - len(start)])
+    training_sets = [
+        TrainingSetData.from_ase(start + labelled[: budget - len(start)]).store() for budget in budgets
+    ]
+    fits = fit_schedule(
+        training_sets,
+        code=codes['pacemaker'],
+        parameters=parameters,
+        test_set=test_set,
+        fine_tune=True,
+        refit_tolerance=args.refit_tolerance,
+    )
+    potentials = [fit['potential'] for fit in fits]
+    potential, training_set = potentials[-1], training_sets[-1]
+    print(f'    random arm refitted: {[fit["refitted"] for fit in fits]}')
     outputs, node = engine.run_get_node(
         PaceActiveSetCalculation, code=codes['pace_activeset'], potential=potential, training_set=training_set
     )
@@ -250,6 +255,8 @@ def random_cache_key(
         'md': [args.md_cells, args.md_steps, args.md_temperature, args.md_floor, args.md_gamma],
         'version': 2,
     }
+    if args.refit_tolerance < 1e6:  # (runs that never refit keep the key they had before the option)
+        settings['refit_tolerance'] = args.refit_tolerance
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -285,7 +292,7 @@ def run_seed(system: str, seed: int, args: argparse.Namespace, codes: dict) -> d
         random_order = [candidates[k] for k in sorted(candidates)]
         rng.shuffle(random_order)
         began = time.perf_counter()
-        potentials, active_set = random_arm(budgets, start, random_order, test_set, parameters, codes)
+        potentials, active_set = random_arm(budgets, start, random_order, test_set, parameters, codes, args)
         random = {
             'random_seconds': time.perf_counter() - began,
             'random': [test_errors(potential, test) for potential in potentials],
@@ -406,6 +413,12 @@ def main() -> None:
         help='min_relative_train_loss_per_iter: stop a fit on convergence',
     )
     parser.add_argument('--patience', type=int, default=50, help='early_stopping_patience (iterations)')
+    parser.add_argument(
+        '--refit-tolerance',
+        type=float,
+        default=1e9,
+        help='refit a stalled fine-tuned fit from scratch (both arms; the protocols use 0.25); default: never',
+    )
     parser.add_argument(
         '--strategy', choices=('maxvol', 'hybrid', 'lcmd', 'maxdist', 'random'), default='maxvol'
     )
