@@ -134,6 +134,13 @@ def test_active_set_refuses_another_potential(aiida_profile):
         ({'memory_limit': '__import__("os")'}, 'memory_limit'),
         ({'gamma_tolerance': 0.5}, 'greater than 1.0'),
         ({'gamma_min': 5.0, 'gamma_max': 2.0}, 'smaller than `gamma_max`'),
+        ({'strategy': 'lcmd'}, 'set `max_structures`'),
+        ({'strategy': 'kmeans', 'max_structures': 2}, 'must be one of'),
+        ({'strategy': 'maxvol', 'tail_fraction': 0.3}, 'MaxVol share of `strategy: hybrid`'),
+        ({'strategy': 'hybrid', 'tail_fraction': 1.5, 'max_structures': 2}, 'between 0 and 1'),
+        ({'strategy': 'maxdist', 'max_structures': 2}, "give the potential's `training_set`"),
+        ({'min_distance_factor': 0.7}, "give the potential's `training_set`"),
+        ({'min_distance_factor': 0.0}, 'greater than 0.0'),
     ],
 )
 def test_select_refuses_bad_parameters(aiida_profile, aiida_localhost, parameters, message):

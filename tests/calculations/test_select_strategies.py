@@ -6,8 +6,6 @@ import pytest
 from aiida import engine, orm
 from aiida.plugins import CalculationFactory
 
-from ..conftest import DUMMY_POTENTIAL
-
 
 def pool():
     """12 typical cells like the training data, and 2 outliers (one atom pushed against a neighbour)."""
@@ -93,36 +91,3 @@ def test_outliers_are_kept_out_by_distance_and_grade(fitted, fitted_active_set, 
     )
     assert not {'x0', 'x1'} & set(bounded['selected'])
     assert bounded['num_selected'] == 4
-
-
-@pytest.mark.parametrize(
-    ('parameters', 'message'),
-    [
-        ({'strategy': 'lcmd'}, 'set `max_structures`'),
-        ({'strategy': 'kmeans', 'max_structures': 2}, 'must be one of'),
-        ({'strategy': 'maxvol', 'tail_fraction': 0.3}, 'MaxVol share of `strategy: hybrid`'),
-        ({'strategy': 'hybrid', 'tail_fraction': 1.5, 'max_structures': 2}, 'between 0 and 1'),
-        ({'strategy': 'maxdist', 'max_structures': 2}, "give the potential's `training_set`"),
-        ({'min_distance_factor': 0.7}, "give the potential's `training_set`"),
-        ({'min_distance_factor': 0.0}, 'greater than 0.0'),
-    ],
-)
-def test_strategy_options_refused(aiida_profile, aiida_localhost, parameters, message):
-    from aiida_pacemaker.data import ActiveSetData, PacePotentialData
-
-    code = orm.InstalledCode(
-        computer=aiida_localhost, filepath_executable='/opt/pace/bin/pace_select'
-    ).store()
-    potential = PacePotentialData(DUMMY_POTENTIAL).store()
-    active_set = ActiveSetData(asi=b'x', potential=potential).store()
-    from ase.build import bulk
-
-    with pytest.raises(ValueError, match=message):
-        engine.run(
-            CalculationFactory('pacemaker.select'),
-            code=code,
-            potential=potential,
-            active_set=active_set,
-            candidates={'a': orm.StructureData(ase=bulk('Cu'))},
-            parameters=orm.Dict(parameters),
-        )
