@@ -129,6 +129,23 @@ species:
       - {type: Cu Cu, nr: [1], nl: [0], c: [0.1]}
 """
 
+#: what a fake ``pace_yaml2yace`` writes: the sections of a real ``.yace`` for DUMMY_POTENTIAL's element
+DUMMY_YACE = """\
+elements: [Cu]
+E0: [0]
+deltaSplineBins: 0.001
+embeddings:
+  0: {ndensity: 1, FS_parameters: [1, 1], npoti: FinnisSinclair, rho_core_cutoff: 100000, drho_core_cutoff: 250}
+bonds:
+  [0, 0]: {nradmax: 1, lmax: 0, nradbasemax: 1, radbasename: SBessel, radparameters: [5.25], rcut: 5, dcut: 0.01}
+functions:
+  0:
+    - {mu0: 0, rank: 1, ndensity: 1, num_ms_combs: 1, mus: [0], ns: [1], ls: [0], ms_combs: [0], ctildes: [0.1]}
+"""
+
+#: a fake ``pace_yaml2yace`` (``pace_yaml2yace IN -o OUT``): writes DUMMY_YACE to OUT
+FAKE_YAML2YACE = f'#!/bin/bash\ncat > "$3" <<\'EOF\'\n{DUMMY_YACE}EOF\n'
+
 METRICS_HEADER = 'ladder_step cycle_step iter_num loss rmse_epa rmse_f_comp mae_f_comp nfuncs\n'
 
 

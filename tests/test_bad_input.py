@@ -32,7 +32,7 @@ from aiida_pacemaker.tools.io import read_labelled_structures
 from aiida_pacemaker.workflows.active_learning import PaceActiveLearningWorkChain
 from aiida_pacemaker.workflows.protocols import ProtocolError, get_protocol
 
-from .conftest import DUMMY_POTENTIAL, fast_parameters
+from .conftest import DUMMY_POTENTIAL, DUMMY_YACE, fast_parameters
 
 
 @calcfunction
@@ -576,6 +576,26 @@ CASES: list[Case] = [
         lambda kit: lambda: PacePotentialData(DUMMY_POTENTIAL, potential_yace=b'  \n'),
         PotentialError,
         r'the \.yace file is empty',
+    ),
+    (
+        'potential-garbage-yace',
+        lambda kit: lambda: PacePotentialData(DUMMY_POTENTIAL, potential_yace=b'not an ACE potential at all'),
+        PotentialError,
+        r'the \.yace is not a pace_yaml2yace file',
+    ),
+    (
+        'potential-yace-of-other-elements',
+        lambda kit: (
+            lambda: PacePotentialData(DUMMY_POTENTIAL, potential_yace=DUMMY_YACE.replace('[Cu]', '[Al]'))
+        ),
+        PotentialError,
+        r"the \.yace is for elements \['Al'\], the \.yaml for \['Cu'\]",
+    ),
+    (
+        'potential-path-that-is-not-a-file',
+        lambda kit: lambda: PacePotentialData('no/such/potential.yaml'),
+        PotentialError,
+        r'no file `no/such/potential\.yaml`: give the path of a potential file',
     ),
     (
         'pacemaker-input-malformed-yaml',

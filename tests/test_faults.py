@@ -24,7 +24,7 @@ from aiida_pacemaker.tools.examples import random_bulk_structures
 from aiida_pacemaker.workflows.active_learning import PaceActiveLearningWorkChain
 from aiida_pacemaker.workflows.train import PaceTrainWorkChain
 
-from .conftest import DUMMY_POTENTIAL, METRICS_HEADER, fast_parameters
+from .conftest import DUMMY_POTENTIAL, FAKE_YAML2YACE, METRICS_HEADER, fast_parameters
 
 TRAIN = PaceTrainCalculation.exit_codes
 #: labellers of this module refuse cells with this many atoms (random_bulk_structures: 4 at even indices)
@@ -92,7 +92,7 @@ def make_code(aiida_localhost, fake_executable, tmp_path):
     """Factory: an `InstalledCode` running the fake ``name`` whose body is ``first`` on the first call.
 
     With ``then``, later calls run ``then`` instead (a marker file in ``tmp_path`` records the first
-    call). A fake ``pace_yaml2yace`` that copies the .yaml is installed beside it.
+    call). A fake ``pace_yaml2yace`` that writes a small .yace is installed beside it.
     """
 
     def factory(first: str, then: str | None = None, name: str = 'pacemaker') -> orm.InstalledCode:
@@ -101,7 +101,7 @@ def make_code(aiida_localhost, fake_executable, tmp_path):
             body = first
         else:
             body = f'if [ ! -e {marker} ]; then\ntouch {marker}\n{first}\nfi\n{then}'
-        fake_executable('pace_yaml2yace', '#!/bin/bash\ncp "$1" "$3"\n')
+        fake_executable('pace_yaml2yace', FAKE_YAML2YACE)
         path = fake_executable(name, '#!/bin/bash\n' + body + '\n')
         aiida_localhost.set_minimum_job_poll_interval(0.0)
         return orm.InstalledCode(computer=aiida_localhost, filepath_executable=str(path)).store()

@@ -6,7 +6,7 @@ import pytest
 
 from aiida_pacemaker.data.potential import PacePotentialData, PotentialError, summarize_potential_yaml
 
-from .conftest import DUMMY_POTENTIAL
+from .conftest import DUMMY_POTENTIAL, DUMMY_YACE
 
 
 def test_summary():
@@ -42,7 +42,7 @@ def test_not_a_potential(content, message):
 
 
 def test_hash_checked_on_read(aiida_profile):
-    node = PacePotentialData(DUMMY_POTENTIAL, b'yace content').store()
+    node = PacePotentialData(DUMMY_POTENTIAL, DUMMY_YACE.encode()).store()
     assert node.get_yaml_content().decode() == DUMMY_POTENTIAL
     clone = PacePotentialData(DUMMY_POTENTIAL)
     clone.base.attributes.set('yaml_sha256', 'f' * 64)

@@ -9,7 +9,7 @@ from aiida import engine, orm
 
 from aiida_pacemaker.data import PacePotentialData, TrainingSetData
 
-from .conftest import DUMMY_POTENTIAL, METRICS_HEADER, fast_parameters
+from .conftest import DUMMY_POTENTIAL, FAKE_YAML2YACE, METRICS_HEADER, fast_parameters
 
 
 def fake_pacemaker_body(
@@ -36,7 +36,7 @@ def fake_codes(aiida_localhost, fake_executable):
     """Factory: a `pacemaker` code whose executable is a fake script, with a fake pace_yaml2yace beside it."""
 
     def factory(**kwargs):
-        fake_executable('pace_yaml2yace', '#!/bin/bash\ncp "$1" "$3"\n')
+        fake_executable('pace_yaml2yace', FAKE_YAML2YACE)
         path = fake_executable('pacemaker', fake_pacemaker_body(**kwargs))
         aiida_localhost.set_minimum_job_poll_interval(0.0)
         return orm.InstalledCode(computer=aiida_localhost, filepath_executable=str(path)).store()

@@ -18,7 +18,7 @@ from aiida_pacemaker.calculations.train import PaceTrainCalculation
 from aiida_pacemaker.data import PacePotentialData
 from aiida_pacemaker.workflows.train import PaceTrainWorkChain
 
-from .conftest import DUMMY_POTENTIAL, fast_parameters
+from .conftest import DUMMY_POTENTIAL, FAKE_YAML2YACE, fast_parameters
 from .test_train import fake_pacemaker_body
 
 EXIT_CODES = PaceTrainCalculation.exit_codes
@@ -254,7 +254,7 @@ def flaky_code(aiida_localhost, fake_executable, tmp_path):
         '  exit 1\n'
         'fi\n' + succeed.split('\n', 1)[1]
     )
-    fake_executable('pace_yaml2yace', '#!/bin/bash\ncp "$1" "$3"\n')
+    fake_executable('pace_yaml2yace', FAKE_YAML2YACE)
     path = fake_executable('pacemaker', body)
     aiida_localhost.set_minimum_job_poll_interval(0.0)
     return orm.InstalledCode(computer=aiida_localhost, filepath_executable=str(path)).store()

@@ -78,6 +78,38 @@ def summarize_potential_yaml(content: bytes | str) -> dict[str, t.Any]:
     }
 
 
+#: top-level keys of every ``.yace`` that ``pace_yaml2yace`` writes (the C++ evaluator's format)
+YACE_KEYS = ('elements', 'embeddings', 'bonds', 'functions')
+
+
+def yace_elements(content: bytes) -> list[str]:
+    """The ``elements`` of a ``.yace`` potential, after checking that it has the sections of one.
+
+    The ``.yace`` is YAML with sequences as mapping keys, which no YAML loader turns into Python
+    objects: the document is only composed (parsed into nodes, nothing constructed).
+
+    :raises PotentialError: if the content is not an ACE ``.yace`` potential.
+    """
+    try:
+        root = yaml.compose(content.decode('utf-8'))
+    except (UnicodeDecodeError, yaml.YAMLError) as exception:
+        raise PotentialError(
+            f'the .yace is not a pace_yaml2yace file: {" ".join(str(exception).split())}'
+        ) from None
+    if not isinstance(root, yaml.MappingNode):
+        raise PotentialError('the .yace is not a pace_yaml2yace file: its top level is not a mapping')
+    sections = {key.value: value for key, value in root.value if isinstance(key, yaml.ScalarNode)}
+    missing = [key for key in YACE_KEYS if key not in sections]
+    if missing:
+        raise PotentialError(f'the .yace is not a pace_yaml2yace file: it has no {", ".join(missing)}')
+    elements = sections['elements']
+    if not isinstance(elements, yaml.SequenceNode) or not all(
+        isinstance(e, yaml.ScalarNode) for e in elements.value
+    ):
+        raise PotentialError('the .yace is not a pace_yaml2yace file: `elements` is not a list of symbols')
+    return [str(e.value) for e in elements.value]
+
+
 class PacePotentialData(Data):
     """A pacemaker potential: the B-basis ``.yaml`` and, when available, the ``.yace``.
 
@@ -116,6 +148,11 @@ class PacePotentialData(Data):
             yace = _read_bytes(potential_yace)
             if not yace.strip():
                 raise PotentialError('the .yace file is empty')
+            if yace_elements(yace) != summary['elements']:
+                raise PotentialError(
+                    f'the .yace is for elements {yace_elements(yace)}, the .yaml for {summary["elements"]}: '
+                    'not the same potential'
+                )
             self.base.repository.put_object_from_bytes(yace, POTENTIAL_YACE)
             self.base.attributes.set('yace_sha256', hashlib.sha256(yace).hexdigest())
 
@@ -237,7 +274,15 @@ def _read_bytes(source: bytes | str | pathlib.Path | t.IO) -> bytes:
     if isinstance(source, pathlib.Path):
         return source.read_bytes()
     if isinstance(source, str):
-        return source.encode()
+        if '\n' in source:  # the content itself
+            return source.encode()
+        path = pathlib.Path(source).expanduser()
+        if not path.is_file():
+            raise PotentialError(
+                f'no file `{source}`: give the path of a potential file, or its content (bytes or text of '
+                'several lines)'
+            )
+        return path.read_bytes()
     if isinstance(source, io.IOBase) or hasattr(source, 'read'):
         data = source.read()
         return data.encode() if isinstance(data, str) else data
