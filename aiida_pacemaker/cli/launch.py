@@ -15,8 +15,10 @@ def run_in_foreground(builder: t.Any) -> orm.ProcessNode:
     """Run the process of ``builder`` to its end in this interpreter and return its node.
 
     What :func:`aiida.engine.run_get_node` does, with the process PK printed as soon as the node
-    exists (its reports follow as it runs); Ctrl-C kills the process cleanly. The runner has no
-    broker connection (as for process functions), so a foreground run needs no broker or daemon.
+    exists (its reports follow as it runs). The runner has no broker connection (as for process
+    functions), so a foreground run needs no broker or daemon. Ctrl-C (or SIGTERM) stops it: the
+    scheduler jobs it started are killed, the unfinished processes marked killed, and one line says
+    what was killed.
     """
     from aiida.engine.utils import loop_scope
     from aiida.manage import get_manager
@@ -29,20 +31,76 @@ def run_in_foreground(builder: t.Any) -> orm.ProcessNode:
             f'follow it in another shell with `verdi process report {process.node.pk}`'
         )
 
-        def kill(_signal: int, _frame: t.Any) -> None:
-            if not process.is_killing:
-                echo.echo_warning(f'interrupted: killing {process.node.process_label}<{process.node.pk}>')
-                process.kill(msg_text='killed from the command line (interrupt)')
+        def stop() -> None:
+            raise KeyboardInterrupt  # from the event loop, so that it leaves `execute` (not some callback)
+
+        def interrupt(_signal: int, _frame: t.Any) -> None:
+            runner.loop.call_soon_threadsafe(stop)
 
         handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
         try:
             for number in handlers:
-                signal.signal(number, kill)
+                signal.signal(number, interrupt)
             process.execute()
+        except KeyboardInterrupt:
+            for number in handlers:  # a second Ctrl-C during the clean-up is ignored
+                signal.signal(number, signal.SIG_IGN)
+            killed = kill_unfinished(process.node, 'killed from the command line (interrupt)')
+            echo.echo_critical(f'interrupted: killed {", ".join(killed)}')
         finally:
             for number, handler in handlers.items():
                 signal.signal(number, handler)
     return process.node
+
+
+def kill_unfinished(node: orm.ProcessNode, message: str) -> list[str]:
+    """Kill the scheduler jobs of the unfinished calculations under ``node`` and mark every unfinished
+    process of the tree (``node`` included) as killed; return what was killed, for the user.
+
+    For a run in the foreground whose runner is about to stop: the processes cannot be asked to kill
+    themselves (there is no broker), so their nodes are set to killed here and their jobs killed
+    through the computer's scheduler (the direct scheduler kills the job's whole process tree).
+    """
+    from aiida.engine import ProcessState
+
+    nodes = [child for child in node.called_descendants if not child.is_terminated]
+    killed = []
+    for child in sorted(nodes, key=lambda n: n.pk or 0, reverse=True):  # the deepest (newest) first
+        description = f'{child.process_label}<{child.pk}>'
+        if (
+            isinstance(child, orm.CalcJobNode)
+            and child.get_job_id() is not None
+            and child.computer is not None
+        ):
+            description += f' (job {child.get_job_id()} on {child.computer.label}: {_kill_job(child)})'
+        _mark_killed(child, message, ProcessState.KILLED)
+        killed.append(description)
+    if not node.is_terminated:
+        _mark_killed(node, message, ProcessState.KILLED)
+    return [f'{node.process_label}<{node.pk}>', *killed]
+
+
+def _kill_job(node: orm.CalcJobNode) -> str:
+    try:
+        computer = node.computer
+        assert computer is not None
+        with computer.get_transport() as transport:
+            scheduler = computer.get_scheduler()
+            scheduler.set_transport(transport)
+            return (
+                'stopped'
+                if scheduler.kill_job(str(node.get_job_id()))
+                else 'the scheduler refused to kill it'
+            )
+    except Exception as exception:  # the job may have ended meanwhile; say so, do not stop the clean-up
+        return f'not killed: {" ".join(str(exception).split())}'
+
+
+def _mark_killed(node: orm.ProcessNode, message: str, state: t.Any) -> None:
+    node.set_process_state(state)
+    node.set_process_status(message)
+    if not node.is_sealed:
+        node.seal()
 
 
 def submit_to_daemon(builder: t.Any) -> orm.ProcessNode:
