@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 import shutil
 import subprocess
@@ -249,6 +250,13 @@ def test_report(al_graph):
         assert row[7] == f'{expected["max_gamma"]:.2f}'
         assert row[8] == str(expected['num_selected'])
         assert row[9] == str(expected['num_labelled'])
+        assert row[10] == str(orm.load_node(expected['potential_uuid']).pk)
+        assert row[11] == str(orm.load_node(expected['training_set_uuid']).pk)
+    assert rows[-1][10] == str(workchain.outputs.potential.pk)
+    assert 'selected not labelled (last cycle: no later fit would use them)' in output
+    summary = json.loads(run_cli(['report', workchain.pk, '--json']))
+    assert [row['potential_pk'] for row in summary['learning_curve']] == [row[10] for row in rows]
+    assert summary['state'] == 'finished' and summary['failed_steps'] == []
 
 
 @pytest.mark.pacemaker
@@ -285,6 +293,12 @@ def test_provenance_of_potential(al_graph):
             assert line.split()[-1] == '1'
             assert f'label_batch_with_ase<{origin.labeller.pk}>' in line
             assert f'StructureData<{origin.structure.pk}>' in line
+    # the workchain's PK (what `report` and `plot` take) gives the same table, of its latest potential
+    by_workchain = run_cli(['provenance', workchain.pk])
+    assert (
+        by_workchain.splitlines()[0] == f'PaceActiveLearningWorkChain<{workchain.pk}>: its latest potential'
+    )
+    assert by_workchain.splitlines()[1:] == lines
 
 
 @pytest.mark.pacemaker

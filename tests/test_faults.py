@@ -427,6 +427,24 @@ def test_labeller_always_fails(aiida_profile, aiida_localhost):
     assert not [n for n in node.called if n.process_type and 'train' in n.process_type]  # nothing trained
     assert report_text(node).count('failed and is left out') == 3
 
+    # `aiida-pacemaker report` says why: the exit message and the failed steps, as text and as JSON
+    import json
+
+    from click.testing import CliRunner
+
+    from aiida_pacemaker.cli.report import cmd_report
+
+    output = CliRunner().invoke(cmd_report, [str(node.pk)], catch_exceptions=False).output
+    assert f'PaceActiveLearningWorkChain<{node.pk}>: finished, exit status 404' in output
+    assert 'exit message: Every labelling process failed (3)' in output
+    assert output.count('failed step: broken_labeller<') == 3 and '(label_s' in output
+    assert 'has finished no cycle yet' in output
+    summary = json.loads(
+        CliRunner().invoke(cmd_report, [str(node.pk), '--json'], catch_exceptions=False).output
+    )
+    assert summary['exit_status'] == 404 and summary['learning_curve'] == [] and summary['potential'] is None
+    assert len(summary['failed_steps']) == 3
+
 
 def test_batch_labeller_always_fails(aiida_profile, aiida_localhost):
     """The built-in ASE labeller in batch mode: all failing -> 404 with the reasons, nothing stored."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 from aiida import orm
-from aiida.cmdline.utils import decorators
+from aiida.cmdline.utils import decorators, echo
 
 from aiida_pacemaker.data.potential import PacePotentialData
 from aiida_pacemaker.data.training_set import TrainingSetData
@@ -39,10 +39,19 @@ def _echo_origins(training_set: TrainingSetData) -> None:
 @decorators.with_dbenv()
 @one_line_errors
 def cmd_provenance(identifier: str) -> None:
-    """For a potential (or training set): each training structure, the process that labelled it and the
-    cycle that added it. For a StructureData: every potential it helped train.
+    """For a potential, a training set or an active-learning run (its latest potential): each training
+    structure, the process that labelled it and the cycle that added it. For a StructureData: every
+    potential it helped train.
     """
-    node = load_node_of(identifier, PacePotentialData, TrainingSetData, orm.StructureData)
+    node = load_node_of(identifier, PacePotentialData, TrainingSetData, orm.StructureData, orm.WorkflowNode)
+    if isinstance(node, orm.WorkflowNode):
+        from .report import final_potential, load_active_learning
+
+        potential = final_potential(load_active_learning(identifier))
+        if potential is None:
+            echo.echo_critical(f'{node.process_label}<{node.pk}> has trained no potential yet')
+        click.echo(f'{node.process_label}<{node.pk}>: its latest potential')
+        node = potential
     if isinstance(node, orm.StructureData):
         potentials = provenance.potentials_trained_with(node)
         click.echo(f'StructureData<{node.pk}> ({node.get_formula()}) trained {len(potentials)} potential(s)')

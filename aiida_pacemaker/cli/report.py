@@ -4,11 +4,14 @@ and as figures.
 
 from __future__ import annotations
 
+import json
+import math
 import pathlib
 
 import click
 from aiida import orm
 from aiida.cmdline.utils import decorators, echo
+from aiida.common.links import LinkType
 
 from aiida_pacemaker.data.potential import PacePotentialData
 from aiida_pacemaker.tools import provenance
@@ -30,6 +33,9 @@ LEARNING_CURVE_HEADERS = (
     'max gamma',
     'selected',
     'labelled',
+    'potential',
+    'training set',
+    'notes',
 )
 
 
@@ -47,9 +53,42 @@ def learning_curve_rows(curve: list[dict]) -> list[list[str]]:
             format_number(row.get('max_gamma')),
             format_number(row.get('num_selected')),
             format_number(row.get('num_labelled')),
+            _pk('PacePotentialData', row.get('potential_uuid')),
+            _pk('TrainingSetData', row.get('training_set_uuid')),
+            '; '.join(cycle_notes(curve, index)) or '-',
         ]
-        for row in curve
+        for index, row in enumerate(curve)
     ]
+
+
+def _pk(kind: str, uuid: str | None) -> str:
+    if not uuid:
+        return '-'
+    try:
+        return str(orm.load_node(uuid).pk)
+    except Exception:  # a node of another profile, or deleted
+        return '?'
+
+
+def cycle_notes(curve: list[dict], index: int) -> list[str]:
+    """What a reader of the learning curve should know about cycle ``index``: a training error that rose,
+    a fit that ran out of iterations or was refitted, a selection that was not labelled and why."""
+    row, notes = curve[index], []
+    previous = curve[index - 1] if index else None
+    if previous is not None and (row.get('train_force_rmse') or 0) > (
+        previous.get('train_force_rmse') or math.inf
+    ):
+        on_old = row.get('previous_force_rmse')
+        detail = f' (on the previous structures: {on_old:.1f} meV/Å)' if on_old is not None else ''
+        notes.append(f'train F RMSE rose from {previous["train_force_rmse"]:.1f}{detail}')
+    if row.get('stopped_by') == 'maxiter':
+        notes.append('fit stopped at maxiter, not converged')
+    if row.get('refitted'):
+        notes.append('fine-tuning stalled: refitted from scratch')
+    if row.get('num_selected') and not row.get('num_labelled'):
+        why = 'last cycle: no later fit would use them' if index == len(curve) - 1 else 'the labelling failed'
+        notes.append(f'selected not labelled ({why})')
+    return notes
 
 
 def echo_learning_curve(workchain: orm.WorkflowNode) -> None:
@@ -61,14 +100,14 @@ def echo_learning_curve(workchain: orm.WorkflowNode) -> None:
     echo_table(learning_curve_rows(curve), LEARNING_CURVE_HEADERS)
 
 
-def _load_workchain(identifier: str) -> orm.WorkflowNode:
+def load_active_learning(identifier: str) -> orm.WorkflowNode:
     node = load_node_of(identifier, orm.WorkflowNode)
     if node.process_label != _WORKCHAIN:
         echo.echo_critical(f'node {identifier} is a {node.process_label}, not a {_WORKCHAIN}')
     return node
 
 
-def _final_potential(workchain: orm.WorkflowNode) -> PacePotentialData | None:
+def final_potential(workchain: orm.WorkflowNode) -> PacePotentialData | None:
     """The ``potential`` output, or the potential of the last finished cycle of a running workchain."""
     if 'potential' in workchain.outputs:
         return workchain.outputs.potential
@@ -80,20 +119,61 @@ def _final_potential(workchain: orm.WorkflowNode) -> PacePotentialData | None:
 
 @click.command('report')
 @click.argument('identifier', metavar='PK')
+@click.option(
+    '--json', 'as_json', is_flag=True, help='Print the state and the learning curve as JSON, for scripts.'
+)
 @decorators.with_dbenv()
 @one_line_errors
-def cmd_report(identifier: str) -> None:
-    """The learning curve of the PaceActiveLearningWorkChain PK: per cycle the training-set size, the
-    train and test RMSE, the candidates' max extrapolation grade and how many were selected and labelled.
+def cmd_report(identifier: str, as_json: bool) -> None:
+    """The state and learning curve of the PaceActiveLearningWorkChain PK: per cycle the training-set size,
+    the train and test RMSE, the candidates' max extrapolation grade, how many were selected and labelled,
+    the PKs of the cycle's potential and training set, and notes (a training error that rose, a fit that
+    did not converge, a selection left unlabelled). A failed run shows its exit message and failed step.
     """
-    workchain = _load_workchain(identifier)
-    state = workchain.process_state.value if workchain.process_state else 'unknown'
-    status = f', exit status {workchain.exit_status}' if workchain.is_finished else ''
-    click.echo(f'{workchain.process_label}<{workchain.pk}>: {state}{status}')
+    workchain = load_active_learning(identifier)
+    summary = run_summary(workchain)
+    if as_json:
+        click.echo(json.dumps(summary, indent=1, default=str))
+        return
+    state = summary['state'] + (f', exit status {summary["exit_status"]}' if summary['exit_status'] else '')
+    click.echo(f'{workchain.process_label}<{workchain.pk}>: {state}')
+    if summary['exit_message']:
+        click.echo(f'exit message: {summary["exit_message"]}')
+    for failed in summary['failed_steps']:
+        click.echo(f'failed step: {failed["process"]} ({failed["call"]}): {failed["message"]}')
     echo_learning_curve(workchain)
-    if 'potential' in workchain.outputs:
-        potential = workchain.outputs.potential
-        click.echo(f'final potential: PacePotentialData<{potential.pk}>')
+    if summary['potential'] is not None:
+        click.echo(f'final potential: PacePotentialData<{summary["potential"]}>')
+
+
+def run_summary(workchain: orm.WorkflowNode) -> dict:
+    """State, exit status and message, the failed steps, the learning curve (with node PKs) and the final
+    potential's PK of an active-learning run."""
+    curve = provenance.learning_curve(workchain)
+    for row in curve:
+        row['potential_pk'] = _pk('PacePotentialData', row.get('potential_uuid'))
+        row['training_set_pk'] = _pk('TrainingSetData', row.get('training_set_uuid'))
+    failed = [
+        {
+            'process': f'{node.process_label}<{node.pk}>',
+            'call': node.base.links.get_incoming(link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK))
+            .one()
+            .link_label,
+            'message': node.exit_message or f'exit status {node.exit_status}',
+        }
+        for node in workchain.called_descendants
+        if node.is_failed or node.is_excepted
+    ]
+    potential = final_potential(workchain)
+    return {
+        'process': f'{workchain.process_label}<{workchain.pk}>',
+        'state': workchain.process_state.value if workchain.process_state else 'unknown',
+        'exit_status': workchain.exit_status,
+        'exit_message': workchain.exit_message,
+        'failed_steps': failed,
+        'learning_curve': curve,
+        'potential': potential.pk if 'potential' in workchain.outputs and potential is not None else None,
+    }
 
 
 @click.command('plot')
@@ -119,7 +199,7 @@ def cmd_plot(identifier: str, output: pathlib.Path) -> None:
     written = []
     potential = node
     if isinstance(node, orm.WorkflowNode):
-        workchain = _load_workchain(identifier)
+        workchain = load_active_learning(identifier)
         curve = provenance.learning_curve(workchain)
         if not curve:
             echo.echo_critical(
@@ -132,7 +212,7 @@ def cmd_plot(identifier: str, output: pathlib.Path) -> None:
                 curve, output / 'gamma_histogram.png', workchain.inputs.gamma_select.value, gamma_max
             )
         )
-        potential = _final_potential(workchain)
+        potential = final_potential(workchain)
     if potential is not None:
         echo.echo_report(f'evaluating PacePotentialData<{potential.pk}> on its training and test sets')
         data = {'train': provenance.training_set_of(potential)}

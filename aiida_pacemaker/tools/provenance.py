@@ -278,6 +278,7 @@ def rebuild_learning_curve(workchain: orm.WorkflowNode) -> list[dict[str, t.Any]
                 else None,
                 added=merge.outputs.added.get_dict() if merge is not None and merge.is_finished_ok else None,
                 fit={'refitted': refitted},
+                potential=potential,
             )
         )
         cycle += 1

@@ -554,13 +554,17 @@ class PaceActiveLearningWorkChain(WorkChain):
         self.out(f'training_sets.cycle_{self.ctx.cycle}', self.ctx.training_set)
         fit = orm.Dict(self.ctx.fit_choice)
         row = learning_curve_row(
-            self.ctx.cycle, metrics.get_dict(), self.ctx.training_set, fit=fit.get_dict()
+            self.ctx.cycle,
+            metrics.get_dict(),
+            self.ctx.training_set,
+            fit=fit.get_dict(),
+            potential=self.ctx.potential,
         )
-        row['potential_uuid'] = self.ctx.potential.uuid
         self.ctx.learning_curve.append(row)
         self.ctx.curve_inputs[f'metrics_{self.ctx.cycle}'] = metrics
         self.ctx.curve_inputs[f'training_set_{self.ctx.cycle}'] = self.ctx.training_set
         self.ctx.curve_inputs[f'fit_{self.ctx.cycle}'] = fit
+        self.ctx.curve_inputs[f'potential_{self.ctx.cycle}'] = self.ctx.potential
         self.ctx.previous_natoms = None
         self.ctx.previous_force_rmse = None
         if 'per_structure_errors' in node.outputs:
@@ -663,7 +667,12 @@ class PaceActiveLearningWorkChain(WorkChain):
         metrics = self.ctx.curve_inputs[f'metrics_{self.ctx.cycle}'].get_dict()
         row.update(
             learning_curve_row(
-                self.ctx.cycle, metrics, self.ctx.training_set, selection=report.get_dict(), fit=fit
+                self.ctx.cycle,
+                metrics,
+                self.ctx.training_set,
+                selection=report.get_dict(),
+                fit=fit,
+                potential=self.ctx.potential,
             )
         )
         gamma_max = f'{report["max_gamma"]:.2f}' if report['max_gamma'] is not None else 'n/a'

@@ -33,14 +33,15 @@ def learning_curve_row(
     selection: dict[str, t.Any] | None = None,
     added: dict[str, t.Any] | None = None,
     fit: dict[str, t.Any] | None = None,
+    potential: orm.Data | None = None,
 ) -> dict[str, t.Any]:
     """One row of the learning curve.
 
     :param metrics: the fit's metrics; :param training_set: what it was trained on; :param selection: the
         select report of the cycle; :param added: the merge's record of added structures; :param fit: how
-        the cycle's fit was chosen (``refitted``, ``previous_force_rmse``).
+        the cycle's fit was chosen (``refitted``, ``previous_force_rmse``); :param potential: the cycle's potential.
 
-    Keys: ``cycle``, ``num_structures``, ``num_atoms``, ``training_set_uuid``, the RMSEs (meV/atom,
+    Keys: ``cycle``, ``num_structures``, ``num_atoms``, ``training_set_uuid``, ``potential_uuid``, the RMSEs (meV/atom,
     meV/Å), ``iterations``, ``stopped_by``, ``refitted`` (the fine-tuned fit stalled and a fit from
     scratch was kept), ``previous_force_rmse`` (meV/Å: the kept potential on the previous cycle's
     structures), ``num_candidates``, ``max_gamma``, ``num_selected``, ``gamma`` (sorted max gamma of
@@ -51,6 +52,7 @@ def learning_curve_row(
         'num_structures': training_set.num_structures,  # type: ignore[attr-defined]
         'num_atoms': training_set.num_atoms,  # type: ignore[attr-defined]
         'training_set_uuid': training_set.uuid,
+        'potential_uuid': potential.uuid if potential is not None else None,
     }
     row.update({key: metrics.get(key) for key in LEARNING_CURVE_METRICS})
     row['refitted'] = bool((fit or {}).get('refitted', False))
@@ -70,8 +72,8 @@ def learning_curve_row(
 @calcfunction
 def build_learning_curve(**kwargs: t.Any) -> orm.List:
     """One row per cycle k (see :func:`learning_curve_row`) from ``metrics_k`` (Dict),
-    ``training_set_k``, optional ``selection_k`` (the select report), ``added_k`` (the merge's
-    record of added structures) and ``fit_k`` (Dict: how the fit was chosen).
+    ``training_set_k``, optional ``potential_k``, ``selection_k`` (the select report), ``added_k`` (the
+    merge's record of added structures) and ``fit_k`` (Dict: how the fit was chosen).
     """
     cycles = sorted(int(label.split('_')[-1]) for label in kwargs if label.startswith('metrics_'))
     rows = []
@@ -89,6 +91,7 @@ def build_learning_curve(**kwargs: t.Any) -> orm.List:
                 selection=optional('selection'),
                 added=optional('added'),
                 fit=optional('fit'),
+                potential=kwargs.get(f'potential_{cycle}'),
             )
         )
     return orm.List(rows)
