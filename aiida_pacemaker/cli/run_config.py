@@ -339,6 +339,7 @@ def train_builder(config: dict[str, t.Any], base: pathlib.Path) -> t.Any:
     """A `PaceTrainWorkChain` builder: the ``trainer`` section of the protocol, rendered by `TrainerConfig`."""
     from aiida_pacemaker.baselines import LennardJonesBaseline, min_interatomic_distance
     from aiida_pacemaker.calculations.functions import subtract_baseline_from_training_set
+    from aiida_pacemaker.calculations.monitors import progress_monitors
     from aiida_pacemaker.config import TrainerConfig
     from aiida_pacemaker.data.potential import PacePotentialData
     from aiida_pacemaker.workflows.protocols import ProtocolError, get_protocol
@@ -372,6 +373,7 @@ def train_builder(config: dict[str, t.Any], base: pathlib.Path) -> t.Any:
     builder: t.Any = PaceTrainWorkChain.get_builder()
     builder.train.code = codes['pacemaker']
     builder.train.parameters = orm.Dict(parameters)
+    builder.train.monitors = progress_monitors()
     if trainer_config.physics_baseline == 'lj':
         baseline = orm.Dict(
             {

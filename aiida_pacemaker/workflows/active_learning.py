@@ -17,6 +17,7 @@ from aiida_pacemaker.calculations.functions import (
     learning_curve_row,
     subtract_baseline_from_training_set,
 )
+from aiida_pacemaker.calculations.monitors import progress_monitors
 from aiida_pacemaker.calculations.select import COVERAGE_STRATEGIES, DEFAULT_STRATEGY, PaceSelectCalculation
 from aiida_pacemaker.data.active_set import ActiveSetData
 from aiida_pacemaker.data.potential import PacePotentialData
@@ -315,6 +316,7 @@ class PaceActiveLearningWorkChain(WorkChain):
         builder.labeller.inputs = labeller_inputs or {}
         builder.train.train.code = codes['pacemaker']
         builder.train.train.parameters = orm.Dict(parameters)
+        builder.train.train.monitors = progress_monitors()  # the fit's iteration and loss as it runs
         if config.physics_baseline == 'lj':
             baseline = (
                 config.baseline_parameters
