@@ -9,10 +9,20 @@ import sys
 from aiida import orm
 from aiida.common.exceptions import NotExistent
 
-__all__ = ('EXECUTABLES', 'find_executable', 'get_or_create_code', 'get_or_create_localhost', 'setup_codes')
+__all__ = (
+    'EXECUTABLES',
+    'LOCAL_COMPUTER',
+    'find_executable',
+    'get_or_create_code',
+    'get_or_create_localhost',
+    'local_computer_advice',
+    'setup_codes',
+)
 
 #: seconds between scheduler polls of the local computer this module sets up
 POLL_INTERVAL = 1.0
+#: the local computer that the plugin sets up for itself (presto's `localhost` is left as it is)
+LOCAL_COMPUTER = 'localhost-pacemaker'
 
 #: code label -> (executable, default CalcJob plugin)
 EXECUTABLES: dict[str, tuple[str, str | None]] = {
@@ -48,8 +58,27 @@ def find_executable(name: str, search_dir: str | pathlib.Path | None = None) -> 
     )
 
 
-def get_or_create_localhost(label: str = 'localhost', workdir: str | None = None) -> orm.Computer:
-    """Load the computer ``label``, or set up and configure a local one."""
+def local_computer_advice(computer: orm.Computer) -> str | None:
+    """How to make a local computer poll cheaply, if it polls through a login shell (None if it does not).
+
+    ``verdi presto``'s `localhost` runs every scheduler poll through a login shell, which costs about a third
+    of a core while a fit runs on a 2-core machine (benchmarks/RESULTS.md, section 1), and prints whatever the
+    shell's profile prints.
+    """
+    if computer.transport_type != 'core.local' or not computer.is_configured:
+        return None
+    if not computer.get_configuration().get('use_login_shell', True):
+        return None
+    return (
+        f'computer `{computer.label}` polls its jobs through a login shell (slow, and noisy with some shell '
+        f'profiles): `verdi computer configure core.local {computer.label} --no-use-login-shell --safe-interval 0 '
+        '-n`, or let the plugin use its own local computer (the default when no code is named)'
+    )
+
+
+def get_or_create_localhost(label: str = LOCAL_COMPUTER, workdir: str | None = None) -> orm.Computer:
+    """Load the computer ``label``, or set up and configure a local one that polls cheaply (every
+    :data:`POLL_INTERVAL` s, no login shell)."""
     try:
         return orm.load_computer(label)
     except NotExistent:
@@ -97,6 +126,7 @@ def setup_codes(
     """Register ``pacemaker``, ``pace_activeset``, ``pace_select``, ``pace_yaml2yace`` and the
     exploration interpreter as codes on ``computer`` (localhost by default). Idempotent.
 
+    The default computer is the plugin's own :data:`LOCAL_COMPUTER`, set up on first use.
     On a local computer the executables are looked up (``search_dir``, next to this Python, the
     PATH). On a remote computer ``search_dir`` is the bin directory of pacemaker's environment
     there, taken as given: this machine cannot see it.

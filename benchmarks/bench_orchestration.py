@@ -85,7 +85,7 @@ def main() -> None:
     from aiida_pacemaker.data import TrainingSetData
     from aiida_pacemaker.tools.examples import emt_label, random_bulk_structures
 
-    login = get_or_create_localhost()  # the presto computer: core.local with a login shell
+    login = get_or_create_localhost('localhost')  # the presto computer: core.local with a login shell
     no_login = get_or_create_localhost('localhost-no-login-shell')
     no_login.configure(safe_interval=0.0, use_login_shell=False)
     codes = {'login': setup_codes(login)['pacemaker'], 'no login': setup_codes(no_login)['pacemaker']}

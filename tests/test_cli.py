@@ -68,14 +68,22 @@ def test_console_script_help():
 
 
 def test_setup_is_idempotent(aiida_profile):
-    first = run_cli(['setup', '--computer', 'localhost'])
-    second = run_cli(['setup', '--computer', 'localhost'])
+    first = run_cli(['setup'])
+    second = run_cli(['setup', '--computer', 'localhost-pacemaker'])
     for label in ('pacemaker', 'pace_activeset', 'pace_select', 'pace_yaml2yace', 'pace_explore'):
         assert label in first
     assert first == second  # the same codes, the same PKs
-    codes = orm.QueryBuilder().append(orm.InstalledCode, filters={'label': 'pace_select'}).count()
-    run_cli(['setup'])
-    assert orm.QueryBuilder().append(orm.InstalledCode, filters={'label': 'pace_select'}).count() == codes
+    computer = orm.load_computer('localhost-pacemaker')  # the plugin's own: cheap polls, no login shell
+    assert computer.get_minimum_job_poll_interval() == 1.0
+    assert computer.get_configuration()['use_login_shell'] is False
+
+
+def test_setup_on_a_computer_with_a_login_shell_says_how_to_tune_it(aiida_profile, aiida_localhost):
+    aiida_localhost.configure(use_login_shell=True)  # as `verdi presto` sets up its `localhost`
+    output = run_cli(['setup', '--computer', aiida_localhost.label])
+    assert f'computer `{aiida_localhost.label}` polls its jobs through a login shell' in output
+    assert f'verdi computer configure core.local {aiida_localhost.label} --no-use-login-shell' in output
+    assert aiida_localhost.get_configuration()['use_login_shell'] is True  # the user's computer is left alone
 
 
 def test_setup_bad_bin_dir(aiida_profile, tmp_path):

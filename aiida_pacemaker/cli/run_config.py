@@ -182,7 +182,9 @@ def unlabelled_structures(
 
 def resolve_codes(config: dict[str, t.Any], explore: bool) -> dict[str, orm.AbstractCode]:
     """The codes named under ``codes``; the missing ones registered on localhost (idempotent)."""
-    from aiida_pacemaker.codes import EXECUTABLES, get_or_create_localhost, setup_codes
+    from aiida.cmdline.utils import echo
+
+    from aiida_pacemaker.codes import EXECUTABLES, get_or_create_localhost, local_computer_advice, setup_codes
 
     given = _check_keys(config.get('codes') or {}, list(EXECUTABLES), 'in `codes`')
     codes: dict[str, orm.AbstractCode] = {}
@@ -192,6 +194,11 @@ def resolve_codes(config: dict[str, t.Any], explore: bool) -> dict[str, orm.Abst
         except Exception as exception:  # NotExistent, MultipleObjectsError
             raise RunConfigError(f'`codes.{role}`: no code {identifier!r}: {exception}') from None
     needed = ['pacemaker', 'pace_activeset', 'pace_select'] + (['pace_explore'] if explore else [])
+    for code in codes.values():
+        advice = local_computer_advice(code.computer) if code.computer is not None else None
+        if advice:
+            echo.echo_warning(advice)
+            break
     if any(role not in codes for role in needed):
         try:
             local = setup_codes(get_or_create_localhost())

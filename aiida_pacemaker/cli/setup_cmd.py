@@ -17,9 +17,10 @@ __all__ = ('cmd_setup',)
     '-Y',
     '--computer',
     'computer_label',
-    default='localhost',
+    default='localhost-pacemaker',
     show_default=True,
-    help='Computer to register the codes on (it must exist, except `localhost`, which is made if missing).',
+    help="Computer to register the codes on (it must exist, except the plugin's own local computer "
+    '`localhost-pacemaker`, which is made if missing: no login shell, one scheduler poll a second).',
 )
 @click.option(
     '--bin-dir',
@@ -37,9 +38,14 @@ def cmd_setup(computer_label: str, bin_dir: pathlib.Path | None) -> None:
     from aiida import orm
     from aiida.common.exceptions import NotExistent
 
-    from aiida_pacemaker.codes import get_or_create_localhost, setup_codes
+    from aiida_pacemaker.codes import (
+        LOCAL_COMPUTER,
+        get_or_create_localhost,
+        local_computer_advice,
+        setup_codes,
+    )
 
-    if computer_label == 'localhost':
+    if computer_label == LOCAL_COMPUTER:
         computer = get_or_create_localhost(computer_label)
     else:
         try:
@@ -48,6 +54,9 @@ def cmd_setup(computer_label: str, bin_dir: pathlib.Path | None) -> None:
             raise ValueError(
                 f'no computer `{computer_label}`: set it up first (`verdi computer setup`), or use localhost'
             ) from None
+    advice = local_computer_advice(computer)
+    if advice:
+        echo.echo_warning(advice)
     codes = setup_codes(computer, bin_dir)
     rows = [
         (role, code.pk, code.full_label, code.default_calc_job_plugin or '-', str(code.filepath_executable))
