@@ -30,6 +30,11 @@ demo: $(STAMP)
 
 # the service tiers install what they need (PostgreSQL, RabbitMQ, SLURM, sshd, CP2K, GPAW) and fail
 # loudly when they cannot; AIIDA_PACEMAKER_{SERVICES,CLUSTER,DFT}=optional skips a tier instead
+# (a plain `pytest` skips the tiers it cannot run; `make test` requires them: tests/tiers.py)
+AIIDA_PACEMAKER_SERVICES ?= required
+AIIDA_PACEMAKER_CLUSTER ?= required
+AIIDA_PACEMAKER_DFT ?= required
+export AIIDA_PACEMAKER_SERVICES AIIDA_PACEMAKER_CLUSTER AIIDA_PACEMAKER_DFT
 test: $(STAMP)
 	bash tests/services/install.sh install || [ "$$AIIDA_PACEMAKER_SERVICES" = optional ]
 	bash tests/cluster/install.sh install || [ "$$AIIDA_PACEMAKER_CLUSTER" = optional ]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import json
 import math
 import os
@@ -26,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 import yaml
 from ase.data import chemical_symbols
 
+from aiida_pacemaker.tools.suggest import did_you_mean
 from aiida_pacemaker.tools.yaml_files import load_yaml
 
 __all__ = ('DEFAULTS', 'SECTIONS', 'ConfigError', 'TrainerConfig', 'validate_pacemaker_parameters')
@@ -86,9 +86,7 @@ def _join(path: str, key: t.Any) -> str:
 
 def _closest(value: t.Any, valid: t.Iterable[str]) -> str:
     """`did you mean` the closest of ``valid``, or the list of them all."""
-    valid = sorted(valid)
-    close = difflib.get_close_matches(str(value), valid, n=1)
-    return f'did you mean `{close[0]}`?' if close else f'valid: {", ".join(valid)}'
+    return did_you_mean(value, valid, 'valid')
 
 
 def _unknown_key(path: str, key: t.Any, valid: t.Iterable[str]) -> ConfigError:

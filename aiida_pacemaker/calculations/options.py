@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 import typing as t
+
+from aiida_pacemaker.tools.suggest import did_you_mean
 
 __all__ = ('OptionSpec', 'check_options', 'to_cmdline')
 
@@ -41,9 +42,7 @@ def check_options(options: dict[str, t.Any], specs: dict[str, OptionSpec]) -> st
     """Return a message for the first unknown key or bad value of ``options``, else None."""
     for key, value in options.items():
         if key not in specs:
-            close = difflib.get_close_matches(key, list(specs), n=1)
-            hint = f'; did you mean `{close[0]}`?' if close else f'; valid keys: {", ".join(sorted(specs))}'
-            return f'unknown key `{key}`{hint}'
+            return f'unknown key `{key}`; {did_you_mean(key, specs)}'
         spec = specs[key]
         if spec.kind == 'bool':
             if not isinstance(value, bool):

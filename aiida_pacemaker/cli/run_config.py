@@ -27,7 +27,6 @@ are needed), for demos. Every error is a `RunConfigError` with a one-line messag
 from __future__ import annotations
 
 import copy
-import difflib
 import inspect
 import pathlib
 import re
@@ -38,6 +37,7 @@ from aiida import orm
 
 from aiida_pacemaker.data.training_set import TrainingSetData
 from aiida_pacemaker.tools import io
+from aiida_pacemaker.tools.suggest import did_you_mean
 from aiida_pacemaker.tools.yaml_files import load_yaml
 
 __all__ = ('RunConfigError', 'active_learning_builder', 'read_config', 'train_builder')
@@ -63,10 +63,7 @@ class RunConfigError(ValueError):
 
 
 def _unknown(key: str, valid: t.Iterable[str], where: str) -> RunConfigError:
-    valid = sorted(valid)
-    close = difflib.get_close_matches(key, valid, n=1)
-    hint = f'did you mean `{close[0]}`?' if close else f'valid keys: {", ".join(valid)}'
-    return RunConfigError(f'unknown key `{key}` {where}; {hint}')
+    return RunConfigError(f'unknown key `{key}` {where}; {did_you_mean(key, valid)}')
 
 
 def _check_keys(mapping: t.Any, valid: t.Sequence[str], where: str) -> dict[str, t.Any]:

@@ -15,6 +15,8 @@ import numpy as np
 from aiida import orm
 from aiida.engine import calcfunction
 
+from aiida_pacemaker.tools.suggest import did_you_mean
+
 __all__ = (
     'KNOWN_FACTORIES',
     'check_ase_labeller_inputs',
@@ -79,7 +81,6 @@ def check_calculator_kwargs(factory: t.Callable[..., t.Any], kwargs: t.Mapping[s
 
     :raises ValueError: naming the first unknown argument and the closest known one.
     """
-    import difflib
     import inspect
 
     if not isinstance(factory, type):
@@ -98,9 +99,9 @@ def check_calculator_kwargs(factory: t.Callable[..., t.Any], kwargs: t.Mapping[s
         )
     for key in kwargs:
         if key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f'did you mean `{close[0]}`?' if close else f'known: {", ".join(sorted(known))}'
-            raise ValueError(f'`{factory.__name__}` takes no argument `{key}`; {hint}')
+            raise ValueError(
+                f'`{factory.__name__}` takes no argument `{key}`; {did_you_mean(key, known, "known")}'
+            )
 
 
 def check_ase_labeller_inputs(calculator: str, kwargs: t.Mapping[str, t.Any] | None = None) -> None:

@@ -16,7 +16,6 @@ loads without it.
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import math
 import os
@@ -31,6 +30,7 @@ from aiida import orm
 from aiida.engine import ToContext, WorkChain, calcfunction
 
 from aiida_pacemaker.filenames import STDOUT_FILE
+from aiida_pacemaker.tools.suggest import did_you_mean
 
 __all__ = (
     'BOHR_ANGSTROM',
@@ -130,9 +130,7 @@ def get_cp2k_protocol(
     settings.pop('description')
     for key, value in (overrides or {}).items():
         if key not in PROTOCOL_KEYS:
-            close = difflib.get_close_matches(key, PROTOCOL_KEYS, n=1)
-            hint = f'; did you mean `{close[0]}`?' if close else f'; valid keys: {", ".join(PROTOCOL_KEYS)}'
-            raise ValueError(f'unknown CP2K protocol key `{key}`{hint}')
+            raise ValueError(f'unknown CP2K protocol key `{key}`; {did_you_mean(key, PROTOCOL_KEYS)}')
         if key == 'parameters':
             settings['parameters'] = _merge_parameters(settings['parameters'], value or {})
         else:

@@ -8,8 +8,8 @@ the ``core.slurm`` scheduler on it, and :func:`slurm_codes` the pacemaker tools 
 environment registered on that computer (the same paths, since the "remote" is this machine).
 
 Where the cluster cannot be installed or started (not root, no apt, a foreign slurm.conf, ...) the
-tests fail, with the reason; with ``AIIDA_PACEMAKER_CLUSTER=optional`` in the environment they are
-skipped instead, with a warning and the reason (``pytest -rs``).
+tests fail, with the reason, where ``AIIDA_PACEMAKER_CLUSTER=required`` (what ``make test`` sets); a
+plain ``pytest`` skips them, with a warning and the reason (``pytest -rs``). See :mod:`tests.tiers`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import typing as t
 import warnings
 
 import pytest
+
+from ..tiers import unavailable
 
 SCRIPT = pathlib.Path(__file__).resolve().parent / 'install.sh'
 INSTALL_TIMEOUT = 1800  # a fresh machine downloads and installs ~40 packages; apt may wait on a lock
@@ -53,12 +55,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def cluster_unavailable(message: str) -> t.NoReturn:
-    """Fail loudly; or skip, with a warning, where ``AIIDA_PACEMAKER_CLUSTER=optional``."""
-    message = f'cluster tier: {message}'
-    if os.environ.get('AIIDA_PACEMAKER_CLUSTER') == 'optional':
-        warnings.warn(message, pytest.PytestWarning, stacklevel=2)
-        pytest.skip(message)
-    pytest.fail(message, pytrace=False)
+    """Skip (plain ``pytest``) or fail (``make test``): see :mod:`tests.tiers`."""
+    unavailable('cluster', message)
 
 
 def cluster_script(command: str, timeout: float) -> subprocess.CompletedProcess:

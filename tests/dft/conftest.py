@@ -2,8 +2,8 @@
 
 What it needs is installed by ``tests/dft/install.sh install`` (CP2K and its data with apt, aiida-cp2k
 into the virtual environment, GPAW built without MPI). Tests marked ``dft`` that miss one of them
-FAIL with what is missing and what to run; with ``AIIDA_PACEMAKER_DFT=optional`` in the environment
-they are skipped instead, with a warning and the reason (``pytest -rs``): never a silent pass.
+FAIL with what is missing and what to run where ``AIIDA_PACEMAKER_DFT=required`` (what ``make test``
+sets); a plain ``pytest`` skips them, with a warning and the reason (``pytest -rs``): never a silent pass.
 
 CP2K runs with ``OMP_NUM_THREADS=1`` (the code's prepend text) and without MPI, on tiny Gamma-point
 cells with the ``fast`` protocol: 5-20 s per label on two busy cores, numbers good for tests only.
@@ -15,10 +15,11 @@ import os
 import pathlib
 import shutil
 import typing as t
-import warnings
 
 import numpy as np
 import pytest
+
+from ..tiers import unavailable
 
 INSTALL_HINT = 'run `tests/dft/install.sh install` (as root on Debian/Ubuntu) or install it by hand'
 CP2K_EXECUTABLES = ('cp2k.psmp', 'cp2k.ssmp', 'cp2k.popt', 'cp2k.sopt')
@@ -35,12 +36,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def dft_unavailable(message: str) -> t.NoReturn:
-    """Fail loudly; or skip, with a warning, where ``AIIDA_PACEMAKER_DFT=optional``."""
-    message = f'DFT tier: {message}'
-    if os.environ.get('AIIDA_PACEMAKER_DFT') == 'optional':
-        warnings.warn(message, pytest.PytestWarning, stacklevel=2)
-        pytest.skip(message)
-    pytest.fail(message, pytrace=False)
+    """Skip (plain ``pytest``) or fail (``make test``): see :mod:`tests.tiers`."""
+    unavailable('dft', message)
 
 
 def find_cp2k() -> pathlib.Path | None:

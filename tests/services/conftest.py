@@ -12,9 +12,9 @@ the ``postgres`` user. AiiDA creates its database with the ``en_US.UTF-8`` local
 here with ``localedef`` into a folder the server finds through ``LOCPATH``, so the machine's locale
 setup is not touched.
 
-A missing service fails the tests that need it with what to run (``tests/services/install.sh install``);
-with ``AIIDA_PACEMAKER_SERVICES=optional`` in the environment they are skipped instead, with a
-warning and the reason (``pytest -rs``).
+A missing service fails the tests that need it with what to run (``tests/services/install.sh install``)
+where ``AIIDA_PACEMAKER_SERVICES=required`` (what ``make test`` sets); a plain ``pytest`` skips them,
+with a warning and the reason (``pytest -rs``). See :mod:`tests.tiers`.
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ import sys
 import tempfile
 import time
 import typing as t
-import warnings
 
 import pytest
+
+from ..tiers import unavailable
 
 INSTALL_HINT = 'run `tests/services/install.sh install` (as root, Debian/Ubuntu) or install it by hand'
 LOCALE = 'en_US.UTF-8'
@@ -47,12 +48,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def service_unavailable(message: str) -> t.NoReturn:
-    """Fail loudly; or skip, with a warning, where ``AIIDA_PACEMAKER_SERVICES=optional``."""
-    message = f'services tier: {message}'
-    if os.environ.get('AIIDA_PACEMAKER_SERVICES') == 'optional':
-        warnings.warn(message, pytest.PytestWarning, stacklevel=2)
-        pytest.skip(message)
-    pytest.fail(message, pytrace=False)
+    """Skip (plain ``pytest``) or fail (``make test``): see :mod:`tests.tiers`."""
+    unavailable('services', message)
 
 
 def free_port() -> int:

@@ -8,11 +8,12 @@ never silently dropped.
 from __future__ import annotations
 
 import copy
-import difflib
 import typing as t
 from importlib.resources import files
 
 import yaml
+
+from aiida_pacemaker.tools.suggest import did_you_mean
 
 __all__ = ('ProtocolError', 'deep_merge', 'get_protocol', 'list_protocols')
 
@@ -43,9 +44,7 @@ def deep_merge(base: dict[str, t.Any], overrides: dict[str, t.Any], path: str = 
     for key, value in overrides.items():
         where = f'{path}.{key}' if path else key
         if key not in merged and path.count('.') < 1 and path not in _OPEN_SECTIONS:
-            close = difflib.get_close_matches(key, list(merged), n=1)
-            hint = f'; did you mean `{close[0]}`?' if close else f'; valid keys: {", ".join(sorted(merged))}'
-            raise ProtocolError(f'unknown override `{where}`{hint}')
+            raise ProtocolError(f'unknown override `{where}`; {did_you_mean(key, merged)}')
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = deep_merge(merged[key], value, where)
         else:
