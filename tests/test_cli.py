@@ -165,25 +165,35 @@ def test_dataset_export_unknown_extension(aiida_profile, emt_structures, tmp_pat
     assert_one_line_error(output, 'unknown extension', '.extxyz')
 
 
+def assert_bad_argument(output: str, *fragments: str) -> None:
+    """Refused by aiida's own parameter type: click's usage line and one error line, no traceback."""
+    assert 'Traceback' not in output
+    (error,) = [line for line in output.splitlines() if line.startswith('Error:')]
+    for fragment in fragments:
+        assert fragment in error, output
+
+
 @pytest.mark.parametrize(
     ('args', 'fragments'),
     [
-        (['dataset', 'show', '987654321'], ('no node 987654321',)),
-        (['potential', 'show', '987654321'], ('no node 987654321',)),
-        (['report', '987654321'], ('no node 987654321',)),
-        (['provenance', '987654321'], ('no node 987654321',)),
+        (['dataset', 'show', '987654321'], ('no TrainingSetData found with ID<987654321>',)),
+        (['potential', 'show', '987654321'], ('no PacePotentialData found with ID<987654321>',)),
+        (['report', '987654321'], ('found with ID<987654321>',)),
+        (['provenance', '987654321'], ('found with ID<987654321>',)),
     ],
 )
 def test_unknown_pk(aiida_profile, args, fragments):
-    assert_one_line_error(run_cli(args, ok=False), *fragments)
+    assert_bad_argument(run_cli(args, ok=False), *fragments)
 
 
 def test_wrong_node_type(aiida_profile, emt_structures):
     training_set = TrainingSetData.from_ase(emt_structures(2)).store()
     output = run_cli(['potential', 'show', training_set.pk], ok=False)
-    assert_one_line_error(output, 'is a TrainingSetData, not a PacePotentialData')
+    assert_bad_argument(output, f'no PacePotentialData found with ID<{training_set.pk}>')
+    output = run_cli(['provenance', orm.Int(3).store().pk], ok=False)
+    assert_one_line_error(output, 'is a Int, not a PacePotentialData or TrainingSetData')
     output = run_cli(['report', training_set.pk], ok=False)
-    assert_one_line_error(output, 'not a WorkflowNode')
+    assert_bad_argument(output, f'found with ID<{training_set.pk}>')
 
 
 # ---------------------------------------------------------------- potential, verdi data pacemaker
@@ -234,8 +244,8 @@ def test_verdi_data_pacemaker(al_graph, tmp_path):
     assert len((tmp_path / 'set.extxyz').read_text().splitlines()) > training_set.num_atoms
     run_cli(['export', potential.pk, tmp_path / 'potential'], command=data_pacemaker)
     assert (tmp_path / 'potential' / 'lammps.in').is_file()
-    assert_one_line_error(
-        run_cli(['show', workchain.pk], command=data_pacemaker, ok=False), 'not a TrainingSetData'
+    assert_bad_argument(
+        run_cli(['show', workchain.pk], command=data_pacemaker, ok=False), f'found with ID<{workchain.pk}>'
     )
 
 

@@ -12,11 +12,10 @@ from aiida_pacemaker.data.potential import PacePotentialData
 from aiida_pacemaker.data.training_set import TrainingSetData
 
 from . import nodes
-from .utils import load_node_of, one_line_errors
+from .params import PACEMAKER_DATA
+from .utils import one_line_errors
 
 __all__ = ('data_pacemaker',)
-
-_TYPES = (TrainingSetData, PacePotentialData, ActiveSetData)
 
 
 @click.group('pacemaker')
@@ -25,12 +24,11 @@ def data_pacemaker() -> None:
 
 
 @data_pacemaker.command('show')
-@click.argument('identifier', metavar='PK')
+@click.argument('node', metavar='PK', type=PACEMAKER_DATA)
 @decorators.with_dbenv()
 @one_line_errors
-def data_show(identifier: str) -> None:
+def data_show(node: TrainingSetData | PacePotentialData | ActiveSetData) -> None:
     """Summarise the TrainingSetData, PacePotentialData or ActiveSetData PK."""
-    node = load_node_of(identifier, *_TYPES)
     if isinstance(node, TrainingSetData):
         nodes.show_training_set(node)
     elif isinstance(node, PacePotentialData):
@@ -40,16 +38,17 @@ def data_show(identifier: str) -> None:
 
 
 @data_pacemaker.command('export')
-@click.argument('identifier', metavar='PK')
+@click.argument('node', metavar='PK', type=PACEMAKER_DATA)
 @click.argument('path', type=click.Path(path_type=pathlib.Path))
 @nodes.click_force_option
 @decorators.with_dbenv()
 @one_line_errors
-def data_export(identifier: str, path: pathlib.Path, force: bool) -> None:
+def data_export(
+    node: TrainingSetData | PacePotentialData | ActiveSetData, path: pathlib.Path, force: bool
+) -> None:
     """Write the node PK to PATH: a training set to a file (.extxyz or .pckl.gzip), a potential into a
     directory (.yaml, .yace, .asi, lammps.in), an active set to an .asi file.
     """
-    node = load_node_of(identifier, *_TYPES)
     if isinstance(node, PacePotentialData):
         nodes.export_potential(node, path, force)
         return

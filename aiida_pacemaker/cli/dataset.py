@@ -12,7 +12,8 @@ from aiida_pacemaker.data.training_set import TrainingSetData
 from aiida_pacemaker.tools import io
 
 from . import nodes
-from .utils import load_node_of, one_line_errors
+from .params import TRAINING_SET
+from .utils import one_line_errors
 
 __all__ = ('cmd_dataset',)
 
@@ -51,22 +52,21 @@ def dataset_import(files: tuple[pathlib.Path, ...], label: str | None, trust_pic
 
 
 @cmd_dataset.command('export')
-@click.argument('identifier', metavar='PK')
+@click.argument('training_set', metavar='PK', type=TRAINING_SET)
 @click.argument('path', metavar='FILE', type=click.Path(dir_okay=False, path_type=pathlib.Path))
 @nodes.click_force_option
 @decorators.with_dbenv()
 @one_line_errors
-def dataset_export(identifier: str, path: pathlib.Path, force: bool) -> None:
+def dataset_export(training_set: TrainingSetData, path: pathlib.Path, force: bool) -> None:
     """Write the training set PK to FILE: extended XYZ (.extxyz, .xyz) or pacemaker's pickle (.pckl.gzip)."""
-    training_set = load_node_of(identifier, TrainingSetData)
     nodes.check_output_path(path, force)
     nodes.export_training_set(training_set, path)
 
 
 @cmd_dataset.command('show')
-@click.argument('identifier', metavar='PK')
+@click.argument('training_set', metavar='PK', type=TRAINING_SET)
 @decorators.with_dbenv()
 @one_line_errors
-def dataset_show(identifier: str) -> None:
+def dataset_show(training_set: TrainingSetData) -> None:
     """Counts, elements, energy range (eV/atom), max |force| (eV/Å) of the training set PK."""
-    nodes.show_training_set(load_node_of(identifier, TrainingSetData))
+    nodes.show_training_set(training_set)

@@ -11,7 +11,8 @@ from aiida.cmdline.utils import decorators
 from aiida_pacemaker.data.potential import PacePotentialData
 
 from . import nodes
-from .utils import load_node_of, one_line_errors
+from .params import POTENTIAL
+from .utils import one_line_errors
 
 __all__ = ('cmd_potential',)
 
@@ -22,22 +23,22 @@ def cmd_potential() -> None:
 
 
 @cmd_potential.command('export')
-@click.argument('identifier', metavar='PK')
+@click.argument('potential', metavar='PK', type=POTENTIAL)
 @click.argument('directory', metavar='DIR', type=click.Path(file_okay=False, path_type=pathlib.Path))
 @nodes.click_force_option
 @decorators.with_dbenv()
 @one_line_errors
-def potential_export(identifier: str, directory: pathlib.Path, force: bool) -> None:
+def potential_export(potential: PacePotentialData, directory: pathlib.Path, force: bool) -> None:
     """Write potential.yaml, potential.yace, potential.asi (its active set, if one exists) and lammps.in
     (pair_style/pair_coeff lines) into DIR.
     """
-    nodes.export_potential(load_node_of(identifier, PacePotentialData), directory, force)
+    nodes.export_potential(potential, directory, force)
 
 
 @cmd_potential.command('show')
-@click.argument('identifier', metavar='PK')
+@click.argument('potential', metavar='PK', type=POTENTIAL)
 @decorators.with_dbenv()
 @one_line_errors
-def potential_show(identifier: str) -> None:
+def potential_show(potential: PacePotentialData) -> None:
     """Elements, cutoff (Å), basis size, baseline, training set, errors and active set of the potential PK."""
-    nodes.show_potential(load_node_of(identifier, PacePotentialData))
+    nodes.show_potential(potential)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing as t
+
 import click
 from aiida import orm
 from aiida.cmdline.utils import decorators, echo
@@ -10,7 +12,8 @@ from aiida_pacemaker.data.potential import PacePotentialData
 from aiida_pacemaker.data.training_set import TrainingSetData
 from aiida_pacemaker.tools import provenance
 
-from .utils import echo_table, load_node_of, one_line_errors
+from .params import ANY_NODE, require, require_active_learning
+from .utils import echo_table, one_line_errors
 
 __all__ = ('cmd_provenance',)
 
@@ -35,19 +38,19 @@ def _echo_origins(training_set: TrainingSetData) -> None:
 
 
 @click.command('provenance')
-@click.argument('identifier', metavar='PK')
+@click.argument('node', metavar='PK', type=ANY_NODE)
 @decorators.with_dbenv()
 @one_line_errors
-def cmd_provenance(identifier: str) -> None:
+def cmd_provenance(node: orm.Node) -> None:
     """For a potential, a training set or an active-learning run (its latest potential): each training
     structure, the process that labelled it and the cycle that added it. For a StructureData: every
     potential it helped train.
     """
-    node = load_node_of(identifier, PacePotentialData, TrainingSetData, orm.StructureData, orm.WorkflowNode)
+    require(node, PacePotentialData, TrainingSetData, orm.StructureData, orm.WorkflowNode)
     if isinstance(node, orm.WorkflowNode):
-        from .report import final_potential, load_active_learning
+        from .report import final_potential
 
-        potential = final_potential(load_active_learning(identifier))
+        potential = final_potential(require_active_learning(node))
         if potential is None:
             echo.echo_critical(f'{node.process_label}<{node.pk}> has trained no potential yet')
         click.echo(f'{node.process_label}<{node.pk}>: its latest potential')
@@ -76,6 +79,6 @@ def cmd_provenance(identifier: str) -> None:
             f'TrainingSetData<{training_set.pk}> ({training_set.num_structures} structures)'
         )
     else:
-        training_set = node
+        training_set = t.cast(TrainingSetData, node)
         click.echo(f'TrainingSetData<{training_set.pk}> ({training_set.num_structures} structures)')
     _echo_origins(training_set)

@@ -16,11 +16,11 @@ from aiida.common.links import LinkType
 from aiida_pacemaker.data.potential import PacePotentialData
 from aiida_pacemaker.tools import provenance
 
+from .params import ACTIVE_LEARNING, ANY_NODE, require, require_active_learning
 from .utils import echo_table, format_number, load_node_of, one_line_errors
 
 __all__ = ('LEARNING_CURVE_HEADERS', 'cmd_plot', 'cmd_report', 'echo_learning_curve', 'learning_curve_rows')
 
-_WORKCHAIN = 'PaceActiveLearningWorkChain'
 
 LEARNING_CURVE_HEADERS = (
     'cycle',
@@ -101,10 +101,8 @@ def echo_learning_curve(workchain: orm.WorkflowNode) -> None:
 
 
 def load_active_learning(identifier: str) -> orm.WorkflowNode:
-    node = load_node_of(identifier, orm.WorkflowNode)
-    if node.process_label != _WORKCHAIN:
-        echo.echo_critical(f'node {identifier} is a {node.process_label}, not a {_WORKCHAIN}')
-    return node
+    """The `PaceActiveLearningWorkChain` ``identifier`` (PK, UUID or label); exit with one line if it is not one."""
+    return require_active_learning(load_node_of(identifier))
 
 
 def final_potential(workchain: orm.WorkflowNode) -> PacePotentialData | None:
@@ -118,19 +116,19 @@ def final_potential(workchain: orm.WorkflowNode) -> PacePotentialData | None:
 
 
 @click.command('report')
-@click.argument('identifier', metavar='PK')
+@click.argument('node', metavar='PK', type=ACTIVE_LEARNING)
 @click.option(
     '--json', 'as_json', is_flag=True, help='Print the state and the learning curve as JSON, for scripts.'
 )
 @decorators.with_dbenv()
 @one_line_errors
-def cmd_report(identifier: str, as_json: bool) -> None:
+def cmd_report(node: orm.WorkflowNode, as_json: bool) -> None:
     """The state and learning curve of the PaceActiveLearningWorkChain PK: per cycle the training-set size,
     the train and test RMSE, the candidates' max extrapolation grade, how many were selected and labelled,
     the PKs of the cycle's potential and training set, and notes (a training error that rose, a fit that
     did not converge, a selection left unlabelled). A failed run shows its exit message and failed step.
     """
-    workchain = load_active_learning(identifier)
+    workchain = require_active_learning(node)
     summary = run_summary(workchain)
     if as_json:
         click.echo(json.dumps(summary, indent=1, default=str))
@@ -177,7 +175,7 @@ def run_summary(workchain: orm.WorkflowNode) -> dict:
 
 
 @click.command('plot')
-@click.argument('identifier', metavar='PK')
+@click.argument('node', metavar='PK', type=ANY_NODE)
 @click.option(
     '-o',
     '--output',
@@ -188,18 +186,18 @@ def run_summary(workchain: orm.WorkflowNode) -> dict:
 )
 @decorators.with_dbenv()
 @one_line_errors
-def cmd_plot(identifier: str, output: pathlib.Path) -> None:
+def cmd_plot(node: orm.Node, output: pathlib.Path) -> None:
     """PNG figures of the PaceActiveLearningWorkChain or PacePotentialData PK: learning curve, parity
     plots of the final potential on its training (and test) set, and the candidates' extrapolation grades.
     """
     from aiida_pacemaker.tools import plots
 
-    node = load_node_of(identifier, orm.WorkflowNode, PacePotentialData)
+    require(node, orm.WorkflowNode, PacePotentialData)
     output.mkdir(parents=True, exist_ok=True)
     written = []
-    potential = node
+    potential = node if isinstance(node, PacePotentialData) else None
     if isinstance(node, orm.WorkflowNode):
-        workchain = load_active_learning(identifier)
+        workchain = require_active_learning(node)
         curve = provenance.learning_curve(workchain)
         if not curve:
             echo.echo_critical(

@@ -19,15 +19,17 @@ def _one_line(message: t.Any) -> str:
 
 
 def load_node_of(identifier: str, *classes: type[orm.Node]) -> t.Any:
-    """Load the node ``identifier`` (PK, UUID or UUID prefix) and check its type; exit with one line if not."""
+    """Load the node ``identifier`` (PK, UUID or label) with aiida's own parameter type and check its type;
+    exit with one line if it does not exist or is of another type (for commands that take a node in an
+    option or a file rather than as a click argument).
+    """
+    from .params import ANY_NODE, require
+
     try:
-        node = orm.load_node(int(identifier) if identifier.isdigit() else identifier)
-    except Exception as exception:  # NotExistent, MultipleObjectsError, ValueError
-        echo.echo_critical(f'no node {identifier}: {_one_line(exception)}')
-    if classes and not isinstance(node, classes):
-        wanted = ' or '.join(cls.__name__ for cls in classes)
-        echo.echo_critical(f'node {identifier} is a {type(node).__name__}, not a {wanted}')
-    return node
+        node = ANY_NODE.convert(identifier, None, None)
+    except click.BadParameter as exception:
+        echo.echo_critical(_one_line(exception.message))
+    return require(node, *classes) if classes else node
 
 
 def one_line_errors(function: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:

@@ -130,6 +130,7 @@ def test_active_learning(slurm_codes, assert_ran_on_slurm):
             'max_new_structures_per_cycle': 3,
             'gamma_select': 1.0,
             'trainer': {'fitting_params': {'maxiter': 10}},
+            'refit_tolerance': 1e9,  # one fit per cycle (10 iterations stall by design)
         },
     )
     # the options of each kind of job, as on a real cluster
