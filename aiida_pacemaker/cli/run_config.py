@@ -340,13 +340,10 @@ def active_learning_builder(config: dict[str, t.Any], base: pathlib.Path) -> t.A
 
 
 def train_builder(config: dict[str, t.Any], base: pathlib.Path) -> t.Any:
-    """A `PaceTrainWorkChain` builder: the ``trainer`` section of the protocol, rendered by `TrainerConfig`."""
-    from aiida_pacemaker.baselines import LennardJonesBaseline, min_interatomic_distance
-    from aiida_pacemaker.calculations.functions import subtract_baseline_from_training_set
-    from aiida_pacemaker.calculations.monitors import progress_monitors
-    from aiida_pacemaker.config import TrainerConfig
+    """A `PaceTrainWorkChain` builder (:meth:`~aiida_pacemaker.workflows.train.PaceTrainWorkChain.get_builder_from_protocol`)
+    from a checked configuration: the data, the protocol and its ``trainer`` overrides."""
     from aiida_pacemaker.data.potential import PacePotentialData
-    from aiida_pacemaker.workflows.protocols import ProtocolError, get_protocol
+    from aiida_pacemaker.workflows.protocols import ProtocolError
     from aiida_pacemaker.workflows.train import PaceTrainWorkChain
 
     if ('training_set' in config) == ('data' in config):
@@ -357,44 +354,22 @@ def train_builder(config: dict[str, t.Any], base: pathlib.Path) -> t.Any:
         raise RunConfigError(
             f'`run train` uses only the `trainer` section of the protocol; `overrides.{ignored[0]}` would be ignored'
         )
-    try:
-        trainer = copy.deepcopy(get_protocol(config.get('protocol'), overrides)['trainer'])
-    except ProtocolError as exception:
-        raise RunConfigError(str(exception)) from None
     source = 'training_set' if 'training_set' in config else 'data'
     training_set = labelled_data(config[source], base, source)
     test_set = labelled_data(config['test_set'], base, 'test_set') if 'test_set' in config else None
-    elements = set(training_set.elements) | set(test_set.elements if test_set is not None else [])
-    trainer.setdefault('ace_basis_config', {}).setdefault('elements', sorted(elements))
+    codes = resolve_codes(config, explore=False)
     try:
-        trainer_config = TrainerConfig.from_dict(trainer)
-        parameters = trainer_config.to_pacemaker_parameters(
-            min_distance=min_interatomic_distance(training_set.get_arrays())
+        builder = PaceTrainWorkChain.get_builder_from_protocol(
+            codes['pacemaker'],
+            training_set,
+            test_set=test_set,
+            protocol=config.get('protocol'),
+            overrides=overrides,
         )
+    except ProtocolError as exception:
+        raise RunConfigError(str(exception)) from None
     except ValueError as exception:
         raise RunConfigError(f'trainer: {exception}') from None
-    codes = resolve_codes(config, explore=False)
-    builder: t.Any = PaceTrainWorkChain.get_builder()
-    builder.train.code = codes['pacemaker']
-    builder.train.parameters = orm.Dict(parameters)
-    builder.train.monitors = progress_monitors()
-    if trainer_config.physics_baseline == 'lj':
-        baseline = orm.Dict(
-            {
-                'type': 'lj',
-                **(
-                    trainer_config.baseline_parameters
-                    or LennardJonesBaseline.default_for(sorted(elements)).to_parameters()
-                ),
-            }
-        )
-        builder.train.baseline = baseline
-        training_set = subtract_baseline_from_training_set(training_set, baseline)
-        if test_set is not None:
-            test_set = subtract_baseline_from_training_set(test_set, baseline)
-    builder.train.training_set = training_set
-    if test_set is not None:
-        builder.train.test_set = test_set
     if config.get('initial_potential') is not None:
         try:
             potential = orm.load_node(config['initial_potential'])

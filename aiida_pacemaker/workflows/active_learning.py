@@ -27,7 +27,8 @@ from aiida_pacemaker.labellers.ase import check_ase_labeller_inputs, label_with_
 from aiida_pacemaker.labellers.batch import BatchLabellingError, label_in_bulk, merge_inputs_of
 from aiida_pacemaker.tools.fits import force_rmse_of_first, has_stalled
 
-from .train import PaceTrainWorkChain
+from .protocols import ProtocolMixin
+from .train import PaceTrainWorkChain, render_trainer
 from .validation import check_loop_settings, check_structures
 
 __all__ = ('PaceActiveLearningWorkChain',)
@@ -86,7 +87,7 @@ def _validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
     return None
 
 
-class PaceActiveLearningWorkChain(WorkChain):
+class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
     """Active learning of an ACE potential with pacemaker, every step in the provenance graph.
 
     One cycle: train (the first from scratch, later ones continuing from the previous
@@ -96,6 +97,8 @@ class PaceActiveLearningWorkChain(WorkChain):
     calcfunction. The loop stops when no candidate is above the selection threshold, when
     the test force RMSE reaches the target, or after ``max_cycles`` trainings.
     """
+
+    _protocol_file = 'active_learning'
 
     @classmethod
     def define(cls, spec):  # type: ignore[no-untyped-def]
@@ -271,33 +274,23 @@ class PaceActiveLearningWorkChain(WorkChain):
             fixed inputs (default: EMT through the built-in ASE labeller).
         :param overrides: deep-merged into the protocol; unknown keys are refused.
         """
-        from aiida_pacemaker.baselines import LennardJonesBaseline, min_interatomic_distance
-        from aiida_pacemaker.config import TrainerConfig
+        from aiida_pacemaker.baselines import min_interatomic_distance
 
-        from .protocols import get_protocol
-
-        settings = get_protocol(protocol, overrides)
+        overrides = dict(overrides or {})
+        train_overrides = {'trainer': overrides.pop('trainer')} if 'trainer' in overrides else None
+        settings = cls.get_protocol_inputs(protocol, overrides)
         message = check_loop_settings(settings)  # in the user's words, before AiiDA's type checks
         if message:
             raise ValueError(message)
+        trainer = PaceTrainWorkChain.get_protocol_inputs(protocol, train_overrides)['trainer']
         elements: set[str] = set(training_set.elements) if training_set is not None else set()
         for group in (structures, pool, explore_structures):
             for structure in (group or {}).values():
                 elements.update(structure.get_symbols_set())  # chemical symbols, not kind names like `Cu1`
-        trainer = dict(settings['trainer'])
-        basis = dict(trainer.get('ace_basis_config', {}))
-        basis.setdefault('elements', sorted(elements))
-        trainer['ace_basis_config'] = basis
-        config = TrainerConfig.from_dict(trainer)
         min_distance = (
             min_interatomic_distance(training_set.get_arrays()) if training_set is not None else None
         )
-        try:
-            parameters = config.to_pacemaker_parameters(min_distance=min_distance)
-        except ValueError:
-            parameters = config.to_pacemaker_parameters(
-                min_distance=1.5
-            )  # r_in before any data: a safe default
+        parameters, baseline = render_trainer(trainer, sorted(elements), min_distance)
 
         builder: t.Any = cls.get_builder()
         if training_set is not None:
@@ -317,16 +310,13 @@ class PaceActiveLearningWorkChain(WorkChain):
         builder.train.train.code = codes['pacemaker']
         builder.train.train.parameters = orm.Dict(parameters)
         builder.train.train.monitors = progress_monitors()  # the fit's iteration and loss as it runs
-        if config.physics_baseline == 'lj':
-            baseline = (
-                config.baseline_parameters
-                or LennardJonesBaseline.default_for(sorted(elements)).to_parameters()
-            )
-            builder.baseline = orm.Dict({'type': 'lj', **baseline})
+        if baseline is not None:
+            builder.baseline = orm.Dict(baseline)
         builder.activeset.code = codes['pace_activeset']
         activeset = dict(settings['activeset'])
-        if config.active_set_size is not None and 'full' not in activeset:
-            activeset['full'] = config.active_set_size > int(basis.get('number_of_functions_per_element', 0))
+        size, basis = trainer.get('active_set_size'), trainer.get('ace_basis_config', {})
+        if size is not None and 'full' not in activeset:
+            activeset['full'] = size > int(basis.get('number_of_functions_per_element', 0))
         builder.activeset.parameters = orm.Dict(activeset)
         builder.select.code = codes['pace_select']
         if settings['select']:

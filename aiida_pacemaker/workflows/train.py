@@ -10,11 +10,45 @@ from aiida.common import AttributeDict
 from aiida.engine import BaseRestartWorkChain, ProcessHandlerReport, process_handler, while_
 
 from aiida_pacemaker.calculations.train import PaceTrainCalculation
+from aiida_pacemaker.data.training_set import TrainingSetData
 
-__all__ = ('PaceTrainWorkChain',)
+from .protocols import ProtocolMixin
+
+__all__ = ('PaceTrainWorkChain', 'render_trainer')
+
+#: r_in (Å) of ZBL with the pyace backend when there is no data yet to take the shortest distance from
+DEFAULT_MIN_DISTANCE = 1.5
 
 
-class PaceTrainWorkChain(BaseRestartWorkChain):
+def render_trainer(
+    trainer: dict[str, t.Any], elements: t.Sequence[str], min_distance: float | None
+) -> tuple[dict[str, t.Any], dict[str, t.Any] | None]:
+    """pacemaker's parameters (``potential``, ``fit``, ``backend``, ``data``) and the additive baseline
+    (``{'type': 'lj', ...}``, or None) of a protocol's ``trainer`` section (the fields of
+    :class:`~aiida_pacemaker.config.TrainerConfig`) for ``elements``.
+
+    :param min_distance: the training data's shortest interatomic distance (Å), for ZBL's ``r_in``.
+    """
+    from aiida_pacemaker.baselines import LennardJonesBaseline
+    from aiida_pacemaker.config import TrainerConfig
+
+    trainer = copy.deepcopy(trainer)
+    trainer.setdefault('ace_basis_config', {}).setdefault('elements', sorted(elements))
+    config = TrainerConfig.from_dict(trainer)
+    parameters = config.to_pacemaker_parameters(
+        min_distance=min_distance if min_distance is not None else DEFAULT_MIN_DISTANCE
+    )
+    baseline = None
+    if config.physics_baseline == 'lj':
+        chosen = trainer['ace_basis_config']['elements']
+        baseline = {
+            'type': 'lj',
+            **(config.baseline_parameters or LennardJonesBaseline.default_for(chosen).to_parameters()),
+        }
+    return parameters, baseline
+
+
+class PaceTrainWorkChain(ProtocolMixin, BaseRestartWorkChain):
     """Run `PaceTrainCalculation` and restart it on recoverable failures.
 
     Handlers, in order of priority:
@@ -31,6 +65,48 @@ class PaceTrainWorkChain(BaseRestartWorkChain):
     """
 
     _process_class = PaceTrainCalculation
+    _protocol_file = 'train'
+
+    @classmethod
+    def get_builder_from_protocol(
+        cls,
+        code: orm.AbstractCode,
+        training_set: TrainingSetData,
+        *,
+        test_set: TrainingSetData | None = None,
+        initial_potential: orm.Data | None = None,
+        protocol: str | None = None,
+        overrides: dict[str, t.Any] | None = None,
+    ) -> t.Any:
+        """A builder that fits ``training_set`` with the ``trainer`` of ``protocol`` (``fast``, ``balanced``,
+        ``precise``) and ``overrides`` (deep-merged; unknown keys refused; ``trainer.ace_basis_config.elements``
+        defaults to the elements of the data). A Lennard-Jones baseline is subtracted from the data here
+        (calcfunctions, so the residual sets lead back to the labelled ones) and recorded in the potential.
+        """
+        from aiida_pacemaker.baselines import min_interatomic_distance
+        from aiida_pacemaker.calculations.functions import subtract_baseline_from_training_set
+        from aiida_pacemaker.calculations.monitors import progress_monitors
+
+        inputs = cls.get_protocol_inputs(protocol, overrides)
+        elements = set(training_set.elements) | set(test_set.elements if test_set is not None else [])
+        parameters, baseline = render_trainer(
+            inputs['trainer'], sorted(elements), min_interatomic_distance(training_set.get_arrays())
+        )
+        builder: t.Any = cls.get_builder()
+        builder.train.code = code
+        builder.train.parameters = orm.Dict(parameters)
+        builder.train.monitors = progress_monitors()
+        if baseline is not None:
+            builder.train.baseline = orm.Dict(baseline)
+            training_set = subtract_baseline_from_training_set(training_set, builder.train.baseline)
+            if test_set is not None:
+                test_set = subtract_baseline_from_training_set(test_set, builder.train.baseline)
+        builder.train.training_set = training_set
+        if test_set is not None:
+            builder.train.test_set = test_set
+        if initial_potential is not None:
+            builder.train.initial_potential = initial_potential
+        return builder
 
     @classmethod
     def define(cls, spec):  # type: ignore[no-untyped-def]

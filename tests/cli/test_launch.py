@@ -47,7 +47,7 @@ def test_interrupt_kills_the_jobs_it_started(aiida_profile, aiida_localhost, fak
     )
     try:
         job = None
-        for _ in range(240):  # until the fake fit runs as a scheduler job
+        for _ in range(600):  # until the fake fit runs as a scheduler job (a busy machine: minutes)
             query = orm.QueryBuilder().append(PaceTrainCalculation, project='*')
             jobs = [node for (node,) in query.all() if node.get_job_id() is not None]
             if jobs:
@@ -58,7 +58,7 @@ def test_interrupt_kills_the_jobs_it_started(aiida_profile, aiida_localhost, fak
         pid = int(job.get_job_id())
         assert psutil.pid_exists(pid)
         child.send_signal(signal.SIGINT)
-        output, _ = child.communicate(timeout=60)
+        output, _ = child.communicate(timeout=180)
     finally:
         if child.poll() is None:
             child.kill()

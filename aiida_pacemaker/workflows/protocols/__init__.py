@@ -1,8 +1,15 @@
-"""Protocols: named, documented sets of inputs (``fast``, ``balanced``, ``precise``).
+"""Protocols: named, documented sets of inputs (``fast``, ``balanced``, ``precise``), one loader for all.
 
-Overrides are deep-merged into the protocol (dicts merge key by key, everything else is
-replaced) and every key is checked: an unknown key is refused with the closest valid one,
-never silently dropped.
+Each workchain has one YAML file here (``train.yaml``, ``active_learning.yaml``) holding
+``default_inputs`` (keys that mirror the workchain's inputs), ``default_protocol`` and, per protocol,
+a ``description`` and only what that protocol changes (the pattern of aiida-quantumespresso's
+``ProtocolMixin``). A workchain that inherits :class:`ProtocolMixin` names its file and gets
+``get_available_protocols``, ``get_default_protocol`` and ``get_protocol_inputs``; its own
+``get_builder_from_protocol`` turns those inputs into a builder.
+
+Overrides are deep-merged (dicts merge key by key, everything else is replaced) and every key is
+checked: an unknown key is refused with the closest valid one, never silently dropped. Sections whose
+keys belong to another validator (pacemaker's options, the CalcJobs' parameters) are open.
 """
 
 from __future__ import annotations
@@ -15,58 +22,114 @@ import yaml
 
 from aiida_pacemaker.tools.suggest import did_you_mean
 
-__all__ = ('ProtocolError', 'deep_merge', 'get_protocol', 'list_protocols')
+__all__ = (
+    'ProtocolError',
+    'ProtocolMixin',
+    'available_protocols',
+    'deep_merge',
+    'get_protocol',
+    'list_protocols',
+    'protocol_inputs',
+)
 
 
 class ProtocolError(ValueError):
     """Raised for an unknown protocol or an unknown override key."""
 
 
-def _load(name: str) -> dict[str, t.Any]:
+#: sections whose keys belong to another validator (TrainerConfig, the CalcJobs' options)
+OPEN_SECTIONS = ('trainer.ace_basis_config', 'trainer.fitting_params', 'trainer.baseline_parameters',
+                 'activeset', 'select', 'explore')  # fmt: skip
+
+
+def load_protocol_file(name: str) -> dict[str, t.Any]:
+    """The parsed ``{name}.yaml`` of this package."""
     return yaml.safe_load(files(__name__).joinpath(f'{name}.yaml').read_text(encoding='utf8'))
 
 
-def list_protocols(name: str = 'active_learning') -> dict[str, str]:
-    """Names and descriptions of the protocols of ``name``, the default first."""
-    document = _load(name)
-    default = document['default_protocol']
-    ordered = [default, *[p for p in document['protocols'] if p != default]]
-    return {p: document['protocols'][p]['description'] for p in ordered}
-
-
-def deep_merge(base: dict[str, t.Any], overrides: dict[str, t.Any], path: str = '') -> dict[str, t.Any]:
-    """Return ``base`` with ``overrides`` merged in; refuse keys that ``base`` does not have.
-
-    Sections whose content is free-form (pacemaker options) are checked later by their own
-    validators; here a key is refused only where ``base`` is a closed mapping.
-    """
+def deep_merge(
+    base: dict[str, t.Any],
+    overrides: dict[str, t.Any],
+    path: str = '',
+    open_sections: t.Sequence[str] = OPEN_SECTIONS,
+) -> dict[str, t.Any]:
+    """Return ``base`` with ``overrides`` merged in; refuse keys that ``base`` does not have (except in
+    ``open_sections``, dotted paths whose content another validator checks)."""
     merged = copy.deepcopy(base)
     for key, value in overrides.items():
         where = f'{path}.{key}' if path else key
-        if key not in merged and path.count('.') < 1 and path not in _OPEN_SECTIONS:
+        if key not in merged and path not in open_sections:
             raise ProtocolError(f'unknown override `{where}`; {did_you_mean(key, merged)}')
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value, where)
+            merged[key] = deep_merge(merged[key], value, where, open_sections)
         else:
             merged[key] = copy.deepcopy(value)
     return merged
 
 
-#: sections whose keys belong to another validator (TrainerConfig, the CalcJobs' options)
-_OPEN_SECTIONS = ('trainer.ace_basis_config', 'trainer.fitting_params', 'trainer.baseline_parameters',
-                  'activeset', 'select', 'explore')  # fmt: skip
+def available_protocols(document: dict[str, t.Any]) -> dict[str, str]:
+    """Names and descriptions of the protocols of a parsed protocol file, the default first."""
+    default = document['default_protocol']
+    ordered = [default, *[name for name in document['protocols'] if name != default]]
+    return {name: document['protocols'][name]['description'] for name in ordered}
 
 
-def get_protocol(
-    protocol: str | None = None, overrides: dict[str, t.Any] | None = None, name: str = 'active_learning'
+def protocol_inputs(
+    document: dict[str, t.Any], protocol: str | None = None, overrides: dict[str, t.Any] | None = None
 ) -> dict[str, t.Any]:
-    """Return the inputs of ``protocol`` (the default when None) with ``overrides`` deep-merged."""
-    document = _load(name)
+    """``default_inputs`` of a parsed protocol file, with what ``protocol`` (the default when None)
+    changes, then ``overrides``."""
     protocol = protocol or document['default_protocol']
     if protocol not in document['protocols']:
         raise ProtocolError(
             f'unknown protocol `{protocol}`; choose one of {", ".join(document["protocols"])}'
         )
-    inputs = copy.deepcopy(document['protocols'][protocol])
-    inputs.pop('description')
-    return deep_merge(inputs, overrides or {})
+    changes = {key: value for key, value in document['protocols'][protocol].items() if key != 'description'}
+    return deep_merge(deep_merge(document['default_inputs'], changes), overrides or {})
+
+
+class ProtocolMixin:
+    """Protocols for a workchain: set ``_protocol_file`` to the name of its YAML file in this package."""
+
+    _protocol_file: t.ClassVar[str]
+
+    @classmethod
+    def get_default_protocol(cls) -> str:
+        """The name of the default protocol."""
+        return load_protocol_file(cls._protocol_file)['default_protocol']
+
+    @classmethod
+    def get_available_protocols(cls) -> dict[str, str]:
+        """Names and descriptions of the protocols, the default first."""
+        return available_protocols(load_protocol_file(cls._protocol_file))
+
+    @classmethod
+    def get_protocol_inputs(
+        cls, protocol: str | None = None, overrides: dict[str, t.Any] | None = None
+    ) -> dict[str, t.Any]:
+        """``default_inputs``, with what ``protocol`` (the default when None) changes, then ``overrides``."""
+        return protocol_inputs(load_protocol_file(cls._protocol_file), protocol, overrides)
+
+
+def list_protocols(name: str = 'active_learning') -> dict[str, str]:
+    """Names and descriptions of the protocols of the workchain whose protocol file is ``name``."""
+    return available_protocols(load_protocol_file(name))
+
+
+def get_protocol(
+    protocol: str | None = None, overrides: dict[str, t.Any] | None = None, name: str = 'active_learning'
+) -> dict[str, t.Any]:
+    """The inputs of ``protocol`` with ``overrides`` merged in, for the protocol file ``name``.
+
+    For ``active_learning`` the result also holds ``trainer``: the train protocol of the same name, with
+    the ``trainer`` key of ``overrides`` merged in (what the active-learning builder fits with).
+    """
+    overrides = dict(overrides or {})
+    trainer = overrides.pop('trainer', None) if name == 'active_learning' else None
+    inputs = protocol_inputs(load_protocol_file(name), protocol, overrides)
+    if name == 'active_learning':
+        train = protocol_inputs(
+            load_protocol_file('train'), protocol, {'trainer': trainer} if trainer else None
+        )
+        inputs = {'trainer': train['trainer'], **inputs}
+    return inputs
