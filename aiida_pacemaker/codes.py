@@ -121,7 +121,9 @@ def get_or_create_code(
 
 
 def setup_codes(
-    computer: orm.Computer | None = None, search_dir: str | pathlib.Path | None = None
+    computer: orm.Computer | None = None,
+    search_dir: str | pathlib.Path | None = None,
+    executables: dict[str, tuple[str, str | None]] | None = None,
 ) -> dict[str, orm.InstalledCode]:
     """Register ``pacemaker``, ``pace_activeset``, ``pace_select``, ``pace_yaml2yace`` and the
     exploration interpreter as codes on ``computer`` (localhost by default). Idempotent.
@@ -130,6 +132,8 @@ def setup_codes(
     On a local computer the executables are looked up (``search_dir``, next to this Python, the
     PATH). On a remote computer ``search_dir`` is the bin directory of pacemaker's environment
     there, taken as given: this machine cannot see it.
+
+    :param executables: code label -> (executable, default CalcJob plugin); :data:`EXECUTABLES` by default.
     """
     computer = computer or get_or_create_localhost()
     remote = computer.transport_type != 'core.local'
@@ -138,7 +142,7 @@ def setup_codes(
             f"computer `{computer.label}` is remote: give the directory of pacemaker's executables on it"
         )
     codes = {}
-    for label, (executable, plugin) in EXECUTABLES.items():
+    for label, (executable, plugin) in (executables or EXECUTABLES).items():
         path: pathlib.PurePath
         if remote:
             path = pathlib.PurePosixPath(str(search_dir)) / executable

@@ -10,6 +10,7 @@ from .provenance import cmd_provenance
 from .report import cmd_plot, cmd_report
 from .run import cmd_run
 from .setup_cmd import cmd_setup
+from .utilities import cmd_utilities
 
 __all__ = ('cmd_root',)
 
@@ -22,5 +23,14 @@ def cmd_root() -> None:
     """Fit and actively learn ACE potentials with pacemaker, every step in AiiDA's provenance graph."""
 
 
-for _command in (cmd_setup, cmd_run, cmd_dataset, cmd_potential, cmd_report, cmd_plot, cmd_provenance):
+for _command in (
+    cmd_setup,
+    cmd_run,
+    cmd_dataset,
+    cmd_potential,
+    cmd_report,
+    cmd_plot,
+    cmd_provenance,
+    cmd_utilities,
+):
     cmd_root.add_command(_command)

@@ -112,6 +112,9 @@ def show_potential(potential: PacePotentialData) -> None:
                     )
     active_set = provenance.active_set_of(potential)
     pairs.append(('active set', f'ActiveSetData<{active_set.pk}>' if active_set is not None else '-'))
+    from .utilities import summary_pairs  # pace_info / pace_timing results, pace_corerep descendants
+
+    pairs += summary_pairs(potential)
     echo_pairs(pairs)
 
 
