@@ -454,10 +454,23 @@ def main() -> None:
         computer = get_or_create_localhost()
         codes = setup_codes(computer)
         print(f'active learning vs random: {vars(args)}')
-        results = {
-            system: {seed: run_seed(system, seed, args, codes) for seed in args.seeds}
-            for system in args.systems
-        }
+        partial = _common.results_folder() / f'{args.output}.partial.json'
+        results = {}
+        if partial.exists():  # seeds done by an earlier, interrupted run with the same output name
+            done = json.loads(partial.read_text())
+            results = {
+                system: {int(seed): run for seed, run in runs.items()} for system, runs in done.items()
+            }
+            print(
+                f'resuming: { ({system: sorted(runs) for system, runs in results.items()}) } from {partial}'
+            )
+        for system in args.systems:
+            for seed in args.seeds:
+                if seed in results.get(system, {}):
+                    continue
+                results.setdefault(system, {})[seed] = run_seed(system, seed, args, codes)
+                partial.write_text(json.dumps(results) + '\n')  # a seed is never lost to a later crash
+        results = {system: {seed: results[system][seed] for seed in args.seeds} for system in args.systems}
         settings = vars(args)
     summaries = {system: summarise(system, runs, args.start) for system, runs in results.items()}
     png = _common.results_folder() / f'{args.output}.png'
