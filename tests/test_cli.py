@@ -434,7 +434,7 @@ AL_BASE = {
         ({'overrides': {'gamma_select': -5}}, ('`gamma_select` must be a non-negative number',)),
         (
             {'elements': ['Al']},
-            ("`training_set` holds Cu, which the potential's elements ['Al'] do not include",),
+            ("holds Cu, which the potential's elements ['Al'] do not include",),
         ),
         ({'overrides': {'trainer': {'ace_basis_config': {'cutoff': 0.1}}}}, ('must be a cutoff radius',)),
         (
@@ -519,6 +519,9 @@ def test_run_active_learning_example(aiida_profile, tmp_path):
     assert 'train F RMSE' in output  # the learning-curve table at the end
     assert f'PacePotentialData<{node.outputs.potential.pk}>' in output
     assert node.inputs.labeller.inputs.calculator.value == 'ase.calculators.emt.EMT'
+    # the example data was labelled by the run's labeller: every training structure's label is in the graph
+    origins = provenance.structure_origins(node.outputs.training_set)
+    assert origins and all(origin.labeller is not None for origin in origins)
 
 
 def test_run_config_from_files(aiida_profile, tmp_path, emt_structures):

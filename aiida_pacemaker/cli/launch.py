@@ -119,7 +119,7 @@ def submit_to_daemon(builder: t.Any) -> orm.ProcessNode:
     from aiida.common.exceptions import InvalidOperation
 
     try:
-        node = submit(builder)
+        node = _submit_retrying_locks(submit, builder)
     except (InvalidOperation, ConnectionError) as exception:  # no daemon (ZeroMQ) or no broker reachable
         echo.echo_critical(' '.join(str(exception).split()))
     echo.echo_success(f'submitted {node.process_label}<{node.pk}>')
@@ -130,3 +130,36 @@ def submit_to_daemon(builder: t.Any) -> orm.ProcessNode:
     if not running:
         echo.echo_warning('the daemon is not running: start it with `verdi daemon start`')
     return node
+
+
+#: waits (s) between attempts when SQLite says that the database is locked
+LOCKED_RETRY_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def _submit_retrying_locks(submit: t.Callable[[t.Any], orm.ProcessNode], builder: t.Any) -> orm.ProcessNode:
+    """``submit(builder)``, retried while SQLite reports ``database is locked``.
+
+    A ``core.sqlite_dos`` profile (what ``verdi presto`` makes) allows one writer at a time: while the
+    daemon's workers write (a cycle's labels, say), a submission may find the database locked. The lock
+    is short, so the submission waits and tries again; when it stays locked, the message says why and
+    what to do.
+    """
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    for wait in (*LOCKED_RETRY_WAITS, None):
+        try:
+            return submit(builder)
+        except OperationalError as exception:
+            if 'database is locked' not in str(exception):
+                raise
+            if wait is None:
+                echo.echo_critical(
+                    'the SQLite database stayed locked by another writer (the daemon, or another command) for '
+                    f'{sum(LOCKED_RETRY_WAITS):.0f} s: try again, or use a PostgreSQL profile for many concurrent '
+                    'runs'
+                )
+            echo.echo_warning(f'the database is locked by another writer; trying again in {wait:g} s')
+            time.sleep(wait)
+    raise AssertionError('unreachable')

@@ -20,8 +20,10 @@ Schema (top-level keys; file paths are relative to the YAML file)::
     description: ...               # optional process description
 
 Any data key takes, instead of a file, ``{example: {count: 8, seed: 0, ...}}``: distorted fcc
-cells of :func:`aiida_pacemaker.tools.examples.random_bulk_structures` (EMT-labelled where labels
-are needed), for demos. Every error is a `RunConfigError` with a one-line message.
+cells of :func:`aiida_pacemaker.tools.examples.random_bulk_structures`, for demos. In an
+active-learning run, example ``data`` is labelled by the run's own labeller, so that every label is
+in the graph; elsewhere (``test_set``, ``run train``) it is labelled with EMT beforehand. Every error
+is a `RunConfigError` with a one-line message.
 """
 
 from __future__ import annotations
@@ -307,8 +309,12 @@ def active_learning_builder(config: dict[str, t.Any], base: pathlib.Path) -> t.A
     overrides = _overrides(config)
     # first everything that queries the database, then the unstored nodes (no autoflush of half-made nodes)
     source = 'training_set' if 'training_set' in config else 'data'
+    # example data is labelled by the run's own labeller, inside the graph (not by EMT beforehand)
+    example_data = source == 'data' and isinstance(config.get('data'), dict)
     kwargs: dict[str, t.Any] = {
-        'training_set': labelled_data(config[source], base, source) if source in config else None,
+        'training_set': labelled_data(config[source], base, source)
+        if source in config and not example_data
+        else None,
         'test_set': labelled_data(config['test_set'], base, 'test_set') if 'test_set' in config else None,
     }
     codes = resolve_codes(config, explore=bool(explore))
@@ -318,8 +324,13 @@ def active_learning_builder(config: dict[str, t.Any], base: pathlib.Path) -> t.A
         kwargs['explore_structures'] = unlabelled_structures(seeds, base, 'explore.structures', 'seed')
         if explore:
             overrides['explore'] = {**overrides.get('explore', {}), **explore}
+    if example_data:
+        kwargs['structures'] = unlabelled_structures(config['data'], base, 'data', 'data')
     if config.get('structures'):
-        kwargs['structures'] = unlabelled_structures(config['structures'], base, 'structures', 's')
+        kwargs['structures'] = {
+            **kwargs.get('structures', {}),
+            **unlabelled_structures(config['structures'], base, 'structures', 's'),
+        }
     if config.get('pool'):
         kwargs['pool'] = unlabelled_structures(config['pool'], base, 'pool', 'p')
     try:

@@ -112,6 +112,12 @@ def plot_learning_curve(
             if np.all(np.isnan(values)):
                 continue
             axis.plot(sizes, values, label=split, **style)
+        train = _column(rows, f'train_{quantity}_rmse')
+        rose = [index for index in range(1, len(rows)) if train[index] > train[index - 1]]
+        if rose:  # a training error that rose: more (harder) data, or a fit that did not converge
+            axis.scatter(
+                sizes[rose], train[rose], s=140, facecolors='none', edgecolors='red', label='train error rose'
+            )
         for name, other in (compare or {}).items():
             values = _column(other, f'test_{quantity}_rmse')
             if not np.all(np.isnan(values)):
@@ -128,7 +134,11 @@ def plot_learning_curve(
         axis.set_ylabel(ylabel)
         axis.grid(True, which='both', alpha=0.3)
         axis.legend(title='set')
-    figure.suptitle('Learning curve (point labels: cycle)')
+    last = rows[-1] if rows else {}
+    note = ''
+    if last.get('num_selected') and not last.get('num_labelled'):
+        note = f' - the {last["num_selected"]} structures selected in the last cycle are not labelled (no later fit)'
+    figure.suptitle(f'Learning curve (point labels: cycle){note}', fontsize='medium')
     return _save(figure, path)
 
 

@@ -10,6 +10,7 @@ import sys
 import time
 
 import psutil
+import pytest
 import yaml
 from aiida import orm
 
@@ -78,3 +79,36 @@ def test_interrupt_kills_the_jobs_it_started(aiida_profile, aiida_localhost, fak
     for node in [*orm.load_node(job.pk).caller.called_descendants, orm.load_node(job.pk).caller.caller]:
         node = orm.load_node(node.pk)
         assert node.is_killed and node.is_sealed, node
+
+
+def test_submit_retries_while_sqlite_is_locked(monkeypatch):
+    """`--daemon` on a busy SQLite profile: a locked database is waited out, then explained."""
+    from sqlalchemy.exc import OperationalError
+
+    from aiida_pacemaker.cli import launch
+
+    monkeypatch.setattr(launch, 'LOCKED_RETRY_WAITS', (0.0, 0.0))
+    attempts = []
+
+    def locked_twice(builder):
+        attempts.append(builder)
+        if len(attempts) < 3:
+            raise OperationalError('INSERT ...', {}, Exception('database is locked'))
+        return 'node'
+
+    assert launch._submit_retrying_locks(locked_twice, 'builder') == 'node'
+    assert len(attempts) == 3
+
+    def always_locked(builder):
+        raise OperationalError('INSERT ...', {}, Exception('database is locked'))
+
+    import click
+
+    with pytest.raises((SystemExit, click.exceptions.Exit)):
+        launch._submit_retrying_locks(always_locked, 'builder')
+
+    def other_error(builder):
+        raise OperationalError('INSERT ...', {}, Exception('disk I/O error'))
+
+    with pytest.raises(OperationalError, match='disk I/O error'):
+        launch._submit_retrying_locks(other_error, 'builder')
