@@ -28,7 +28,15 @@ from ase.data import chemical_symbols
 from aiida_pacemaker.tools.suggest import did_you_mean
 from aiida_pacemaker.tools.yaml_files import load_yaml
 
-__all__ = ('DEFAULTS', 'SECTIONS', 'ConfigError', 'TrainerConfig', 'validate_pacemaker_parameters')
+__all__ = (
+    'DEFAULTS',
+    'SECTIONS',
+    'ConfigError',
+    'TrainerConfig',
+    'active_set_full',
+    'active_set_rows',
+    'validate_pacemaker_parameters',
+)
 
 
 class ConfigError(ValueError):
@@ -585,6 +593,60 @@ def validate_pacemaker_parameters(parameters: dict, data_elements: Sequence[str]
         )
 
 
+# ---------------------------------------------------------------- the size of the active set
+
+
+def active_set_rows(potential: Mapping[str, t.Any]) -> dict[str, tuple[int, int]]:
+    """The number of atomic environments per element in pace_activeset's active sets of a rendered basis.
+
+    The active set of an element is a square MaxVol matrix with one row, an atomic environment of the
+    training data, per projection (pyace/activelearning.py, ``compute_B_projections``): one per basis
+    function of the element in the linear active set, and ``ndensity`` (of the element's embedding) per
+    function in the full one (``pace_activeset -f``). pacemaker builds at most
+    ``functions.number_of_functions_per_element`` functions per element (N; fewer when the ``nradmax``
+    and ``lmax`` of the functions allow fewer), so this returns, per element of ``potential['elements']``,
+    the upper bounds ``(N, N * ndensity)``.
+
+    :param potential: pacemaker's ``potential`` section, as :meth:`TrainerConfig.to_pacemaker_parameters`
+        renders it (``elements``, ``embeddings``, ``functions``).
+    :raises ConfigError: if ``functions`` has no ``number_of_functions_per_element`` (the basis then has
+        no size known before pacemaker builds it).
+    """
+    count = (potential.get('functions') or {}).get('number_of_functions_per_element')
+    if count is None:
+        raise ConfigError(
+            '`active_set_size` needs `number_of_functions_per_element` in the functions of the basis (the '
+            'active set has one row per function): give it in `ace_basis_config`, or leave `active_set_size` '
+            "out and set the active set's `full` option"
+        )
+    _POSITIVE_INT(count, 'functions.number_of_functions_per_element')
+    embeddings = potential.get('embeddings') or {}
+    rows = {}
+    for element in potential.get('elements') or []:
+        # pyace/multispecies_basisextension.py (generate_embeddings_ext): ALL, then UNARY, then the element
+        ndensity = 1
+        for key in ('ALL', 'UNARY', element):
+            ndensity = int((embeddings.get(key) or {}).get('ndensity', ndensity))
+        rows[element] = (int(count), int(count) * ndensity)
+    return rows
+
+
+def active_set_full(size: int, potential: Mapping[str, t.Any]) -> bool:
+    """Whether ``active_set_size`` = ``size`` asks for pace_activeset's full active set (``-f``).
+
+    ``size`` is the number of atomic environments per element that the active set should hold. The
+    linear active set holds one per basis function (at most ``number_of_functions_per_element``, N), the
+    full one ``ndensity`` times as many (see :func:`active_set_rows`): a size up to N gives the linear
+    set, a larger one the full set, the largest that pace_activeset builds.
+
+    :raises ConfigError: if ``size`` is not a positive integer, or the basis has no
+        ``number_of_functions_per_element``.
+    """
+    _POSITIVE_INT(size, 'active_set_size')
+    active_set_rows(potential)  # checks that the size of the basis is known
+    return size > int(potential['functions']['number_of_functions_per_element'])
+
+
 # ---------------------------------------------------------------- TrainerConfig
 
 # convenience keys of TrainerConfig.ace_basis_config besides pacemaker's own `potential` keys
@@ -646,7 +708,12 @@ class TrainerConfig:
         (``optimizer``, ``maxiter``, ``weighting``, ...), ``backend`` (``evaluator``, ``batch_size``, ...),
         ``data`` (``reference_energy``, ``test_size``, ...), and ``seed``, ``metadata``. The keys ``fit``,
         ``backend`` and ``data`` hold whole sections, rendered as they are (no defaults) under the flat keys.
-    :param active_set_size: not rendered; for the active-set step (number of structures, or None).
+    :param active_set_size: not rendered; the number of atomic environments per element that the active set
+        of the fitted potential should hold (None: pace_activeset's default, the linear set). The linear
+        active set holds one per basis function of the element, at most ``number_of_functions_per_element``
+        (N) of the rendered basis, the full one ``ndensity`` times as many: a size above N asks for the full
+        set (see :func:`active_set_full`, which the active-learning workchain uses to set the active set's
+        ``full`` option). Needs ``number_of_functions_per_element`` in the basis.
     """
 
     ace_basis_config: dict
@@ -672,7 +739,7 @@ class TrainerConfig:
         }
         _check_section(self.fitting_params, 'fitting_params', params_schema)
         if self.active_set_size is not None:
-            _POSITIVE_INT(self.active_set_size, 'active_set_size')
+            active_set_full(self.active_set_size, self._render_potential()[1])
         try:
             json.dumps(self.to_dict(), allow_nan=False)
         except (TypeError, ValueError) as exception:

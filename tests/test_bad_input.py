@@ -427,6 +427,25 @@ CASES: list[Case] = [
         r'invalid `parameters`: `fit\.optimizer` = \'BFSG\'',
     ),
     (
+        'train-ladder-with-initial-potential',
+        lambda kit: run_train(
+            kit, parameters=orm.Dict(parameters(fit__ladder_step=10)), initial_potential=kit.potential
+        ),
+        ValueError,
+        r'`fit\.ladder_step` with an `initial_potential` makes pacemaker discard the initial potential',
+    ),
+    (
+        'trainer-active-set-size-without-function-count',
+        lambda kit: (
+            lambda: TrainerConfig(
+                ace_basis_config={'elements': ['Cu'], 'functions': {'ALL': {'nradmax_by_orders': [6, 3]}}},
+                active_set_size=50,
+            )
+        ),
+        ConfigError,
+        r'`active_set_size` needs `number_of_functions_per_element` in the functions of the basis',
+    ),
+    (
         'select-mismatched-active-set',
         lambda kit: run_select(kit, potential=kit.other_potential),
         ValueError,
@@ -691,6 +710,17 @@ CASES: list[Case] = [
         lambda kit: run_active_learning(kit, structures={'slab': orm.StructureData(ase=slab())}),
         ValueError,
         r'`structures.slab` is periodic in only some directions',
+    ),
+    (
+        'al-ladder-with-fine-tuning',
+        lambda kit: run_active_learning(
+            kit,
+            train={
+                'train': {'code': kit.code, 'parameters': orm.Dict(parameters(fit__ladder_step=[10, 0.2]))}
+            },
+        ),
+        ValueError,
+        r'`fit.ladder_step` grows the basis from an empty potential, which fine-tuning cannot continue',
     ),
     (
         'al-refit-tolerance',

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import typing as t
+from importlib.resources import files
 
 from aiida import orm
 from aiida.common import CalcInfo
@@ -43,15 +44,21 @@ EXPLORE_DEFAULTS: dict[str, t.Any] = {
 
 
 class PaceExploreCalculation(PaceBaseCalculation):
-    """Run MD from seed structures with pyace's ASE calculator and the active set.
+    """Run MD from seed structures with the potential's model and its active set.
 
     ``code`` is the Python interpreter of the pacemaker environment; the MD script is copied
     into the job's folder, so this runs wherever pacemaker is installed, remote computers
-    included. Snapshots with max gamma in [``gamma_select``, ``gamma_stop``) become
-    candidates; a trajectory ends at ``gamma_stop``. Units: K, fs, GPa, Å.
+    included. The MD runs the deployed model, as ``PacePotentialData.get_ase_calculator()``:
+    pyace's calculator plus the potential's additive (Lennard-Jones) baseline and reference
+    energies, computed in the job by a copy of :mod:`aiida_pacemaker.baselines` (which imports
+    no aiida); the extrapolation grade is that of the ACE part. Snapshots with max gamma in
+    [``gamma_select``, ``gamma_stop``) become candidates; a trajectory ends at ``gamma_stop``.
+    Units: K, fs, GPa, Å.
     """
 
     SCRIPT = 'explore.py'
+    #: the job-side copy of :mod:`aiida_pacemaker.baselines` (imported by the script for the sum)
+    BASELINE_MODULE = 'baselines.py'
 
     @classmethod
     def define(cls, spec):  # type: ignore[no-untyped-def]
@@ -117,14 +124,20 @@ class PaceExploreCalculation(PaceBaseCalculation):
         keys = sorted(self.inputs.structures)
         with folder.open('seeds.extxyz', 'w', encoding='utf8') as handle:
             write(handle, [self.inputs.structures[k].get_ase() for k in keys], format='extxyz')
+        potential = self.inputs.potential
+        model = {
+            'potential': POTENTIAL_YAML,
+            'active_set': ACTIVE_SET_ASI,
+            # what get_ase_calculator() adds to ACE: the additive baseline and the reference energies (eV/atom)
+            'baseline': potential.baseline_parameters if potential.physics_baseline == 'lj' else None,
+            'reference_energies': {k: v for k, v in potential.reference_energies.items() if v},
+        }
         with folder.open('explore_input.json', 'w', encoding='utf8') as handle:
-            json.dump(
-                options | {'seed_keys': keys, 'potential': POTENTIAL_YAML, 'active_set': ACTIVE_SET_ASI},
-                handle,
-                indent=1,
-            )
+            json.dump(options | {'seed_keys': keys} | model, handle, indent=1)
         with folder.open(self.SCRIPT, 'w', encoding='utf8') as handle:
             handle.write(script_text(self.SCRIPT))
+        with folder.open(self.BASELINE_MODULE, 'w', encoding='utf8') as handle:
+            handle.write(files('aiida_pacemaker').joinpath('baselines.py').read_text(encoding='utf8'))
         codeinfo = self.codeinfo([self.SCRIPT])
         calcinfo = CalcInfo()
         calcinfo.codes_info = [codeinfo]

@@ -150,6 +150,14 @@ class PaceTrainCalculation(PaceBaseCalculation):
                     f'the training data hold elements {missing} that the initial potential '
                     f'PacePotentialData<{initial.pk}> (elements {initial.elements}) does not know'
                 )
+            if 'ladder_step' in (content.get('fit') or {}):
+                # pyace/generalfit.py: with `-p` and `fit.ladder_step` the ladder starts from an emptied copy
+                # of the given potential, its coefficients discarded (python-ace issue 39)
+                return (
+                    '`fit.ladder_step` with an `initial_potential` makes pacemaker discard the initial potential '
+                    'and start from an empty one: remove `fit.ladder_step` to continue from the initial potential, '
+                    'or leave out `initial_potential` to grow a new basis in ladder steps'
+                )
         elif 'potential' not in content:
             return 'the `parameters` need a `potential` section (or give an `initial_potential`)'
         test_size = (content.get('data') or {}).get('test_size')

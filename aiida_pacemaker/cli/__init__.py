@@ -11,6 +11,7 @@ from .report import cmd_plot, cmd_report
 from .run import cmd_run
 from .setup_cmd import cmd_setup
 from .utilities import cmd_utilities
+from .validate import cmd_validate
 
 __all__ = ('cmd_root',)
 
@@ -32,5 +33,6 @@ for _command in (
     cmd_plot,
     cmd_provenance,
     cmd_utilities,
+    cmd_validate,
 ):
     cmd_root.add_command(_command)

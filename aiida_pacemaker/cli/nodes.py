@@ -121,25 +121,29 @@ def show_potential(potential: PacePotentialData) -> None:
 def export_potential(
     potential: PacePotentialData, directory: pathlib.Path, force: bool = False
 ) -> list[pathlib.Path]:
-    """Write ``potential.yaml``, ``potential.yace``, ``potential.asi`` (of its active set, if any) and
-    ``lammps.in`` (the ``pair_style``/``pair_coeff`` lines) into ``directory``; existing files only with ``force``.
+    """Write ``potential.yaml``, ``potential.yace``, ``potential.asi`` (of its active set, if any),
+    ``lammps.in`` (the ``pair_style pace``/``pair_coeff`` lines) and, with an active set,
+    ``lammps_extrapolation.in`` (``pair_style pace/extrapolation`` with the ``.yaml`` and the ``.asi``, the
+    extrapolation grade, the dump of extrapolative structures and the halt, as pacemaker's documentation
+    has them) into ``directory``; existing files only with ``force``.
     """
+    extrapolation_filename = 'lammps_extrapolation.in'
     active_set = provenance.active_set_of(potential)
     names = [POTENTIAL_YAML]
     if potential.has_yace:
         names += [POTENTIAL_YACE, LAMMPS_FILENAME]
     if active_set is not None:
-        names.append(ACTIVE_SET_ASI)
+        names += [ACTIVE_SET_ASI, extrapolation_filename]
     for name in names:
         check_output_path(directory / name, force)
     directory.mkdir(parents=True, exist_ok=True)
+    header = f'# PacePotentialData<{potential.pk}> ({potential.uuid})'
     written = [potential.write_yaml(directory / POTENTIAL_YAML)]
     if potential.has_yace:
         written.append(potential.write_yace(directory / POTENTIAL_YACE))
-        lines = [
-            f'# PacePotentialData<{potential.pk}> ({potential.uuid})',
-            *potential.lammps_lines(POTENTIAL_YACE),
-        ]
+        lines = [header, *potential.lammps_lines(POTENTIAL_YACE)]
+        if active_set is not None:
+            lines.append(f'# extrapolation-aware MD with the active set: see {extrapolation_filename}')
         lammps = directory / LAMMPS_FILENAME
         lammps.write_text('\n'.join(lines) + '\n', encoding='utf8')
         written.append(lammps)
@@ -149,6 +153,17 @@ def export_potential(
         )
     if active_set is not None:
         written.extend(_write_active_set(active_set, directory / ACTIVE_SET_ASI))
+        lines = [
+            header,
+            f'# and its active set ActiveSetData<{active_set.pk}> ({active_set.uuid}), units metal.',
+            '# pace/extrapolation takes the .yaml potential and the .asi (not the .yace); the atom types are',
+            f'# the elements {" ".join(potential.elements)} in this order (also for `pace_select -e` on the dump).',
+            '# As in pacemaker\'s documentation, "Usage of active set with LAMMPS".',
+            *potential.lammps_extrapolation_lines(POTENTIAL_YAML, ACTIVE_SET_ASI),
+        ]
+        extrapolation = directory / extrapolation_filename
+        extrapolation.write_text('\n'.join(lines) + '\n', encoding='utf8')
+        written.append(extrapolation)
     for path in written:
         echo.echo_success(f'wrote {path}')
     return written

@@ -25,7 +25,8 @@ def cmd_run() -> None:
     """Launch a fit or an active-learning loop from a YAML file (see the examples/ folder)."""
 
 
-def _finish(node: orm.ProcessNode) -> None:
+def exit_unless_finished_ok(node: orm.ProcessNode) -> None:
+    """Exit with one line (state, exit status and message) unless ``node`` finished successfully."""
     if not node.is_finished_ok:
         state = (
             f'exit status {node.exit_status}'
@@ -65,7 +66,7 @@ def run_active_learning(config: pathlib.Path, daemon: bool) -> None:
         echo.echo_report(f'follow it with `aiida-pacemaker report {node.pk}`')
         return
     node = run_in_foreground(builder)
-    _finish(node)
+    exit_unless_finished_ok(node)
     echo_learning_curve(t.cast(orm.WorkflowNode, node))
     echo.echo_success(
         f'{node.process_label}<{node.pk}> finished: potential PacePotentialData<{node.outputs.potential.pk}>, '
@@ -97,7 +98,7 @@ def run_train(config: pathlib.Path, daemon: bool) -> None:
         echo.echo_report(f'follow it with `verdi process status {node.pk}`')
         return
     node = run_in_foreground(builder)
-    _finish(node)
+    exit_unless_finished_ok(node)
     metrics = node.outputs.metrics.get_dict()
     pairs = [('potential', f'PacePotentialData<{node.outputs.potential.pk}>')]
     for split in ('train', 'test'):

@@ -267,6 +267,63 @@ class PacePotentialData(Data):
             )
         return ['pair_style pace', f'pair_coeff * * {yace_filename} {" ".join(self.elements)}']
 
+    def lammps_extrapolation_lines(
+        self,
+        yaml_filename: str = POTENTIAL_YAML,
+        asi_filename: str = ACTIVE_SET_ASI,
+        *,
+        gamma_every: int = 10,
+        dump_every: int = 20,
+        gamma_dump: float = 5.0,
+        gamma_halt: float = 25.0,
+        dump_filename: str = 'extrapolative_structures.dump',
+    ) -> list[str]:
+        """LAMMPS lines for extrapolation-aware MD with the active set, as in pacemaker's documentation.
+
+        ``pair_style pace/extrapolation`` takes the ``.yaml`` potential and its ``.asi`` active set (not the
+        ``.yace``); ``fix pair`` computes the per-atom extrapolation grade ``f_pace_gamma`` every
+        ``gamma_every`` steps, ``compute reduce max`` its maximum ``c_max_pace_gamma``; structures whose
+        maximum grade reaches ``gamma_dump`` are dumped every ``dump_every`` steps into ``dump_filename``
+        (for ``pace_select``, with the elements in the order of the ``pair_coeff`` line), and the run halts
+        once it exceeds ``gamma_halt``. With a Lennard-Jones baseline the pair style is overlaid with
+        ``lj/smooth/linear`` as in :meth:`lammps_lines`; ``fix pair`` reads the grade from the
+        ``pace/extrapolation`` sub-style. Reference energies are not added (see :meth:`lammps_lines`).
+        """
+        elements = ' '.join(self.elements)
+        if self.physics_baseline == 'lj':
+            from aiida_pacemaker.baselines import baseline_from_parameters
+
+            baseline = baseline_from_parameters(self.baseline_parameters)
+            # `pair_style hybrid/overlay pace lj/smooth/linear RC`, `pair_coeff * * pace ...`, then the LJ pairs
+            overlay = baseline.lammps_lines(self.elements, 'unused.yace')
+            pair = [
+                f'pair_style hybrid/overlay pace/extrapolation lj/smooth/linear {baseline.cutoff!r}',
+                f'pair_coeff * * pace/extrapolation {yaml_filename} {asi_filename} {elements}',
+                *overlay[2:],
+            ]
+        else:
+            pair = [
+                'pair_style pace/extrapolation',
+                f'pair_coeff * * {yaml_filename} {asi_filename} {elements}',
+            ]
+        return [
+            *pair,
+            '',
+            f'# compute the per-atom extrapolation grade every {gamma_every} steps',
+            f'fix pace_gamma all pair {gamma_every} pace/extrapolation gamma 1',
+            '# the maximum extrapolation grade over the structure',
+            'compute max_pace_gamma all reduce max f_pace_gamma',
+            '',
+            f'# dump extrapolative structures (max grade >= {gamma_dump:g}), checked every {dump_every} steps',
+            f'variable dump_skip equal "c_max_pace_gamma < {gamma_dump:g}"',
+            f'dump pace_dump all custom {dump_every} {dump_filename} id type x y z f_pace_gamma',
+            'dump_modify pace_dump skip v_dump_skip',
+            '',
+            f'# stop the run if the maximum extrapolation grade exceeds {gamma_halt:g}',
+            'variable max_pace_gamma equal c_max_pace_gamma',
+            f'fix extreme_extrapolation all halt {gamma_every} v_max_pace_gamma > {gamma_halt:g}',
+        ]
+
 
 def _read_bytes(source: bytes | str | pathlib.Path | t.IO) -> bytes:
     if isinstance(source, bytes):

@@ -15,21 +15,21 @@ per array. This module records the same information for a whole batch at once:
 :func:`label_in_bulk`
     Labels the structures in this Python process and writes exactly the graph that running
     :func:`label_batch_with_ase` writes (same node types, attributes, repository files, link
-    types and labels, a ``CALL_CALC`` link from the calling workflow), with
-    ``StorageBackend.bulk_insert`` for nodes and links inside one transaction and the
-    repository files added to the object store in one pack write (one fsync). This is the fast
-    path for structures made inside an active-learning loop.
+    types and labels, a ``CALL_CALC`` link from the calling workflow), with aiida-core's public API
+    only: the nodes are made as unstored ORM nodes (so their attributes and files are aiida-core's
+    own), the files go to the object store through the repository backend, and the rows of the
+    nodes and links are written with ``StorageBackend.bulk_insert`` in one transaction. This is the
+    fast path for structures made inside an active-learning loop; it is idempotent for a calling
+    workflow (a step that runs again after a worker died finds its batch and stores nothing).
 
 :func:`labels_of`
     The provenance query: the process that labelled a structure and its label nodes, for
     per-structure labellers (``label_with_ase`` or any labeller following the convention) and
     for batches.
 
-Caveats of :func:`label_in_bulk`: the nodes it writes carry no ``_aiida_hash`` extra, so they are
+Caveat of :func:`label_in_bulk`: the nodes it writes carry no ``_aiida_hash`` extra, so they are
 not caching sources (caching of later processes that take them as inputs is unaffected: process
-hashes recompute the hashes of their inputs); the repository files go straight into a pack of
-the object store, and if another process is writing to the packs at that moment (``verdi storage
-maintain``, another bulk write) they are written as ordinary loose objects instead.
+hashes recompute the hashes of their inputs).
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import typing as t
-import uuid as uuid_module
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -56,9 +55,6 @@ __all__ = (
 )
 
 OUTPUT_NAMESPACES = ('total_energy', 'forces', 'stress')
-STRUCTURE_TYPE = orm.StructureData.class_node_type
-FLOAT_TYPE = orm.Float.class_node_type
-ARRAY_TYPE = orm.ArrayData.class_node_type
 
 
 class Labelled(t.NamedTuple):
@@ -87,18 +83,6 @@ class BatchLabels:
     labelled: dict[str, Labelled]
     failed: dict[str, str]
 
-    def merge_inputs(self, prefix: str = '') -> dict[str, orm.Data]:
-        """The inputs of ``extend_training_set`` for these labels: ``structure_K``, ``energy_K``, ...
-        (what :func:`merge_inputs_of` reads back from the graph)."""
-        inputs: dict[str, orm.Data] = {}
-        for key, labelled in self.labelled.items():
-            inputs[f'structure_{prefix}{key}'] = labelled.structure
-            inputs[f'energy_{prefix}{key}'] = labelled.total_energy
-            inputs[f'forces_{prefix}{key}'] = labelled.forces
-            if labelled.stress is not None:
-                inputs[f'stress_{prefix}{key}'] = labelled.stress
-        return inputs
-
 
 # ---------------------------------------------------------------------------- labelling
 def _label_all(
@@ -123,71 +107,22 @@ def _label_all(
     return labels, failed
 
 
-def _atoms_from_attributes(attributes: dict[str, t.Any]) -> t.Any:
-    """``StructureData.get_ase()`` from the attributes, or None unless every kind is one untagged element."""
+def _to_atoms(structure: orm.StructureData) -> t.Any:
+    """``structure.get_ase()``, built in one go from its public ``sites``, ``kinds``, ``cell`` and ``pbc`` when
+    every kind is one element with its own mass (``get_ase`` appends the atoms one by one: 30 times slower)."""
     import ase
 
-    kinds = {kind['name']: kind for kind in attributes.get('kinds', [])}
-    if not kinds or any(
-        kind['symbols'] != [name] or list(kind['weights']) != [1.0] for name, kind in kinds.items()
-    ):
-        return None  # alloys, vacancies, tagged kinds: the ORM knows the rules
-    sites = attributes['sites']
+    kinds = {kind.name: kind for kind in structure.kinds}
+    if any(len(kind.symbols) != 1 or kind.name != kind.symbols[0] for kind in kinds.values()):
+        return structure.get_ase()  # alloys, vacancies, tagged kinds: the ORM knows the rules
+    sites = structure.sites
     return ase.Atoms(
-        symbols=[site['kind_name'] for site in sites],
-        positions=[site['position'] for site in sites],
-        masses=[kinds[site['kind_name']]['mass'] for site in sites],
-        cell=attributes['cell'],
-        pbc=[attributes['pbc1'], attributes['pbc2'], attributes['pbc3']],
+        symbols=[site.kind_name for site in sites],
+        positions=[site.position for site in sites],
+        masses=[kinds[site.kind_name].mass for site in sites],
+        cell=structure.cell,
+        pbc=structure.pbc,
     )
-
-
-def _to_atoms(structure: orm.StructureData) -> t.Any:
-    """``structure.get_ase()``, faster for structures whose kinds are plain elements."""
-    atoms = _atoms_from_attributes(structure.base.attributes.all)
-    return atoms if atoms is not None else structure.get_ase()
-
-
-def _structure_attributes(atoms: t.Any) -> dict[str, t.Any] | None:
-    """The attributes that ``StructureData(ase=atoms).store()`` writes, for untagged atoms with one mass
-    per element (else None), cleaned as ``store()`` cleans them (floats to 14 significant digits)."""
-    from aiida.orm.implementation.utils import clean_value
-
-    if atoms.get_tags().any():
-        return None
-    symbols, masses = atoms.get_chemical_symbols(), atoms.get_masses()
-    kinds: dict[str, float] = {}
-    for symbol, mass in zip(symbols, masses, strict=True):
-        if kinds.setdefault(symbol, float(mass)) != float(mass):
-            return None
-    return clean_value(
-        {
-            'cell': atoms.cell.array.tolist(),
-            'pbc1': bool(atoms.pbc[0]),
-            'pbc2': bool(atoms.pbc[1]),
-            'pbc3': bool(atoms.pbc[2]),
-            'kinds': [
-                {'symbols': [name], 'weights': [1.0], 'mass': mass, 'name': name}
-                for name, mass in kinds.items()
-            ],
-            'sites': [
-                {'position': position, 'kind_name': symbol}
-                for position, symbol in zip(atoms.positions.tolist(), symbols, strict=True)
-            ],
-        }
-    )
-
-
-def _prepare(structure: t.Any) -> tuple[orm.StructureData | dict[str, t.Any], t.Any]:
-    """A StructureData node or the attributes of a new one, and the Atoms to label: the geometry as stored."""
-    if not isinstance(structure, orm.StructureData):
-        attributes = _structure_attributes(structure)
-        if attributes is not None:
-            return attributes, _atoms_from_attributes(attributes)
-        structure = orm.StructureData(ase=structure)
-    if not structure.is_stored:
-        structure.backend_entity.clean_values()
-    return structure, _to_atoms(structure)
 
 
 def _array_node(name: str, array: np.ndarray) -> orm.ArrayData:
@@ -223,11 +158,9 @@ def label_batch_with_ase(calculator: orm.Str, **kwargs: t.Any) -> dict[str, t.An
 
 
 # ---------------------------------------------------------------------------- bulk storage
-_NPY_HEADERS: dict[tuple[str, tuple[int, ...]], bytes] = {}
-
-
 class _Rows:
-    """Node and link rows of one bulk write, and the repository files they need."""
+    """Node and link rows of one bulk write, taken from unstored ORM nodes (their attributes and files are
+    what aiida-core itself puts in them), and the repository files they need."""
 
     def __init__(self, user_id: int) -> None:
         self.user_id = user_id
@@ -238,55 +171,30 @@ class _Rows:
         # (source: row index or stored node, target row index, link label, link type)
         self.links: list[tuple[int | orm.Node, int, str, str]] = []
 
-    def add_node(
-        self,
-        node_type: str,
-        attributes: dict[str, t.Any],
-        files: dict[str, bytes] | None = None,
-        process_type: str | None = None,
-        label: str = '',
-    ) -> int:
+    def add(self, node: orm.Node) -> int:
+        """Add the row of the unstored ORM node ``node`` (the attributes cleaned as ``store()`` cleans them)."""
         from aiida.orm.implementation.utils import clean_value
 
         self.nodes.append(
             {
-                'uuid': str(uuid_module.uuid4()),
-                'node_type': node_type,
-                'process_type': process_type,
-                'label': label,
-                'description': '',
+                'uuid': node.uuid,
+                'node_type': node.node_type,
+                'process_type': node.process_type if isinstance(node, orm.ProcessNode) else None,
+                'label': node.label,
+                'description': node.description,
                 'ctime': self.now,
                 'mtime': self.now,
                 'user_id': self.user_id,
                 'dbcomputer_id': None,
-                'attributes': clean_value(attributes),
+                'attributes': clean_value(node.base.attributes.all),
                 'extras': {},
                 'repository_metadata': {},
             }
         )
         index = len(self.nodes) - 1
-        for name, content in (files or {}).items():
-            self.files.append((index, name, content))
+        for name in node.base.repository.list_object_names():
+            self.files.append((index, name, node.base.repository.get_object_content(name, mode='rb')))
         return index
-
-    def add_unstored(self, node: orm.Data) -> int:
-        """Add the row of an unstored ORM data node."""
-        files = {
-            name: node.base.repository.get_object_content(name, mode='rb')
-            for name in node.base.repository.list_object_names()
-        }
-        return self.add_node(node.node_type, node.base.attributes.all, files, label=node.label)
-
-    def add_array(self, name: str, array: np.ndarray) -> int:
-        """An ArrayData with one array, with the ``.npy`` file that ``ArrayData.set_array`` writes."""
-        array = np.ascontiguousarray(array)
-        header = _NPY_HEADERS.get((array.dtype.str, array.shape))
-        if header is None:
-            buffer = io.BytesIO()
-            np.save(buffer, np.zeros_like(array), allow_pickle=False)
-            header = _NPY_HEADERS[(array.dtype.str, array.shape)] = buffer.getvalue()[: -array.nbytes or None]
-        attributes = {f'array|{name}': list(array.shape)}
-        return self.add_node(ARRAY_TYPE, attributes, {f'{name}.npy': header + array.tobytes()})
 
     def write(self, storage: t.Any) -> list[int]:
         """Write the files, then the nodes and links in one transaction; return the node ids.
@@ -314,53 +222,33 @@ class _Rows:
 
 
 def _put_objects(storage: t.Any, contents: list[bytes]) -> list[str]:
-    """Add ``contents`` to the profile's object store: one pack write if possible, else loose objects."""
+    """Add ``contents`` to the profile's object store with the repository backend's public API (equal
+    contents once: e.g. the zero forces of ideal cells)."""
     repository = storage.get_repository()
-    unique = list(dict.fromkeys(contents))  # equal arrays (e.g. zero forces) are one object
-    container = getattr(repository, '_container', None)  # disk-objectstore (core.sqlite_dos, core.psql_dos)
-    keys = None
-    if container is not None and unique:
-        try:
-            with container as opened:
-                keys = opened.add_objects_to_pack(unique)
-        except (FileExistsError, PermissionError):  # the pack is locked by another writer
-            keys = None
-    if keys is None:
-        keys = [repository.put_object_from_filelike(io.BytesIO(content)) for content in unique]
+    unique = list(dict.fromkeys(contents))
+    keys = [repository.put_object_from_filelike(io.BytesIO(content)) for content in unique]
     by_content = dict(zip(unique, keys, strict=True))
     return [by_content[content] for content in contents]
 
 
-def _process_row(rows: _Rows, label: str | None) -> int:
-    """The row of a finished ``label_batch_with_ase`` CalcFunctionNode, with what the engine records on it."""
-    import inspect
-
+def _finished_process_node(label: str | None) -> orm.CalcFunctionNode:
+    """An unstored ``label_batch_with_ase`` CalcFunctionNode, finished, as the engine leaves it: process
+    type, label, state, exit status, version information and source, all set by aiida-core's own methods."""
+    from aiida.engine import ProcessState
     from aiida.plugins.utils import PluginVersionProvider
 
     process_class: t.Any = label_batch_with_ase.process_class  # type: ignore[attr-defined]
-    function = process_class._func  # the decorated function
-    lines, first_line = inspect.getsourcelines(function)
-    attributes = {
-        'process_state': 'finished',
-        'process_label': process_class.__name__,
-        'metadata_inputs': None,
-        **PluginVersionProvider().get_version_info(process_class),
-        'function_name': function.__name__,
-        'function_starting_line_number': first_line,
-        'function_number_of_lines': len(lines),
-        'function_namespace': function.__globals__['__name__'],
-        'exit_status': 0,
-        'sealed': True,
-    }
-    with open(inspect.getsourcefile(function), 'rb') as handle:  # type: ignore[arg-type]
-        source = handle.read()
-    return rows.add_node(
-        orm.CalcFunctionNode.class_node_type,
-        attributes,
-        {'source_file': source},
-        process_type=process_class.build_process_type(),
-        label=label or process_class.__name__,
-    )
+    node = orm.CalcFunctionNode()
+    node.set_process_type(process_class.build_process_type())
+    node.set_process_label(process_class.__name__)
+    node.set_process_state(ProcessState.FINISHED)
+    node.set_exit_status(0)
+    node.base.attributes.set('metadata_inputs', None)  # what the engine leaves for a process function
+    node.base.attributes.set_many(PluginVersionProvider().get_version_info(process_class))
+    node.store_source_info(process_class._func)
+    node.label = label or process_class.__name__
+    node.seal()
+    return node
 
 
 def _calling_workflow() -> orm.WorkflowNode | None:
@@ -377,6 +265,33 @@ def _calling_workflow() -> orm.WorkflowNode | None:
     return node if isinstance(node, orm.WorkflowNode) else None
 
 
+def _earlier_batch(caller: orm.WorkflowNode | None, call_link_label: str) -> orm.CalcFunctionNode | None:
+    """The batch that ``caller`` already stored under ``call_link_label`` (a worker that died after the
+    write and before its checkpoint runs the step again: the batch is not labelled or stored twice)."""
+    if caller is None or not caller.is_stored:
+        return None
+    for entry in caller.base.links.get_outgoing(link_type=LinkType.CALL_CALC).all():
+        if entry.link_label == call_link_label and entry.node.process_label == 'label_batch_with_ase':
+            return t.cast(orm.CalcFunctionNode, entry.node)
+    return None
+
+
+def _batch_labels(node: orm.CalcFunctionNode, failed: dict[str, str]) -> BatchLabels:
+    """The :class:`BatchLabels` of a stored batch, read from its links."""
+    inputs = merge_inputs_of(node)
+    labelled = {
+        key[len('structure_') :]: Labelled(
+            structure=inputs[key],
+            total_energy=inputs[f'energy_{key[len("structure_") :]}'],
+            forces=inputs[f'forces_{key[len("structure_") :]}'],
+            stress=inputs.get(f'stress_{key[len("structure_") :]}'),
+        )
+        for key in inputs
+        if key.startswith('structure_')
+    }
+    return BatchLabels(node=node, labelled=labelled, failed=failed)
+
+
 def label_in_bulk(
     structures: Mapping[str, orm.StructureData | t.Any] | Sequence[orm.StructureData | t.Any],
     calculator: str | orm.Str,
@@ -387,6 +302,9 @@ def label_in_bulk(
     label: str | None = None,
 ) -> BatchLabels:
     """Label ``structures`` with an ASE calculator and store everything as one ``label_batch_with_ase`` run.
+
+    Idempotent for a calling workflow: when ``caller`` already has a batch under ``call_link_label`` (the
+    step ran before a daemon worker died), that batch is returned and nothing is labelled or stored again.
 
     :param structures: StructureData (stored or not) or ASE Atoms, by key (a sequence is keyed
         ``s00000``, ``s00001``, ...). Keys must be valid link labels (letters, digits, underscores).
@@ -401,11 +319,20 @@ def label_in_bulk(
     from aiida.common.links import validate_link_label
     from aiida.manage import get_manager
 
+    caller = caller if caller is not None else _calling_workflow()
+    earlier = _earlier_batch(caller, call_link_label)
     if not isinstance(structures, Mapping):
         structures = {f's{index:05d}': structure for index, structure in enumerate(structures)}
+    if earlier is not None:
+        done = {key[len('structure_') :] for key in merge_inputs_of(earlier) if key.startswith('structure_')}
+        failed = {key: 'failed in the earlier run of this step' for key in structures if key not in done}
+        return _batch_labels(earlier, failed)
     for key in structures:
         validate_link_label(f'structures__{key}')
-    prepared = {key: _prepare(structure) for key, structure in structures.items()}
+    nodes = {
+        key: structure if isinstance(structure, orm.StructureData) else orm.StructureData(ase=structure)
+        for key, structure in structures.items()
+    }
     calculator_path = calculator.value if isinstance(calculator, orm.Str) else calculator
     options = (
         calculator_kwargs.get_dict()
@@ -413,7 +340,7 @@ def label_in_bulk(
         else dict(calculator_kwargs or {})
     )
     labels, failed = _label_all(
-        {key: atoms for key, (_, atoms) in prepared.items()}, calculator_path, options
+        {key: node.get_ase() for key, node in nodes.items()}, calculator_path, options
     )
     if not labels:
         raise BatchLabellingError(failed)
@@ -422,32 +349,25 @@ def label_in_bulk(
     if user is None:
         raise ValueError('the profile has no default user')
     rows = _Rows(t.cast(int, user.pk))
-    process = _process_row(rows, label)
-    caller = caller if caller is not None else _calling_workflow()
+    process = rows.add(_finished_process_node(label))
     if caller is not None:
         rows.links.append((caller, process, call_link_label, LinkType.CALL_CALC.value))
     inputs: dict[str, orm.Node | int] = {}
-    if isinstance(calculator, orm.Str) and calculator.is_stored:
-        inputs['calculator'] = calculator
-    else:
-        inputs['calculator'] = rows.add_node(orm.Str.class_node_type, {'value': calculator_path})
-    if isinstance(calculator_kwargs, orm.Dict) and calculator_kwargs.is_stored:
-        inputs['calculator_kwargs'] = calculator_kwargs
-    elif calculator_kwargs is not None:
-        inputs['calculator_kwargs'] = rows.add_node(orm.Dict.class_node_type, options)
-    for key, (structure, _) in prepared.items():
-        if isinstance(structure, dict):
-            inputs[f'structures__{key}'] = rows.add_node(STRUCTURE_TYPE, structure)
-        else:
-            inputs[f'structures__{key}'] = structure if structure.is_stored else rows.add_unstored(structure)
+    calculator_node = calculator if isinstance(calculator, orm.Str) else orm.Str(calculator_path)
+    inputs['calculator'] = calculator_node if calculator_node.is_stored else rows.add(calculator_node)
+    if calculator_kwargs is not None:
+        kwargs_node = calculator_kwargs if isinstance(calculator_kwargs, orm.Dict) else orm.Dict(options)
+        inputs['calculator_kwargs'] = kwargs_node if kwargs_node.is_stored else rows.add(kwargs_node)
+    for key, node in nodes.items():
+        inputs[f'structures__{key}'] = node if node.is_stored else rows.add(node)
     for link_label, source in inputs.items():
         rows.links.append((source, process, link_label, LinkType.INPUT_CALC.value))
     output_rows: dict[str, dict[str, int]] = {}
     for key, values in labels.items():
-        output_rows[key] = {'total_energy': rows.add_node(FLOAT_TYPE, {'value': values['total_energy']})}
+        output_rows[key] = {'total_energy': rows.add(orm.Float(values['total_energy']))}
         for name in ('forces', 'stress'):
             if name in values:
-                output_rows[key][name] = rows.add_array(name, values[name])
+                output_rows[key][name] = rows.add(_array_node(name, values[name]))
         for name, row in output_rows[key].items():
             rows.links.append((process, row, f'{name}__{key}', LinkType.CREATE.value))
     ids = rows.write(get_manager().get_profile_storage())

@@ -1,15 +1,21 @@
 """Molecular dynamics with an ACE potential that stops on the extrapolation grade.
 
 Usage: python explore.py   (in a folder holding explore_input.json, seeds.extxyz,
-potential.yaml and potential.asi)
+potential.yaml, potential.asi and, beside this script, baselines.py)
 
 For every seed structure and every temperature it runs Langevin NVT (or Berendsen NPT
-when a pressure is given) with pyace's calculator and the active set. A snapshot whose
+when a pressure is given) with the deployed model: pyace's calculator with the active set,
+plus the potential's additive baseline (Lennard-Jones, from the settings' ``baseline``) and
+its per-element ``reference_energies``, summed by ``baselines.BaselineSumCalculator`` (the
+same module as ``aiida_pacemaker.baselines``, copied into the job folder), exactly as
+``PacePotentialData.get_ase_calculator()`` does. The extrapolation grade gamma is the ACE
+part's, passed through the sum unchanged. A snapshot whose
 max gamma lies in [gamma_select, gamma_stop) is kept as a candidate; a trajectory stops
 as soon as max gamma reaches gamma_stop, or when the MD becomes unphysical (non-finite
 energy or forces, atoms closer than min_distance). Writes:
 
-- candidates.extxyz: kept snapshots, with info keys gamma, trajectory, step
+- candidates.extxyz: kept snapshots, with info keys gamma, trajectory, step, md_energy (eV,
+  the model's energy there) and the per-atom array md_forces (eV/Å, the forces the MD used)
 - explore_summary.json: per trajectory: seed, temperature, steps run, max gamma, reason
   it stopped (completed, gamma_stop, exploded: ...); and `exploded` count.
 
@@ -24,11 +30,40 @@ from ase import units
 from ase.io import read, write
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
-from pyace import PyACECalculator
 
 
 class Stop(Exception):
     """End of one trajectory."""
+
+
+def make_calculator(settings):
+    """The model of the potential, as ``PacePotentialData.get_ase_calculator()`` builds it.
+
+    pyace's calculator of ``settings['potential']`` with the active set ``settings['active_set']``;
+    wrapped in ``BaselineSumCalculator`` when ``settings['baseline']`` holds the parameters of an
+    additive baseline or ``settings['reference_energies']`` (eV/atom per element) non-zero values.
+    """
+    from pyace import PyACECalculator
+
+    calculator = PyACECalculator(settings['potential'])
+    calculator.set_active_set(settings['active_set'])
+    parameters = settings.get('baseline') or None
+    reference = {k: float(v) for k, v in (settings.get('reference_energies') or {}).items() if v}
+    if parameters is None and not reference:
+        return calculator
+    from baselines import BaselineSumCalculator, baseline_from_parameters  # copied next to this script
+
+    baseline = baseline_from_parameters(parameters) if parameters is not None else None
+    return BaselineSumCalculator(calculator, baseline=baseline, reference_energies=reference or None)
+
+
+def snapshot_of(atoms, **info):
+    """A copy of ``atoms`` without calculator, with the model's energy and forces of this step."""
+    snapshot = atoms.copy()
+    snapshot.calc = None
+    snapshot.info.update(info, md_energy=float(atoms.get_potential_energy()))
+    snapshot.arrays['md_forces'] = np.array(atoms.get_forces(), dtype=float)
+    return snapshot
 
 
 def min_distance(atoms):
@@ -82,10 +117,7 @@ def run_trajectory(seed_index, atoms, temperature, settings, calculator, kept):
         if gamma >= settings['gamma_stop']:
             raise Stop('gamma_stop')
         if gamma >= settings['gamma_select'] and step > 0 and step % settings['sample_interval'] == 0:
-            snapshot = atoms.copy()
-            snapshot.calc = None
-            snapshot.info.update(gamma=gamma, trajectory=len(kept['records']), step=step)
-            kept['atoms'].append(snapshot)
+            kept['atoms'].append(snapshot_of(atoms, gamma=gamma, trajectory=len(kept['records']), step=step))
 
     dynamics.attach(check, interval=1)
     try:
@@ -93,12 +125,11 @@ def run_trajectory(seed_index, atoms, temperature, settings, calculator, kept):
     except Stop as stop:
         record['reason'] = str(stop)
         if str(stop) == 'gamma_stop' and settings.get('keep_stop_structure', True):
-            snapshot = atoms.copy()
-            snapshot.calc = None
-            snapshot.info.update(
-                gamma=record['max_gamma'], trajectory=len(kept['records']), step=record['steps']
+            kept['atoms'].append(
+                snapshot_of(
+                    atoms, gamma=record['max_gamma'], trajectory=len(kept['records']), step=record['steps']
+                )
             )
-            kept['atoms'].append(snapshot)
     except Exception as exception:
         record['reason'] = f'exploded: {type(exception).__name__}: {exception}'
     record['kept'] = len(kept['atoms']) - label
@@ -109,8 +140,7 @@ def main():
     with open('explore_input.json') as handle:
         settings = json.load(handle)
     seeds = read('seeds.extxyz', index=':')
-    calculator = PyACECalculator(settings['potential'])
-    calculator.set_active_set(settings['active_set'])
+    calculator = make_calculator(settings)
     kept = {'atoms': [], 'records': []}
     for seed_index, atoms in enumerate(seeds):
         for temperature in settings['temperatures']:

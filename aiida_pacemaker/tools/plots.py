@@ -23,12 +23,15 @@ __all__ = (
     'plot_gamma_histogram',
     'plot_learning_curve',
     'plot_parity',
+    'pyplot',
+    'save_figure',
 )
 
 _DPI = 120
 
 
-def _pyplot() -> t.Any:
+def pyplot() -> t.Any:
+    """matplotlib's pyplot on the Agg backend (files only, no screen)."""
     import matplotlib
 
     matplotlib.use('Agg')
@@ -99,7 +102,7 @@ def plot_learning_curve(
     """
     from matplotlib.ticker import MaxNLocator
 
-    plt = _pyplot()
+    plt = pyplot()
     sizes = _column(rows, 'num_structures')
     figure, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout='constrained')
     panels = (('energy', 'Energy RMSE (meV/atom)'), ('force', 'Force RMSE (meV/Å)'))
@@ -139,7 +142,7 @@ def plot_learning_curve(
     if last.get('num_selected') and not last.get('num_labelled'):
         note = f' - the {last["num_selected"]} structures selected in the last cycle are not labelled (no later fit)'
     figure.suptitle(f'Learning curve (point labels: cycle){note}', fontsize='medium')
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_parity(
@@ -149,7 +152,7 @@ def plot_parity(
 
     :param predictions: data-set name (e.g. ``train``, ``test``) -> :class:`Predictions`.
     """
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(10, 4.8), layout='constrained')
     panels = (
         ('energy', 'energy per atom (eV/atom)', 'meV/atom'),
@@ -175,7 +178,7 @@ def plot_parity(
         axis.legend(loc='upper left', fontsize=8)
     axes[0].ticklabel_format(useOffset=False)
     figure.suptitle(title)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_gamma_histogram(
@@ -190,7 +193,7 @@ def plot_gamma_histogram(
     :param gamma_select: selection threshold, drawn as a vertical line.
     :param gamma_max: upper bound of the selection window, drawn as a vertical line.
     """
-    plt = _pyplot()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(7, 4.2), layout='constrained')
     grades = {row['cycle']: np.asarray(row.get('gamma') or [], dtype=float) for row in rows}
     grades = {cycle: values[values > 0] for cycle, values in grades.items() if values.size}
@@ -225,7 +228,7 @@ def plot_gamma_histogram(
     axis.set_title('Extrapolation grades of the candidates per cycle')
     axis.grid(True, alpha=0.3)
     axis.legend(fontsize=8)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _log_axis(axes: t.Any, which: str) -> None:
@@ -245,7 +248,8 @@ def _integer_locator() -> t.Any:
     return MaxNLocator(integer=True)
 
 
-def _save(figure: t.Any, path: str | pathlib.Path) -> pathlib.Path:
+def save_figure(figure: t.Any, path: str | pathlib.Path) -> pathlib.Path:
+    """Write ``figure`` as a PNG to ``path``, close it, return the path."""
     import matplotlib.pyplot as plt
 
     path = pathlib.Path(path)

@@ -27,9 +27,9 @@ from aiida_pacemaker.labellers.ase import check_ase_labeller_inputs, label_with_
 from aiida_pacemaker.labellers.batch import BatchLabellingError, label_in_bulk, merge_inputs_of
 from aiida_pacemaker.tools.fits import force_rmse_of_first, has_stalled
 
+from .input_checks import check_loop_settings, check_structures
 from .protocols import ProtocolMixin
 from .train import PaceTrainWorkChain, render_trainer
-from .validation import check_loop_settings, check_structures
 
 __all__ = ('PaceActiveLearningWorkChain',)
 
@@ -58,6 +58,16 @@ def _validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
         return message
     training_set, test_set = inputs.get('training_set'), inputs.get('test_set')
     parameters = inputs.get('train', {}).get('train', {}).get('parameters')
+    fine_tune = inputs.get('fine_tune')
+    if (
+        parameters is not None
+        and (parameters.get('fit') or {}).get('ladder_step')
+        and (fine_tune is None or fine_tune.value)
+    ):
+        return (
+            '`fit.ladder_step` grows the basis from an empty potential, which fine-tuning cannot continue (pacemaker '
+            'would discard the previous potential): set `fine_tune` to false, or remove `fit.ladder_step`'
+        )
     elements = (
         (parameters.get('potential') or {}).get('elements') if parameters is not None else None
     ) or None
@@ -275,6 +285,7 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         :param overrides: deep-merged into the protocol; unknown keys are refused.
         """
         from aiida_pacemaker.baselines import min_interatomic_distance
+        from aiida_pacemaker.config import active_set_full
 
         overrides = dict(overrides or {})
         train_overrides = {'trainer': overrides.pop('trainer')} if 'trainer' in overrides else None
@@ -314,9 +325,9 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             builder.baseline = orm.Dict(baseline)
         builder.activeset.code = codes['pace_activeset']
         activeset = dict(settings['activeset'])
-        size, basis = trainer.get('active_set_size'), trainer.get('ace_basis_config', {})
-        if size is not None and 'full' not in activeset:
-            activeset['full'] = size > int(basis.get('number_of_functions_per_element', 0))
+        size = trainer.get('active_set_size')
+        if size is not None and 'full' not in activeset:  # from the rendered basis (config.active_set_full)
+            activeset['full'] = active_set_full(size, parameters['potential'])
         builder.activeset.parameters = orm.Dict(activeset)
         builder.select.code = codes['pace_select']
         if settings['select']:

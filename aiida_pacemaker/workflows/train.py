@@ -54,7 +54,8 @@ class PaceTrainWorkChain(ProtocolMixin, BaseRestartWorkChain):
     Handlers, in order of priority:
 
     - out of walltime or killed (exit codes 120, 401, and 301 when nothing was left): continue
-      from the last interim potential that the calculation retrieved (``-p``), or rerun;
+      from the last interim potential that the calculation retrieved (``-p``), or rerun (always
+      for a ladder fit, ``fit.ladder_step``, which pacemaker cannot continue with ``-p``);
     - non-finite loss (420): restart with safer settings (L-BFGS-B, 10x the L2 regularisation);
     - BFGS stopped early with "precision loss" (410): restart with the L-BFGS-B optimizer;
     - pacemaker exited non-zero (400): one retry (a crash of the machine or of TensorFlow),
@@ -149,8 +150,21 @@ class PaceTrainWorkChain(ProtocolMixin, BaseRestartWorkChain):
         ],
     )
     def handle_out_of_walltime(self, node: orm.CalcJobNode) -> ProcessHandlerReport:
-        """Continue from the last interim potential, if the calculation retrieved one."""
+        """Continue from the last interim potential, if the calculation retrieved one.
+
+        A ladder fit (``fit.ladder_step``) is rerun from the start instead: pacemaker would discard a
+        potential given with ``-p`` and start its ladder from an empty one (python-ace issue 39), and an
+        interim potential of a ladder step has only part of the basis, so continuing it without the
+        ladder would return a smaller potential than asked for.
+        """
         interim = node.outputs.interim_potential if 'interim_potential' in node.outputs else None
+        if 'ladder_step' in (self.ctx.inputs.parameters.get_dict().get('fit') or {}):
+            self.ctx.inputs.pop('initial_potential', None)
+            self.report(
+                f'{node.process_label}<{node.pk}> was interrupted: rerunning the ladder fit from the start '
+                '(pacemaker cannot continue a ladder fit from an interim potential)'
+            )
+            return ProcessHandlerReport(do_break=True)
         if interim is not None:
             self.ctx.inputs.initial_potential = interim
             self.report(
