@@ -191,7 +191,7 @@ def _build_graph() -> dict[str, str]:
 def active_learning_graph() -> dict:
     """The nodes of one real active-learning run: ``workchain``, ``initial`` and ``test_set``.
 
-    Built once per session (test_active_learning, test_cli and test_provenance use it); rebuilt only if another test wiped the storage.
+    Built once per session (the workflow, CLI and provenance tests use it); rebuilt only if another test wiped the storage.
     """
     from aiida import orm
 

@@ -38,6 +38,8 @@ def test_interrupt_kills_the_jobs_it_started(aiida_profile, aiida_localhost, fak
             }
         )
     )
+    newest = orm.QueryBuilder().append(orm.Node, project='id').order_by({orm.Node: {'id': 'desc'}}).first()
+    after = newest[0] if newest else 0  # only this run's calculations (other tests share the profile)
     command = pathlib.Path(sys.executable).parent / 'aiida-pacemaker'
     child = subprocess.Popen(
         [str(command), '-p', aiida_profile.name, 'run', 'active-learning', str(config)],
@@ -49,7 +51,7 @@ def test_interrupt_kills_the_jobs_it_started(aiida_profile, aiida_localhost, fak
     try:
         job = None
         for _ in range(600):  # until the fake fit runs as a scheduler job (a busy machine: minutes)
-            query = orm.QueryBuilder().append(PaceTrainCalculation, project='*')
+            query = orm.QueryBuilder().append(PaceTrainCalculation, filters={'id': {'>': after}}, project='*')
             jobs = [node for (node,) in query.all() if node.get_job_id() is not None]
             if jobs:
                 job = jobs[0]

@@ -1,4 +1,4 @@
-"""`fill_selection`: how `fill_to_max` tops up pace_select's choice (the real run is in test_active_learning_parts)."""
+"""`fill_selection`: how `fill_to_max` tops up pace_select's choice (the real run is in tests/calculations/test_activeset_select_explore.py)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from aiida import engine, orm
 
 from aiida_pacemaker.data import PacePotentialData, TrainingSetData
 
-from .conftest import DUMMY_POTENTIAL, FAKE_YAML2YACE, METRICS_HEADER, fast_parameters
+from ..conftest import DUMMY_POTENTIAL, FAKE_YAML2YACE, METRICS_HEADER, fast_parameters
 
 
 def fake_pacemaker_body(

@@ -18,7 +18,7 @@ from aiida_pacemaker.cli import cmd_root
 from aiida_pacemaker.data import TrainingSetData
 from aiida_pacemaker.tools import provenance
 
-EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / 'docs' / 'examples'
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / 'docs' / 'examples'
 
 
 def run_cli(args: list[str], ok: bool = True, command=cmd_root) -> str:

@@ -1,4 +1,4 @@
-"""The provenance API on a real active-learning run (built once per session, shared with test_cli.py)."""
+"""The provenance API on a real active-learning run (built once per session, shared with tests/cli/test_commands.py)."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def test_learning_curve(al_graph):
 
 
 def test_training_set_of_refuses_a_potential_without_a_fit(aiida_profile):
-    from .conftest import DUMMY_POTENTIAL
+    from ..conftest import DUMMY_POTENTIAL
 
     potential = PacePotentialData(DUMMY_POTENTIAL).store()
     with pytest.raises(ValueError, match=r'not made by a pacemaker\.train calculation'):

@@ -18,8 +18,8 @@ from aiida_pacemaker.calculations.train import PaceTrainCalculation
 from aiida_pacemaker.data import PacePotentialData
 from aiida_pacemaker.workflows.train import PaceTrainWorkChain
 
-from .conftest import DUMMY_POTENTIAL, FAKE_YAML2YACE, fast_parameters
-from .test_train import fake_pacemaker_body
+from ..calculations.test_train import fake_pacemaker_body
+from ..conftest import DUMMY_POTENTIAL, FAKE_YAML2YACE, fast_parameters
 
 EXIT_CODES = PaceTrainCalculation.exit_codes
 

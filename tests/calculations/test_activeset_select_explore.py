@@ -10,7 +10,7 @@ from aiida.plugins import CalculationFactory
 from aiida_pacemaker.data import ActiveSetData, PacePotentialData
 from aiida_pacemaker.data.active_set import ActiveSetMismatchError
 
-from .conftest import DUMMY_POTENTIAL
+from ..conftest import DUMMY_POTENTIAL
 
 
 def max_gamma(calculator, atoms):

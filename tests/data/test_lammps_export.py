@@ -11,7 +11,7 @@ import pytest
 from aiida_pacemaker.baselines import LennardJonesBaseline
 from aiida_pacemaker.data import ActiveSetData, PacePotentialData
 
-from .conftest import DUMMY_POTENTIAL, DUMMY_YACE
+from ..conftest import DUMMY_POTENTIAL, DUMMY_YACE
 
 #: pacemaker's documented example, verbatim (its potential and active set, elements Al Cu)
 PACEMAKER_DOCS = """

@@ -24,7 +24,7 @@ from aiida_pacemaker.tools.examples import random_bulk_structures
 from aiida_pacemaker.workflows.active_learning import PaceActiveLearningWorkChain
 from aiida_pacemaker.workflows.train import PaceTrainWorkChain
 
-from .conftest import DUMMY_POTENTIAL, FAKE_YAML2YACE, METRICS_HEADER, fast_parameters
+from ..conftest import DUMMY_POTENTIAL, FAKE_YAML2YACE, METRICS_HEADER, fast_parameters
 
 TRAIN = PaceTrainCalculation.exit_codes
 #: labellers of this module refuse cells with this many atoms (random_bulk_structures: 4 at even indices)

@@ -6,7 +6,7 @@ import pytest
 
 from aiida_pacemaker.data.potential import PacePotentialData, PotentialError, summarize_potential_yaml
 
-from .conftest import DUMMY_POTENTIAL, DUMMY_YACE
+from ..conftest import DUMMY_POTENTIAL, DUMMY_YACE
 
 
 def test_summary():
