@@ -46,6 +46,18 @@ def fast_parameters(maxiter: int = 15, **fit: object) -> dict:
     }
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the services tier last.
+
+    Its profiles are loaded with ``aiida_profile_factory``, which closes the storage of the test
+    profile and opens a new one when it restores it: a node held by a session- or module-scoped
+    fixture (a fitted potential shared by several test modules) would then belong to a closed
+    storage. Tests of every other folder keep their order.
+    """
+    services = pathlib.Path(__file__).parent / 'services'
+    items.sort(key=lambda item: services in pathlib.Path(str(item.path)).parents)
+
+
 @pytest.fixture
 def emt_structures():
     """Factory: ``n`` distorted fcc Cu cells labelled with EMT (ASE Atoms)."""

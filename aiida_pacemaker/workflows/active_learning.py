@@ -643,8 +643,8 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         if 'gamma_max' in self.inputs:
             options['gamma_max'] = self.inputs.gamma_max.value
         inputs.parameters = orm.Dict(options)
-        if options.get('strategy', DEFAULT_STRATEGY) in COVERAGE_STRATEGIES:
-            inputs.training_set = self.ctx.training_set
+        if options.get('strategy', DEFAULT_STRATEGY) in COVERAGE_STRATEGIES or 'min_distance_factor' in options:
+            inputs.training_set = self.ctx.training_set  # what coverage and the distance floor measure against
         inputs.potential = self.ctx.potential
         inputs.active_set = self.ctx.active_set
         inputs.candidates = dict(self.ctx.pool)
