@@ -723,6 +723,57 @@ CASES: list[Case] = [
         r'`fit.ladder_step` grows the basis from an empty potential, which fine-tuning cannot continue',
     ),
     (
+        'al-initial-potential-of-other-elements',
+        lambda kit: run_active_learning(
+            kit,
+            training_set=kit.alloy_training_set,
+            pool={'p': orm.StructureData(ase=bulk('Al', 'fcc', a=4.05, cubic=True)).store()},
+            initial_potential=kit.potential,
+            train={
+                'train': {'code': kit.code, 'parameters': orm.Dict(parameters(potential__elements=['Al']))}
+            },
+        ),
+        ValueError,
+        r"`initial_potential` PacePotentialData<\d+> has the elements \['Cu'\], the fit \['Al'\]",
+    ),
+    (
+        'al-initial-potential-with-ladder',
+        lambda kit: run_active_learning(
+            kit,
+            initial_potential=kit.potential,
+            fine_tune=orm.Bool(False),
+            train={
+                'train': {'code': kit.code, 'parameters': orm.Dict(parameters(fit__ladder_step=[10, 0.2]))}
+            },
+        ),
+        ValueError,
+        r'`fit.ladder_step` grows a new basis from an empty potential, which would discard the `initial_potential`',
+    ),
+    (
+        'al-validate-non-cubic-elastic',
+        lambda kit: run_active_learning(
+            kit,
+            validate={
+                'structures': {'hcp': orm.StructureData(ase=bulk('Cu', 'hcp', a=2.56)).store()},
+                'parameters': orm.Dict({'elastic': {}}),
+            },
+        ),
+        ValueError,
+        r'`validate`: .*cubic',
+    ),
+    (
+        'al-validate-element-of-no-potential',
+        lambda kit: run_active_learning(
+            kit,
+            validate={
+                'structures': {'al': orm.StructureData(ase=bulk('Al', 'fcc', a=4.05, cubic=True)).store()},
+                'parameters': orm.Dict({'eos': {}}),
+            },
+        ),
+        ValueError,
+        r'`validate`: .*Al',
+    ),
+    (
         'al-refit-tolerance',
         lambda kit: run_active_learning(kit, refit_tolerance=orm.Float(-2.0)),
         ValueError,

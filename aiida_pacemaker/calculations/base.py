@@ -51,12 +51,6 @@ class PaceBaseCalculation(CalcJob):
         }
         spec.inputs['metadata']['options']['withmpi'].default = False
         spec.exit_code(
-            300,
-            'ERROR_NO_RETRIEVED_FOLDER',
-            invalidates_cache=True,
-            message='The retrieved folder is missing.',
-        )
-        spec.exit_code(
             301,
             'ERROR_NO_EXIT_STATUS',
             invalidates_cache=True,

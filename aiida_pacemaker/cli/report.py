@@ -126,7 +126,8 @@ def cmd_report(node: orm.WorkflowNode, as_json: bool) -> None:
     """The state and learning curve of the PaceActiveLearningWorkChain PK: per cycle the training-set size,
     the train and test RMSE, the candidates' max extrapolation grade, how many were selected and labelled,
     the PKs of the cycle's potential and training set, and notes (a training error that rose, a fit that
-    did not converge, a selection left unlabelled). A failed run shows its exit message and failed step.
+    did not converge, a selection left unlabelled). A failed run shows its exit message and failed step;
+    the property table of the final potential, when it was validated (in the run, or later with `validate`).
     """
     workchain = require_active_learning(node)
     summary = run_summary(workchain)
@@ -142,6 +143,11 @@ def cmd_report(node: orm.WorkflowNode, as_json: bool) -> None:
     echo_learning_curve(workchain)
     if summary['potential'] is not None:
         click.echo(f'final potential: PacePotentialData<{summary["potential"]}>')
+    if summary['validation']:
+        from .validate import TABLE_HEADERS, table_rows
+
+        click.echo('validation of the final potential against the reference:')
+        echo_table(table_rows(summary['validation']), TABLE_HEADERS)
 
 
 def run_summary(workchain: orm.WorkflowNode) -> dict:
@@ -163,6 +169,12 @@ def run_summary(workchain: orm.WorkflowNode) -> dict:
         if node.is_failed or node.is_excepted
     ]
     potential = final_potential(workchain)
+    validation = None
+    if 'validation' in workchain.outputs:
+        validation = workchain.outputs.validation.get_list()
+    elif 'potential' in workchain.outputs:
+        table = provenance.validation_of(workchain.outputs.potential)  # validated after the run
+        validation = table.get_list() if table is not None else None
     return {
         'process': f'{workchain.process_label}<{workchain.pk}>',
         'state': workchain.process_state.value if workchain.process_state else 'unknown',
@@ -171,6 +183,7 @@ def run_summary(workchain: orm.WorkflowNode) -> dict:
         'failed_steps': failed,
         'learning_curve': curve,
         'potential': potential.pk if 'potential' in workchain.outputs and potential is not None else None,
+        'validation': validation,
     }
 
 

@@ -12,6 +12,7 @@ from aiida.cmdline.utils import decorators, echo
 
 from . import run_config
 from .launch import run_in_foreground, submit_to_daemon
+from .params import ACTIVE_LEARNING, require_active_learning
 from .utils import echo_pairs, one_line_errors
 
 __all__ = ('cmd_run',)
@@ -40,9 +41,17 @@ def exit_unless_finished_ok(node: orm.ProcessNode) -> None:
 @cmd_run.command('active-learning')
 @_CONFIG
 @_DAEMON
+@click.option(
+    '--continue',
+    'previous',
+    metavar='PK',
+    type=ACTIVE_LEARNING,
+    help='Continue this active-learning run (finished or failed): start from its last potential and newest '
+    'training set (which CONFIG then must not give); candidates it already labelled are never labelled again.',
+)
 @decorators.with_dbenv()
 @one_line_errors
-def run_active_learning(config: pathlib.Path, daemon: bool) -> None:
+def run_active_learning(config: pathlib.Path, daemon: bool, previous: orm.WorkflowNode | None) -> None:
     """Run a PaceActiveLearningWorkChain from the YAML file CONFIG.
 
     \b
@@ -60,7 +69,26 @@ def run_active_learning(config: pathlib.Path, daemon: bool) -> None:
     from .report import echo_learning_curve
 
     settings = run_config.read_config(config, run_config.ACTIVE_LEARNING_KEYS)
-    builder = run_config.active_learning_builder(settings, config.resolve().parent)
+    state = None
+    if previous is not None:
+        from aiida_pacemaker.tools.provenance import campaign_state
+
+        state = campaign_state(require_active_learning(previous))
+        if state.training_set is None:
+            echo.echo_critical(
+                f'{previous.process_label}<{previous.pk}> made no training set: nothing to continue'
+            )
+    builder = run_config.active_learning_builder(settings, config.resolve().parent, continue_from=state)
+    if previous is not None and state is not None and state.training_set is not None:
+        start = (
+            f'PacePotentialData<{state.potential.pk}> of cycle {state.cycle}'
+            if state.potential is not None
+            else 'scratch (it finished no fit)'
+        )
+        echo.echo_report(
+            f'continuing {previous.process_label}<{previous.pk}>: from {start}, with '
+            f'TrainingSetData<{state.training_set.pk}> ({state.training_set.num_structures} structures)'
+        )
     if daemon:
         node = submit_to_daemon(builder)
         echo.echo_report(f'follow it with `aiida-pacemaker report {node.pk}`')

@@ -14,7 +14,12 @@ Schema (top-level keys; file paths are relative to the YAML file)::
       # process: ENTRY_POINT, inputs: {name: value, code: {code: LABEL}, x: {node: PK}}, options: {...}
     protocol: fast                 # fast | balanced | precise
     overrides: {max_cycles: 2}     # deep-merged into the protocol
-    initial_potential: 1234        # train: continue from this PacePotentialData (pacemaker -p)
+    validate:                      # active learning: validate the final potential (pacemaker.validate)
+      structures: fcc.cif          #   optional; default: the cubic reference crystal of each element
+      properties: {eos: {}, phonons: {}}   # its `parameters` (left out: every property)
+      calculator: ase.calculators.emt.EMT  # optional; default: the ASE labeller's calculator
+      kwargs: {}
+    initial_potential: 1234        # start from this PacePotentialData (pacemaker -p; active learning: cycle 1)
     codes: {pacemaker: pacemaker@cluster}   # optional; missing ones are registered on localhost
     label: my run                  # optional process label
     description: ...               # optional process description
@@ -42,6 +47,9 @@ from aiida_pacemaker.tools import io
 from aiida_pacemaker.tools.suggest import did_you_mean
 from aiida_pacemaker.tools.yaml_files import load_yaml
 
+if t.TYPE_CHECKING:
+    from aiida_pacemaker.tools.provenance import CampaignState
+
 __all__ = ('RunConfigError', 'active_learning_builder', 'read_config', 'train_builder')
 
 COMMON_KEYS = (
@@ -55,7 +63,15 @@ COMMON_KEYS = (
     'label',
     'description',
 )
-ACTIVE_LEARNING_KEYS = (*COMMON_KEYS, 'structures', 'pool', 'explore', 'labeller')
+ACTIVE_LEARNING_KEYS = (
+    *COMMON_KEYS,
+    'structures',
+    'pool',
+    'explore',
+    'labeller',
+    'initial_potential',
+    'validate',
+)
 TRAIN_KEYS = (*COMMON_KEYS, 'initial_potential')
 _UUID = re.compile(r'^[0-9a-f]{8}(-?[0-9a-f]{4}){3}-?[0-9a-f]{12}$', re.IGNORECASE)
 
@@ -288,14 +304,27 @@ def _set_metadata(builder: t.Any, config: dict[str, t.Any]) -> None:
 # ---------------------------------------------------------------- builders
 
 
-def active_learning_builder(config: dict[str, t.Any], base: pathlib.Path) -> t.Any:
-    """A `PaceActiveLearningWorkChain` builder from a checked configuration (see the module docstring)."""
+def active_learning_builder(
+    config: dict[str, t.Any], base: pathlib.Path, continue_from: CampaignState | None = None
+) -> t.Any:
+    """A `PaceActiveLearningWorkChain` builder from a checked configuration (see the module docstring).
+
+    :param continue_from: the state of an earlier run (:func:`~aiida_pacemaker.tools.provenance.campaign_state`)
+        to start from: its newest training set, and its last potential as the first cycle's initial potential.
+    """
     from aiida_pacemaker.workflows.active_learning import PaceActiveLearningWorkChain
     from aiida_pacemaker.workflows.protocols import ProtocolError
 
     if 'training_set' in config and 'data' in config:
         raise RunConfigError('give either `training_set` (a PK) or `data` (files), not both')
-    if not any(key in config for key in ('training_set', 'data', 'structures')):
+    if continue_from is not None:
+        given = [key for key in ('training_set', 'data', 'initial_potential') if key in config]
+        if given:
+            raise RunConfigError(
+                f'`{given[0]}`: a run that continues another starts from its newest training set and last '
+                f'potential; remove `{given[0]}` from the configuration'
+            )
+    elif not any(key in config for key in ('training_set', 'data', 'structures')):
         raise RunConfigError(
             'give initial data: `training_set` (a PK), `data` (labelled files) or `structures`'
         )
@@ -317,6 +346,12 @@ def active_learning_builder(config: dict[str, t.Any], base: pathlib.Path) -> t.A
         else None,
         'test_set': labelled_data(config['test_set'], base, 'test_set') if 'test_set' in config else None,
     }
+    if config.get('initial_potential') is not None:
+        kwargs['initial_potential'] = _initial_potential(config['initial_potential'])
+    if continue_from is not None:
+        kwargs['training_set'] = continue_from.training_set
+        if continue_from.potential is not None:
+            kwargs['initial_potential'] = continue_from.potential
     codes = resolve_codes(config, explore=bool(explore))
     labeller, labeller_inputs, options = resolve_labeller(config.get('labeller'))
     if explore:
@@ -346,14 +381,54 @@ def active_learning_builder(config: dict[str, t.Any], base: pathlib.Path) -> t.A
         raise RunConfigError(str(exception)) from None
     if options is not None:
         builder.labeller.options = orm.Dict(options)
+    if config.get('validate') is not None:
+        _set_validation(builder, config['validate'], base)
     _set_metadata(builder, config)
     return builder
+
+
+VALIDATE_KEYS = ('structures', 'properties', 'calculator', 'kwargs')
+
+
+def _set_validation(builder: t.Any, value: t.Any, base: pathlib.Path) -> None:
+    """Fill the builder's ``validate`` namespace from the config's ``validate`` section."""
+    from .validate import read_reference_structures
+
+    section = _check_keys(value or {}, VALIDATE_KEYS, 'in `validate`')
+    files = _paths(section['structures'], base, 'validate.structures') if section.get('structures') else []
+    elements = builder.train.train.parameters['potential']['elements']
+    try:
+        builder.validate.structures = read_reference_structures(files, elements)
+    except ValueError as exception:
+        raise RunConfigError(f'`validate.structures`: {exception}') from None
+    from aiida_pacemaker.tools.property_settings import PROPERTIES
+
+    properties = section.get('properties') or {name: {} for name in PROPERTIES}
+    if not isinstance(properties, dict):
+        raise RunConfigError('`validate.properties` must be a mapping of property names to their settings')
+    builder.validate.parameters = orm.Dict(properties)
+    if section.get('calculator') is not None:
+        builder.validate.labeller.calculator = orm.Str(section['calculator'])
+    if section.get('kwargs'):
+        builder.validate.labeller.calculator_kwargs = orm.Dict(section['kwargs'])
+
+
+def _initial_potential(identifier: t.Any) -> t.Any:
+    """The PacePotentialData of ``initial_potential`` (PK or UUID)."""
+    from aiida_pacemaker.data.potential import PacePotentialData
+
+    try:
+        potential = orm.load_node(identifier)
+    except Exception as exception:  # NotExistent, MultipleObjectsError
+        raise RunConfigError(f'`initial_potential`: {exception}') from None
+    if not isinstance(potential, PacePotentialData):
+        raise RunConfigError(f'`initial_potential` is a {type(potential).__name__}, not a PacePotentialData')
+    return potential
 
 
 def train_builder(config: dict[str, t.Any], base: pathlib.Path) -> t.Any:
     """A `PaceTrainWorkChain` builder (:meth:`~aiida_pacemaker.workflows.train.PaceTrainWorkChain.get_builder_from_protocol`)
     from a checked configuration: the data, the protocol and its ``trainer`` overrides."""
-    from aiida_pacemaker.data.potential import PacePotentialData
     from aiida_pacemaker.workflows.protocols import ProtocolError
     from aiida_pacemaker.workflows.train import PaceTrainWorkChain
 
@@ -382,14 +457,6 @@ def train_builder(config: dict[str, t.Any], base: pathlib.Path) -> t.Any:
     except ValueError as exception:
         raise RunConfigError(f'trainer: {exception}') from None
     if config.get('initial_potential') is not None:
-        try:
-            potential = orm.load_node(config['initial_potential'])
-        except Exception as exception:  # NotExistent, MultipleObjectsError
-            raise RunConfigError(f'`initial_potential`: {exception}') from None
-        if not isinstance(potential, PacePotentialData):
-            raise RunConfigError(
-                f'`initial_potential` is a {type(potential).__name__}, not a PacePotentialData'
-            )
-        builder.train.initial_potential = potential
+        builder.train.initial_potential = _initial_potential(config['initial_potential'])
     _set_metadata(builder, config)
     return builder

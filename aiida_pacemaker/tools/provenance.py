@@ -26,14 +26,17 @@ from aiida_pacemaker.data.training_set import TrainingSetData
 
 __all__ = (
     'INITIAL',
+    'CampaignState',
     'StructureOrigin',
     'active_set_of',
+    'campaign_state',
     'learning_curve',
     'potentials_trained_with',
     'rebuild_learning_curve',
     'structure_origins',
     'test_set_of',
     'training_set_of',
+    'validation_of',
 )
 
 #: the cycle of a structure that was in the training set before the first cycle
@@ -283,3 +286,54 @@ def rebuild_learning_curve(workchain: orm.WorkflowNode) -> list[dict[str, t.Any]
         )
         cycle += 1
     return rows
+
+
+@dataclasses.dataclass(frozen=True)
+class CampaignState:
+    """Where an active-learning run stopped: what a run that continues it starts from."""
+
+    #: the potential of the last finished cycle (None if no cycle finished)
+    potential: PacePotentialData | None
+    #: the newest training set: the last merge's, which may hold labels that no potential was trained on yet
+    training_set: TrainingSetData | None
+    #: the last cycle with a potential (0: none)
+    cycle: int
+
+
+def campaign_state(workchain: orm.WorkflowNode) -> CampaignState:
+    """The last potential and the newest training set of a `PaceActiveLearningWorkChain`, finished or not.
+
+    A run that failed after merging a cycle's labels (say, in the next fit) leaves a training set newer
+    than its last potential: that set is returned, so that no label is lost when the campaign continues.
+    """
+    outputs = {link.link_label: link.node for link in workchain.base.links.get_outgoing().all()}
+    cycle = 0
+    while f'potentials__cycle_{cycle + 1}' in outputs:
+        cycle += 1
+    potential = t.cast(PacePotentialData, outputs[f'potentials__cycle_{cycle}']) if cycle else None
+    training_set = t.cast(TrainingSetData | None, workchain.inputs.get('training_set'))
+    merges = [
+        link.node
+        for link in workchain.base.links.get_outgoing(link_type=LinkType.CALL_CALC).all()
+        if (link.link_label == 'initial_training_set' or link.link_label.startswith('merge_cycle_'))
+        and link.node.is_finished_ok
+    ]
+    if merges:
+        newest = max(merges, key=lambda node: node.ctime)
+        training_set = t.cast(TrainingSetData, newest.outputs.training_set)
+    return CampaignState(potential=potential, training_set=training_set, cycle=cycle)
+
+
+def validation_of(potential: PacePotentialData) -> orm.List | None:
+    """The property table of the newest finished `PaceValidateWorkChain` of ``potential`` (see
+    :mod:`aiida_pacemaker.workflows.validate`), or None if it was never validated."""
+    validations = [
+        link.node
+        for link in potential.base.links.get_outgoing(link_type=LinkType.INPUT_WORK).all()
+        if link.link_label == 'potential'
+        and getattr(link.node, 'process_label', None) == 'PaceValidateWorkChain'
+        and link.node.is_finished_ok
+    ]
+    if not validations:
+        return None
+    return t.cast(orm.List, max(validations, key=lambda node: node.ctime).outputs.table)

@@ -21,7 +21,7 @@ from aiida_pacemaker.calculations.monitors import progress_monitors
 from aiida_pacemaker.calculations.select import COVERAGE_STRATEGIES, DEFAULT_STRATEGY, PaceSelectCalculation
 from aiida_pacemaker.data.active_set import ActiveSetData
 from aiida_pacemaker.data.potential import PacePotentialData
-from aiida_pacemaker.data.training_set import TrainingSetData
+from aiida_pacemaker.data.training_set import TrainingSetData, structure_hash
 from aiida_pacemaker.labellers import LabellerError, is_process_function, load_labeller, validate_labeller
 from aiida_pacemaker.labellers.ase import check_ase_labeller_inputs, label_with_ase
 from aiida_pacemaker.labellers.batch import BatchLabellingError, label_in_bulk, merge_inputs_of
@@ -30,8 +30,52 @@ from aiida_pacemaker.tools.fits import force_rmse_of_first, has_stalled
 from .input_checks import check_loop_settings, check_structures
 from .protocols import ProtocolMixin
 from .train import PaceTrainWorkChain, render_trainer
+from .validate import PaceValidateWorkChain, check_validation_inputs
 
 __all__ = ('PaceActiveLearningWorkChain',)
+
+
+def _check_initial_potential(
+    potential: PacePotentialData, parameters: orm.Dict | None, baseline: orm.Dict | None
+) -> str | None:
+    """Why ``potential`` cannot start this run (None if it can): its elements must be the fit's, its
+    baseline the run's, and the fit must not grow a new basis in ladder steps."""
+    if parameters is not None:
+        elements = (parameters.get('potential') or {}).get('elements')
+        if elements and sorted(elements) != sorted(potential.elements):
+            return (
+                f'`initial_potential` PacePotentialData<{potential.pk}> has the elements {sorted(potential.elements)}, '
+                f'the fit {sorted(elements)}: fine-tuning keeps the basis of the potential; give data of its elements'
+            )
+        if (parameters.get('fit') or {}).get('ladder_step'):
+            return (
+                '`fit.ladder_step` grows a new basis from an empty potential, which would discard the '
+                '`initial_potential`: remove `fit.ladder_step`'
+            )
+    # an additive baseline (LJ) is added by this plugin outside the potential: both must have the same one
+    # (ZBL is part of pacemaker's basis, which the potential brings along)
+    wanted = baseline.get('type', 'none') if baseline is not None else 'none'
+    has = potential.physics_baseline if potential.physics_baseline == 'lj' else 'none'
+    if has != wanted:
+        return (
+            f'`initial_potential` PacePotentialData<{potential.pk}> was fitted on top of the additive baseline '
+            f'`{has}`, this run uses `{wanted}`: give the run the same baseline'
+        )
+    return None
+
+
+def _validation_reference(
+    validate: t.Mapping[str, t.Any], labeller: t.Mapping[str, t.Any]
+) -> dict[str, t.Any]:
+    """The reference calculator of the final validation: its own ``labeller``, else the run's ASE labeller's."""
+    own = dict(validate.get('labeller') or {})
+    if 'calculator' in own:
+        return own
+    fixed = labeller.get('inputs') or {}
+    process = labeller.get('process')
+    if process is not None and process.value in ('pacemaker.label_ase',) and 'calculator' in fixed:
+        return {key: fixed[key] for key in ('calculator', 'calculator_kwargs') if key in fixed}
+    return own
 
 
 def _validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
@@ -68,9 +112,14 @@ def _validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
             '`fit.ladder_step` grows the basis from an empty potential, which fine-tuning cannot continue (pacemaker '
             'would discard the previous potential): set `fine_tune` to false, or remove `fit.ladder_step`'
         )
-    elements = (
-        (parameters.get('potential') or {}).get('elements') if parameters is not None else None
-    ) or None
+    initial = inputs.get('initial_potential')
+    if initial is not None:
+        message = _check_initial_potential(initial, parameters, inputs.get('baseline'))
+        if message:
+            return message
+    elements = ((parameters.get('potential') or {}).get('elements') if parameters is not None else None) or (
+        initial.elements if initial is not None else None
+    )
     if elements is not None:
         for where, data in (('training_set', training_set), ('test_set', test_set)):
             unknown = sorted(set(data.elements) - set(elements)) if data is not None else []
@@ -80,6 +129,14 @@ def _validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
                     'do not include: add them to the elements (`ace_basis_config.elements`, or `elements` in a '
                     'run configuration)'
                 )
+    validate = inputs.get('validate') or {}
+    if validate:
+        potential_elements = elements or (sorted(training_set.elements) if training_set is not None else [])
+        cutoff = parameters.get('cutoff') if parameters is not None else None
+        checked = {**validate, 'labeller': _validation_reference(validate, inputs.get('labeller') or {})}
+        message = check_validation_inputs(checked, potential_elements, cutoff)
+        if message:
+            return f'`validate`: {message}'
     groups = {
         'structures': inputs.get('structures') or {},
         'pool': inputs.get('pool') or {},
@@ -130,6 +187,13 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         spec.input(
             'baseline', valid_type=orm.Dict, required=False, help='Additive baseline (e.g. Lennard-Jones).'
         )
+        spec.input(
+            'initial_potential',
+            valid_type=PacePotentialData,
+            required=False,
+            help='A potential to start from: the first cycle fine-tunes it (pacemaker -p) instead of fitting '
+            'from scratch (a campaign that continues an earlier one; the basis is that of this potential).',
+        )
         spec.input_namespace('labeller', help='The process that labels a structure.')
         spec.input(
             'labeller.process',
@@ -176,6 +240,18 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             namespace='explore',
             exclude=('potential', 'active_set'),
             namespace_options={'required': False, 'populate_defaults': False},
+        )
+        spec.expose_inputs(
+            PaceValidateWorkChain,
+            namespace='validate',
+            exclude=('potential', 'active_set'),
+            namespace_options={
+                'required': False,
+                'populate_defaults': False,
+                'validator': None,  # checked by this workchain's validator, before the first cycle
+                'help': 'Validate the final potential on physics (`pacemaker.validate`): `structures` and '
+                "`parameters`; the reference calculator defaults to the ASE labeller's.",
+            },
         )
         spec.input('max_cycles', valid_type=orm.Int, default=lambda: orm.Int(3), serializer=orm.to_aiida_type)
         spec.input(
@@ -225,7 +301,7 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
 
         spec.outline(
             cls.setup,
-            if_(cls.has_unlabelled_structures)(cls.label_initial, cls.merge_initial),
+            if_(cls.has_unlabelled_structures)(cls.take_initial_structures, cls.label, cls.merge),
             while_(cls.should_continue)(
                 cls.train,
                 cls.inspect_train,
@@ -237,9 +313,10 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
                 cls.select,
                 cls.inspect_select,
                 cls.decide_next_cycle,
-                if_(cls.should_label)(cls.label, cls.merge),
+                if_(cls.should_label)(cls.take_selected_structures, cls.label, cls.merge),
             ),
             cls.results,
+            if_(cls.should_validate)(cls.validate, cls.inspect_validate),
         )
         spec.output('potential', valid_type=PacePotentialData, help='The final potential.')
         spec.output('active_set', valid_type=ActiveSetData, help='The active set of the final potential.')
@@ -252,6 +329,18 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         spec.exit_code(401, 'ERROR_TRAINING_FAILED', message='Training failed in cycle {cycle}: {message}')
         spec.exit_code(
             402, 'ERROR_ACTIVE_SET_FAILED', message='The active set failed in cycle {cycle}: {message}'
+        )
+        spec.output(
+            'validation',
+            valid_type=orm.List,
+            required=False,
+            help='The property table of the final potential against the reference (with `validate`).',
+        )
+        spec.exit_code(
+            406,
+            'ERROR_VALIDATION_FAILED',
+            message='The validation of the final potential failed ({message}); the potential, its active set, '
+            'training set and learning curve are among the outputs',
         )
         spec.exit_code(403, 'ERROR_SELECTION_FAILED', message='Selection failed in cycle {cycle}: {message}')
         spec.exit_code(
@@ -275,6 +364,7 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         labeller_inputs: dict[str, t.Any] | None = None,
         protocol: str | None = None,
         overrides: dict[str, t.Any] | None = None,
+        initial_potential: PacePotentialData | None = None,
     ) -> t.Any:
         """Return a builder filled from ``protocol`` (``fast``, ``balanced``, ``precise``) and ``overrides``.
 
@@ -283,6 +373,8 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         :param labeller: entry point or ``module:ProcessClass`` of the labeller; ``labeller_inputs`` are its
             fixed inputs (default: EMT through the built-in ASE labeller).
         :param overrides: deep-merged into the protocol; unknown keys are refused.
+        :param initial_potential: the first cycle fine-tunes it; the fit's elements are its elements, and its
+            Lennard-Jones baseline (if any) is the run's.
         """
         from aiida_pacemaker.baselines import min_interatomic_distance
         from aiida_pacemaker.config import active_set_full
@@ -301,6 +393,15 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         min_distance = (
             min_interatomic_distance(training_set.get_arrays()) if training_set is not None else None
         )
+        if initial_potential is not None:
+            elements = set(initial_potential.elements)  # data of other elements: refused by the validator
+            chosen = (train_overrides or {}).get('trainer') or {}
+            if initial_potential.physics_baseline == 'lj' and 'physics_baseline' not in chosen:
+                trainer = {
+                    **trainer,
+                    'physics_baseline': 'lj',
+                    'baseline_parameters': initial_potential.baseline_parameters,
+                }
         parameters, baseline = render_trainer(trainer, sorted(elements), min_distance)
 
         builder: t.Any = cls.get_builder()
@@ -312,6 +413,8 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             builder.test_set = test_set
         if pool:
             builder.pool = pool
+        if initial_potential is not None:
+            builder.initial_potential = initial_potential
         builder.labeller.process = labeller
         if (
             labeller_inputs is None and labeller == 'pacemaker.label_ase'
@@ -359,7 +462,7 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         self.ctx.learning_curve = []
         self.ctx.curve_inputs = {}
         self.ctx.pool = dict(self.inputs.get('pool', {}))
-        self.ctx.labeller = load_labeller(self.inputs.labeller.process.value)
+        # the checkpointed context holds data only: the labeller is loaded from its input when used
 
     def has_unlabelled_structures(self) -> bool:
         """Whether initial unlabelled structures were given."""
@@ -369,7 +472,11 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         """Whether the labels are computed in one batch by :func:`~aiida_pacemaker.labellers.batch.label_in_bulk`."""
         if not self.inputs.labeller.batch.value:
             return False
-        return load_labeller(self.inputs.labeller.process.value) is label_with_ase  # not the checkpointed ctx
+        return self._labeller() is label_with_ase
+
+    def _labeller(self) -> t.Any:
+        """The labelling process (class or process function) named by ``labeller.process``."""
+        return load_labeller(self.inputs.labeller.process.value)
 
     def _launch_labels(self, structures: dict[str, orm.StructureData], step: str) -> dict[str, t.Any]:
         """Label the structures: one batch (built-in ASE labeller), or each in its own process (process
@@ -399,15 +506,16 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             if options is not None:
                 inputs['metadata'] = {'options': options.get_dict()}
             inputs.setdefault('metadata', {})['call_link_label'] = f'label_{key}'
-            if is_process_function(self.ctx.labeller):
+            labeller = self._labeller()
+            if is_process_function(labeller):
                 try:
-                    _, node = self.ctx.labeller.run_get_node(**inputs)
+                    _, node = labeller.run_get_node(**inputs)
                 except Exception as exception:
                     self.ctx.label_errors[key] = f'{type(exception).__name__}: {exception}'
                     continue
                 self.ctx.labels_run[key] = node
             else:
-                futures[f'label_{key}'] = self.submit(self.ctx.labeller, **inputs)
+                futures[f'label_{key}'] = self.submit(labeller, **inputs)
         return futures
 
     def _collect_labels(self) -> dict[str, t.Any]:
@@ -435,28 +543,33 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             self.report(f'labelling `{key}` failed and is left out: {reason}')
         return merge_inputs
 
-    def label_initial(self) -> t.Any:
-        """Label the initial unlabelled structures."""
-        structures = dict(self.inputs.structures)
-        self.report(
-            f'labelling {len(structures)} initial structures with {self.inputs.labeller.process.value}'
-        )
-        self.ctx.label_keys = list(structures)
-        return ToContext(**self._launch_labels(structures, 'initial'))
+    def take_initial_structures(self) -> None:
+        """Queue the initial unlabelled structures for :meth:`label` and :meth:`merge`."""
+        self.ctx.to_label = self._drop_known_structures(dict(self.inputs.structures))
+        self.ctx.label_step = 'initial'
 
-    def merge_initial(self) -> t.Any:
-        """Make the first training set (or extend the given one) from the initial labels."""
-        merge_inputs = self._collect_labels()
-        if not merge_inputs:
-            return self.exit_codes.ERROR_ALL_LABELS_FAILED.format(
-                count=len(self.ctx.label_errors), reasons='; '.join(list(self.ctx.label_errors.values())[:3])
+    def _drop_known_structures(
+        self, structures: dict[str, orm.StructureData]
+    ) -> dict[str, orm.StructureData]:
+        """The structures worth a label: those whose geometry (:func:`structure_hash`) is neither in the
+        training set nor given earlier in ``structures``. The rest are reported, never labelled."""
+        known = set(self.ctx.training_set.structure_hashes()) if self.ctx.training_set is not None else set()
+        kept, skipped = {}, []
+        for key, structure in structures.items():
+            atoms = structure.get_ase()
+            digest = structure_hash(atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc)
+            if digest in known:
+                skipped.append(key)
+                continue
+            known.add(digest)
+            kept[key] = structure
+        if skipped:
+            shown = ', '.join(skipped[:5]) + (', ...' if len(skipped) > 5 else '')
+            self.report(
+                f'{len(skipped)} structures are already in the training set or repeat another one, '
+                f'and are not labelled: {shown}'
             )
-        if self.ctx.training_set is not None:
-            merge_inputs['training_set'] = self.ctx.training_set
-        merge_inputs['metadata'] = {'call_link_label': 'initial_training_set'}
-        self.ctx.training_set = extend_training_set(**merge_inputs)['training_set']
-        self.report(f'initial training set: {self.ctx.training_set.num_structures} structures')
-        return None
+        return kept
 
     # ------------------------------------------------------------------ one cycle
     def should_continue(self) -> bool:
@@ -483,9 +596,13 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         self.ctx.train_inputs = dict(inputs.train)  # the same data for a refit from scratch
         if self.ctx.potential is not None and self.inputs.fine_tune.value:
             inputs.train['initial_potential'] = self.ctx.potential
+        elif self.ctx.potential is None and 'initial_potential' in self.inputs:
+            inputs.train['initial_potential'] = self.inputs.initial_potential
         inputs.metadata = {'call_link_label': f'train_cycle_{self.ctx.cycle}'}
         self.ctx.fine_tuned = 'initial_potential' in inputs.train
-        how = 'continuing from the last potential' if 'initial_potential' in inputs.train else 'from scratch'
+        how = 'from scratch'
+        if 'initial_potential' in inputs.train:
+            how = f'continuing from PacePotentialData<{inputs.train["initial_potential"].pk}>'
         self.report(
             f'cycle {self.ctx.cycle}: training on {self.ctx.training_set.num_structures} structures ({how})'
         )
@@ -643,8 +760,13 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         if 'gamma_max' in self.inputs:
             options['gamma_max'] = self.inputs.gamma_max.value
         inputs.parameters = orm.Dict(options)
-        if options.get('strategy', DEFAULT_STRATEGY) in COVERAGE_STRATEGIES or 'min_distance_factor' in options:
-            inputs.training_set = self.ctx.training_set  # what coverage and the distance floor measure against
+        if (
+            options.get('strategy', DEFAULT_STRATEGY) in COVERAGE_STRATEGIES
+            or 'min_distance_factor' in options
+        ):
+            inputs.training_set = (
+                self.ctx.training_set
+            )  # what coverage and the distance floor measure against
         inputs.potential = self.ctx.potential
         inputs.active_set = self.ctx.active_set
         inputs.candidates = dict(self.ctx.pool)
@@ -656,6 +778,7 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         node = self.ctx.select
         row = self.ctx.learning_curve[-1]
         self.ctx.selected = {}
+        self.ctx.num_known_selected = 0
         if node is None:
             row.update(num_candidates=0, max_gamma=None, num_selected=0)
             return None
@@ -665,7 +788,11 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             )
         report = node.outputs.report
         self.ctx.curve_inputs[f'selection_{self.ctx.cycle}'] = report
-        self.ctx.selected = dict(node.outputs.selected) if 'selected' in node.outputs else {}
+        selected = dict(node.outputs.selected) if 'selected' in node.outputs else {}
+        self.ctx.selected = self._drop_known_structures(selected)
+        self.ctx.num_known_selected = len(selected) - len(self.ctx.selected)
+        for key in selected.keys() - self.ctx.selected.keys():
+            self.ctx.pool.pop(key, None)  # known already: never a candidate again
         fit = self.ctx.curve_inputs[f'fit_{self.ctx.cycle}'].get_dict()
         metrics = self.ctx.curve_inputs[f'metrics_{self.ctx.cycle}'].get_dict()
         row.update(
@@ -698,6 +825,9 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
                 'last cycle are not labelled: no later fit would use them)'
             )
             self.ctx.done = True
+        elif not self.ctx.selected and self.ctx.get('num_known_selected'):
+            self.report('stopping: every selected structure is already in the training set')
+            self.ctx.done = True
         elif not self.ctx.selected:
             self.report(f'stopping: no candidate has a gamma of at least {self.inputs.gamma_select.value}')
             self.ctx.done = True
@@ -709,33 +839,81 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         """Whether selected structures are to be labelled (not after the last cycle)."""
         return not self.ctx.done and bool(self.ctx.selected)
 
-    def label(self) -> t.Any:
-        """Label each selected structure in its own process."""
+    def take_selected_structures(self) -> None:
+        """Queue this cycle's selected structures for :meth:`label` and :meth:`merge` (out of the pool)."""
         for key in self.ctx.selected:
             self.ctx.pool.pop(key, None)
-        structures = {f'c{self.ctx.cycle}_{key}': structure for key, structure in self.ctx.selected.items()}
+        self.ctx.to_label = {
+            f'c{self.ctx.cycle}_{key}': structure for key, structure in self.ctx.selected.items()
+        }
+        self.ctx.label_step = f'cycle_{self.ctx.cycle}'
+
+    def label(self) -> t.Any:
+        """Label the queued structures: the initial ones, or a cycle's selection."""
+        structures = self.ctx.to_label
         self.ctx.label_keys = list(structures)
-        self.report(f'cycle {self.ctx.cycle}: labelling {len(structures)} structures')
-        return ToContext(**self._launch_labels(structures, f'cycle_{self.ctx.cycle}'))
+        if self.ctx.label_step == 'initial':
+            self.report(
+                f'labelling {len(structures)} initial structures with {self.inputs.labeller.process.value}'
+            )
+        else:
+            self.report(f'cycle {self.ctx.cycle}: labelling {len(structures)} structures')
+        return ToContext(**self._launch_labels(structures, self.ctx.label_step))
 
     def merge(self) -> t.Any:
         """Merge the new labels into a new training-set node (a calcfunction, for provenance)."""
+        if not self.ctx.to_label:  # every initial structure was in the training set already
+            return None
         merge_inputs = self._collect_labels()
+        self.ctx.to_label = {}
         if not merge_inputs:
             return self.exit_codes.ERROR_ALL_LABELS_FAILED.format(
                 count=len(self.ctx.label_errors), reasons='; '.join(list(self.ctx.label_errors.values())[:3])
             )
-        merge_inputs['training_set'] = self.ctx.training_set
-        merge_inputs['metadata'] = {'call_link_label': f'merge_cycle_{self.ctx.cycle}'}
+        initial = self.ctx.label_step == 'initial'
+        if self.ctx.training_set is not None:
+            merge_inputs['training_set'] = self.ctx.training_set
+        link = 'initial_training_set' if initial else f'merge_cycle_{self.ctx.cycle}'
+        merge_inputs['metadata'] = {'call_link_label': link}
         results = extend_training_set(**merge_inputs)
+        self.ctx.training_set = results['training_set']
+        if initial:
+            self.report(f'initial training set: {self.ctx.training_set.num_structures} structures')
+            return None
         added = results['added'].get_dict()
         self.ctx.curve_inputs[f'added_{self.ctx.cycle}'] = results['added']
         self.ctx.learning_curve[-1]['num_labelled'] = len(added['added'])
-        self.ctx.training_set = results['training_set']
         duplicates = f', {len(added["duplicates"])} duplicates skipped' if added['duplicates'] else ''
         self.report(
             f'cycle {self.ctx.cycle}: training set now {self.ctx.training_set.num_structures} structures '
             f'(+{len(added["added"])}{duplicates})'
+        )
+        return None
+
+    def should_validate(self) -> bool:
+        """Whether the final potential is validated (a ``validate`` namespace was given)."""
+        return bool(self.inputs.get('validate'))
+
+    def validate(self) -> t.Any:
+        """Compute the final potential's properties next to the reference's (`PaceValidateWorkChain`)."""
+        inputs = AttributeDict(self.exposed_inputs(PaceValidateWorkChain, 'validate'))
+        inputs.labeller = _validation_reference(self.inputs.validate, self.inputs.labeller)
+        inputs.potential = self.ctx.potential
+        inputs.active_set = self.ctx.active_set
+        inputs.metadata = {'call_link_label': 'validate'}
+        self.report(f'validating the final potential PacePotentialData<{self.ctx.potential.pk}>')
+        return ToContext(validation=self.submit(PaceValidateWorkChain, **inputs))
+
+    def inspect_validate(self) -> t.Any:
+        """Attach the property table; a failed validation is an exit code, the run's outputs are kept."""
+        node = self.ctx.validation
+        if not node.is_finished_ok:
+            return self.exit_codes.ERROR_VALIDATION_FAILED.format(
+                message=f'{node.process_label}<{node.pk}>: {node.exit_message}'
+            )
+        self.out('validation', node.outputs.table)
+        self.report(
+            f'validation: {len(node.outputs.table.get_list())} numbers in List<{node.outputs.table.pk}>'
         )
         return None
 

@@ -38,7 +38,7 @@ from aiida_pacemaker.tools.suggest import did_you_mean
 
 from .input_checks import check_structures
 
-__all__ = ('PaceValidateWorkChain', 'structure_settings')
+__all__ = ('PaceValidateWorkChain', 'check_validation_inputs', 'structure_settings')
 
 #: the calcfunction of each property
 _FUNCTIONS: dict[str, t.Any] = {
@@ -69,10 +69,20 @@ def _labels_of(settings: t.Mapping[str, t.Any], structures: t.Mapping[str, t.Any
     return list(settings.get('structures') or structures)
 
 
-def _validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
+def check_validation_inputs(
+    inputs: t.Mapping[str, t.Any], elements: t.Sequence[str], cutoff: float | None
+) -> str | None:
+    """Why the inputs of a validation (``structures``, ``parameters``, ``labeller``) cannot work for a
+    potential of ``elements`` and radial ``cutoff`` (Å), in one line; None when they can.
+
+    Shared by this workchain and by the active-learning workchain's optional final ``validate`` step,
+    which checks them before its first cycle (its potential does not exist yet).
+    """
     structures = inputs.get('structures') or {}
     if not structures:
         return 'give at least one structure in `structures` (e.g. the equilibrium cell of each phase)'
+    if 'parameters' not in inputs:
+        return 'give `parameters`: which properties, with their settings (`{}` for the defaults)'
     parameters = inputs['parameters'].get_dict()
     message = property_settings.check_property_parameters(parameters)
     if message:
@@ -85,15 +95,9 @@ def _validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
         check_ase_labeller_inputs(labeller['calculator'].value, kwargs)
     except ValueError as exception:
         return f'`labeller.calculator`: {exception}'
-    potential = inputs['potential']
-    message = check_structures({'structures': structures}, potential.elements)
+    message = check_structures({'structures': structures}, list(elements))
     if message:
         return message
-    if 'active_set' in inputs:
-        try:
-            inputs['active_set'].check_potential(potential)
-        except ActiveSetMismatchError as exception:
-            return f'`active_set`: {exception}'
     settings = property_settings.settings_with_defaults(parameters)
     for name in property_settings.PROPERTIES:
         if name not in settings:
@@ -103,12 +107,25 @@ def _validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
                 hint = did_you_mean(label, structures, 'known')
                 return f'`parameters.{name}.structures` names `{label}`, which is not in `structures`: {hint}'
             structure = structures[label]
-            resolved = structure_settings(name, settings[name], structure, potential.cutoff)
+            resolved = structure_settings(name, settings[name], structure, cutoff)
             message = property_settings.check_structure_for_property(
-                name, label, structure.get_ase(), resolved, potential.cutoff
+                name, label, structure.get_ase(), resolved, cutoff
             )
             if message:
                 return message
+    return None
+
+
+def _validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
+    potential = inputs['potential']
+    message = check_validation_inputs(inputs, potential.elements, potential.cutoff)
+    if message:
+        return message
+    if 'active_set' in inputs:
+        try:
+            inputs['active_set'].check_potential(potential)
+        except ActiveSetMismatchError as exception:
+            return f'`active_set`: {exception}'
     return None
 
 

@@ -564,3 +564,78 @@ def test_run_config_from_files(aiida_profile, tmp_path, emt_structures):
         run_config.read_config(path, run_config.ACTIVE_LEARNING_KEYS), tmp_path
     )
     assert again.training_set.uuid == builder.training_set.uuid
+
+
+# ---------------------------------------------------------------- campaigns that continue
+
+
+@pytest.mark.pacemaker
+def test_run_active_learning_continues_a_campaign(al_graph, tmp_path):
+    """``--continue PK``: the first cycle fine-tunes the last potential on the newest training set of the
+    earlier run, so the graph links the two runs; labelled candidates are never labelled again."""
+    previous = al_graph['workchain']
+    state = provenance.campaign_state(previous)
+    assert state.cycle == 2 and state.potential.uuid == previous.outputs.potential.uuid
+    assert state.training_set.uuid == previous.outputs.training_set.uuid
+    # the pool of the new run: one structure the earlier run labelled, and two new ones
+    labelled = previous.outputs.training_set.to_ase()[-1]
+    from ase.io import write
+
+    from aiida_pacemaker.tools.examples import random_bulk_structures
+
+    write(
+        tmp_path / 'pool.extxyz', [labelled, *random_bulk_structures(2, seed=77, strain=0.1)], format='extxyz'
+    )
+    config = {
+        'pool': 'pool.extxyz',
+        'labeller': {'ase': {'calculator': 'ase.calculators.emt.EMT'}},
+        'protocol': 'fast',
+        'overrides': {
+            'max_cycles': 1,
+            'gamma_select': 0.0,
+            'trainer': {'fitting_params': {'maxiter': 10}},
+        },
+        # the final potential's equation of state against EMT's (the ASE labeller's calculator), in the run
+        'validate': {'properties': {'eos': {'points': 5, 'volume_range': 0.04}, 'relax': {'max_steps': 30}}},
+    }
+    output = run_cli(['run', 'active-learning', write_config(tmp_path, config), '--continue', previous.pk])
+    assert f'continuing PaceActiveLearningWorkChain<{previous.pk}>: from PacePotentialData<' in output
+    pk = int(output.split('running PaceActiveLearningWorkChain<')[1].split('>')[0])
+    node = orm.load_node(pk)
+    assert node.is_finished_ok, node.exit_message
+    assert node.inputs.initial_potential.uuid == previous.outputs.potential.uuid
+    assert node.inputs.training_set.uuid == previous.outputs.training_set.uuid
+    fit = node.outputs.potentials.cycle_1.base.links.get_incoming(node_class=orm.CalcJobNode).one().node
+    assert (
+        fit.inputs.initial_potential.uuid == previous.outputs.potential.uuid
+    )  # fine-tuned, not from scratch
+    # the two runs meet in the graph: the earlier run's potential is an input of the later one's fit
+    assert previous.pk in {link.node.pk for link in state.potential.base.links.get_incoming().all()}
+    # the labelled pool structure was never a candidate worth a label
+    reports = ' '.join(log.message for log in orm.Log.collection.get_logs_for(node))
+    assert '1 structures are already in the training set or repeat another one' in reports
+    # the validation ran last, on the final potential, against EMT, and `report` shows its table
+    validation = node.base.links.get_outgoing(link_label_filter='validate').one().node
+    assert validation.is_finished_ok and validation.inputs.potential.uuid == node.outputs.potential.uuid
+    assert validation.inputs.labeller.calculator.value == 'ase.calculators.emt.EMT'
+    assert {row['property'] for row in node.outputs.validation.get_list()} >= {'equilibrium volume'}
+    report = run_cli(['report', node.pk])
+    assert 'validation of the final potential against the reference' in report and 'bulk modulus' in report
+    summary = json.loads(run_cli(['report', node.pk, '--json']))
+    assert summary['validation'] == node.outputs.validation.get_list()
+
+
+@pytest.mark.pacemaker
+def test_continue_refuses_data_and_other_nodes(al_graph, tmp_path):
+    previous = al_graph['workchain']
+    before = orm.QueryBuilder().append(orm.Node).count()
+    config = write_config(tmp_path, AL_BASE)  # gives `data`: the continued run brings its own training set
+    assert_one_line_error(
+        run_cli(['run', 'active-learning', config, '--continue', previous.pk], ok=False),
+        '`data`: a run that continues another starts from its newest training set',
+    )
+    other = write_config(tmp_path, {k: v for k, v in AL_BASE.items() if k != 'data'}, name='other.yaml')
+    training_set = al_graph['initial']
+    output = run_cli(['run', 'active-learning', other, '--continue', training_set.pk], ok=False)
+    assert 'Traceback' not in output and f'{training_set.pk}' in output
+    assert orm.QueryBuilder().append(orm.Node).count() == before

@@ -71,9 +71,10 @@ def test_active_learning_carries_baseline(aiida_profile, pacemaker_codes):
     from aiida_pacemaker.baselines import LennardJonesBaseline
 
     unlabelled = {f'u{i}': orm.StructureData(ase=a) for i, a in enumerate(random_bulk_structures(8, seed=31))}
+    repeated = orm.StructureData(ase=random_bulk_structures(8, seed=31)[3])  # u3's geometry, another node
     builder = PaceActiveLearningWorkChain.get_builder_from_protocol(
         pacemaker_codes,
-        structures=unlabelled,  # labelled by the workchain first
+        structures=unlabelled | {'u3_again': repeated},  # labelled by the workchain first, u3 once
         pool=pool_structures(10, seed=8),
         protocol='fast',
         overrides={
@@ -90,6 +91,7 @@ def test_active_learning_carries_baseline(aiida_profile, pacemaker_codes):
     assert node.is_finished_ok, node.exit_message
     first = results['training_sets']['cycle_1']
     assert sorted(first.names) == sorted(structure.uuid for structure in unlabelled.values())
+    assert not labels_of(repeated)  # a repeated geometry is never sent to the labeller
     for key, structure in unlabelled.items():
         ((process, _),) = labels_of(structure)  # fmt: skip
         assert process.process_label == 'label_with_ase'
