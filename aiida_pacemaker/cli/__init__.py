@@ -7,6 +7,7 @@ from aiida.cmdline.params import options, types
 from .dataset import cmd_dataset
 from .potential import cmd_potential
 from .provenance import cmd_provenance
+from .recall import cmd_recall
 from .report import cmd_plot, cmd_report
 from .run import cmd_run
 from .setup_cmd import cmd_setup
@@ -32,6 +33,7 @@ for _command in (
     cmd_report,
     cmd_plot,
     cmd_provenance,
+    cmd_recall,
     cmd_utilities,
     cmd_validate,
 ):

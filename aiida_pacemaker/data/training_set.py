@@ -48,6 +48,7 @@ __all__ = (
     'concatenate_arrays',
     'portable_dataframe',
     'structure_hash',
+    'subset_arrays',
     'write_structures_pickle',
 )
 
@@ -117,6 +118,20 @@ def concatenate_arrays(first: dict[str, np.ndarray], second: dict[str, np.ndarra
         if key in first or key in second:
             joined[key] = np.concatenate([a.get(key, np.ones(n)) for a, n in parts])
     return joined
+
+
+def subset_arrays(arrays: dict[str, np.ndarray], keep: t.Sequence[int]) -> dict[str, np.ndarray]:
+    """The storage arrays of the structures at the indices ``keep`` (in that order)."""
+    natoms = arrays['natoms']
+    starts = np.concatenate([[0], np.cumsum(natoms)[:-1]]).astype(np.int64)
+    indices = np.asarray(keep, dtype=np.int64)
+    atoms = (
+        np.concatenate([np.arange(starts[i], starts[i] + natoms[i]) for i in indices])
+        if indices.size
+        else np.zeros(0, dtype=np.int64)
+    )
+    per_atom = ('numbers', 'positions', 'forces')
+    return {key: value[atoms] if key in per_atom else value[indices] for key, value in arrays.items()}
 
 
 def _content_hash(arrays: dict[str, np.ndarray]) -> str:

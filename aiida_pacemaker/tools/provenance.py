@@ -311,7 +311,9 @@ def campaign_state(workchain: orm.WorkflowNode) -> CampaignState:
     while f'potentials__cycle_{cycle + 1}' in outputs:
         cycle += 1
     potential = t.cast(PacePotentialData, outputs[f'potentials__cycle_{cycle}']) if cycle else None
-    training_set = t.cast(TrainingSetData | None, workchain.inputs.get('training_set'))
+    training_set = t.cast(
+        TrainingSetData | None, workchain.inputs.training_set if 'training_set' in workchain.inputs else None
+    )
     merges = [
         link.node
         for link in workchain.base.links.get_outgoing(link_type=LinkType.CALL_CALC).all()

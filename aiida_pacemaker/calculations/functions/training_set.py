@@ -7,9 +7,15 @@ import typing as t
 from aiida import orm
 from aiida.engine import calcfunction
 
-from aiida_pacemaker.data.training_set import TrainingSetData, _Builder, concatenate_arrays, structure_hash
+from aiida_pacemaker.data.training_set import (
+    TrainingSetData,
+    _Builder,
+    concatenate_arrays,
+    structure_hash,
+    subset_arrays,
+)
 
-__all__ = ('extend_training_set',)
+__all__ = ('extend_training_set', 'remove_structures')
 
 
 @calcfunction
@@ -59,3 +65,18 @@ def extend_training_set(**kwargs: t.Any) -> dict[str, orm.Data]:
         'training_set': TrainingSetData(arrays=arrays),
         'added': orm.Dict({'added': added, 'duplicates': duplicates}),
     }
+
+
+@calcfunction
+def remove_structures(training_set: TrainingSetData, names: orm.List) -> TrainingSetData:
+    """The training set without the structures called ``names`` (labels found wrong, say): a new node
+    that leads back to the set it came from. Names it does not hold are ignored; removing every
+    structure is refused (an empty training set cannot be stored).
+    """
+    drop = set(names.get_list())
+    keep = [index for index, name in enumerate(training_set.names) if name not in drop]
+    if not keep:
+        raise ValueError(
+            f'removing {len(drop)} structures would leave TrainingSetData<{training_set.pk}> empty'
+        )
+    return TrainingSetData(arrays=subset_arrays(training_set.get_arrays(), keep))
