@@ -43,11 +43,14 @@ def cmd_recall(node: orm.Node, rebuild: TrainingSetData | None) -> None:
         f'{len(recall.structures)} structure(s)'
     )
     sets = [
-        (f'TrainingSetData<{ts.pk}>', ts.num_structures, len(recall.held_by(ts))) for ts in recall.training_sets
+        (f'TrainingSetData<{ts.pk}>', ts.num_structures, len(recall.held_by(ts)))
+        for ts in recall.training_sets
     ]
     if sets:
         echo_table(sets, headers=('training set', 'structures', 'recalled'))
-    potentials = [(f'PacePotentialData<{p.pk}>', p.ctime.strftime('%Y-%m-%d %H:%M')) for p in recall.potentials]
+    potentials = [
+        (f'PacePotentialData<{p.pk}>', p.ctime.strftime('%Y-%m-%d %H:%M')) for p in recall.potentials
+    ]
     if potentials:
         echo_table(potentials, headers=('potential fitted on them', 'made'))
     if rebuild is not None:

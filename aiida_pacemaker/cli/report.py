@@ -141,6 +141,10 @@ def cmd_report(node: orm.WorkflowNode, as_json: bool) -> None:
     for failed in summary['failed_steps']:
         click.echo(f'failed step: {failed["process"]} ({failed["call"]}): {failed["message"]}')
     echo_learning_curve(workchain)
+    cost = summary['labelling_cost']
+    if cost:
+        steps = ', '.join(f'{row["step"]}: {row["labels"]} in {row["wall_seconds"]:.3g} s' for row in cost)
+        click.echo(f'labels (step: labels in labelling time): {steps}')
     if summary['potential'] is not None:
         click.echo(f'final potential: PacePotentialData<{summary["potential"]}>')
     if summary['validation']:
@@ -184,6 +188,7 @@ def run_summary(workchain: orm.WorkflowNode) -> dict:
         'learning_curve': curve,
         'potential': potential.pk if 'potential' in workchain.outputs and potential is not None else None,
         'validation': validation,
+        'labelling_cost': provenance.labelling_cost(workchain),
     }
 
 
@@ -217,6 +222,9 @@ def cmd_plot(node: orm.Node, output: pathlib.Path) -> None:
                 f'{workchain.process_label}<{workchain.pk}> has finished no cycle yet: nothing to plot'
             )
         written.append(plots.plot_learning_curve(curve, output / 'learning_curve.png'))
+        cost = provenance.labelling_cost(workchain)
+        if cost:
+            written.append(plots.plot_labelling_cost(curve, cost, output / 'labelling_cost.png'))
         gamma_max = workchain.inputs.gamma_max.value if 'gamma_max' in workchain.inputs else None
         written.append(
             plots.plot_gamma_histogram(

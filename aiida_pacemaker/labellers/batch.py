@@ -171,8 +171,9 @@ class _Rows:
         # (source: row index or stored node, target row index, link label, link type)
         self.links: list[tuple[int | orm.Node, int, str, str]] = []
 
-    def add(self, node: orm.Node) -> int:
-        """Add the row of the unstored ORM node ``node`` (the attributes cleaned as ``store()`` cleans them)."""
+    def add(self, node: orm.Node, ctime: t.Any = None) -> int:
+        """Add the row of the unstored ORM node ``node`` (the attributes cleaned as ``store()`` cleans them);
+        ``ctime``: its creation time, if not now (a process's start, as the engine records it)."""
         from aiida.orm.implementation.utils import clean_value
 
         self.nodes.append(
@@ -182,7 +183,7 @@ class _Rows:
                 'process_type': node.process_type if isinstance(node, orm.ProcessNode) else None,
                 'label': node.label,
                 'description': node.description,
-                'ctime': self.now,
+                'ctime': ctime if ctime is not None else self.now,
                 'mtime': self.now,
                 'user_id': self.user_id,
                 'dbcomputer_id': None,
@@ -339,6 +340,9 @@ def label_in_bulk(
         if isinstance(calculator_kwargs, orm.Dict)
         else dict(calculator_kwargs or {})
     )
+    started = (
+        timezone.now()
+    )  # the process node's ctime, as for a process function: mtime - ctime is its run time
     labels, failed = _label_all(
         {key: node.get_ase() for key, node in nodes.items()}, calculator_path, options
     )
@@ -349,7 +353,7 @@ def label_in_bulk(
     if user is None:
         raise ValueError('the profile has no default user')
     rows = _Rows(t.cast(int, user.pk))
-    process = rows.add(_finished_process_node(label))
+    process = rows.add(_finished_process_node(label), ctime=started)
     if caller is not None:
         rows.links.append((caller, process, call_link_label, LinkType.CALL_CALC.value))
     inputs: dict[str, orm.Node | int] = {}

@@ -50,7 +50,9 @@ def _labelled_structures(process: orm.ProcessNode) -> list[orm.StructureData]:
     """The structures ``process`` labelled: its ``structure`` input, or each ``structures__K`` of a batch."""
     return [
         link.node
-        for link in process.base.links.get_incoming(link_type=(LinkType.INPUT_CALC, LinkType.INPUT_WORK)).all()
+        for link in process.base.links.get_incoming(
+            link_type=(LinkType.INPUT_CALC, LinkType.INPUT_WORK)
+        ).all()
         if isinstance(link.node, orm.StructureData)
         and (link.link_label == 'structure' or link.link_label.startswith('structures__'))
     ]
@@ -60,7 +62,9 @@ def _is_labeller(process: orm.ProcessNode) -> bool:
     """Whether ``process`` labels structures by this plugin's convention: it outputs ``total_energy`` (one
     structure) or ``total_energy__K`` (a batch)."""
     links = process.base.links.get_outgoing(link_type=(LinkType.CREATE, LinkType.RETURN)).all()
-    return any(link.link_label == 'total_energy' or link.link_label.startswith('total_energy__') for link in links)
+    return any(
+        link.link_label == 'total_energy' or link.link_label.startswith('total_energy__') for link in links
+    )
 
 
 def _labelling_processes(source: orm.Node) -> list[orm.ProcessNode]:

@@ -19,8 +19,10 @@ if t.TYPE_CHECKING:
 
 __all__ = (
     'Predictions',
+    'cumulative_labelling_seconds',
     'evaluate_potential',
     'plot_gamma_histogram',
+    'plot_labelling_cost',
     'plot_learning_curve',
     'plot_parity',
     'pyplot',
@@ -142,6 +144,62 @@ def plot_learning_curve(
     if last.get('num_selected') and not last.get('num_labelled'):
         note = f' - the {last["num_selected"]} structures selected in the last cycle are not labelled (no later fit)'
     figure.suptitle(f'Learning curve (point labels: cycle){note}', fontsize='medium')
+    return save_figure(figure, path)
+
+
+def cumulative_labelling_seconds(
+    rows: t.Sequence[dict[str, t.Any]], cost: t.Sequence[dict[str, t.Any]]
+) -> np.ndarray:
+    """Per learning-curve row (cycle k): the labelling time spent on its training set, s: the initial
+    labels and the labels of the selections of cycles 1 to k - 1 (see
+    :func:`aiida_pacemaker.tools.provenance.labelling_cost`)."""
+    initial = sum(row['wall_seconds'] for row in cost if row['step'] == 'initial')
+    per_cycle = {row['step']: row['wall_seconds'] for row in cost if row['step'] != 'initial'}
+    return np.array(
+        [initial + sum(per_cycle.get(j, 0.0) for j in range(1, int(row['cycle']))) for row in rows],
+        dtype=float,
+    )
+
+
+def plot_labelling_cost(
+    rows: t.Sequence[dict[str, t.Any]], cost: t.Sequence[dict[str, t.Any]], path: str | pathlib.Path
+) -> pathlib.Path:
+    """Force RMSE (test, else train) against the training-set size and against the labelling time spent
+    on that set (s, summed from the labellers' processes), side by side.
+
+    :param rows: the learning curve; :param cost: :func:`aiida_pacemaker.tools.provenance.labelling_cost`.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    plt = pyplot()
+    split = 'test' if not np.all(np.isnan(_column(rows, 'test_force_rmse'))) else 'train'
+    errors = _column(rows, f'{split}_force_rmse')
+    seconds = cumulative_labelling_seconds(rows, cost)
+    hours = seconds.max(initial=0.0) > 3 * 3600
+    time = seconds / 3600 if hours else seconds
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout='constrained', sharey=True)
+    for axis, x, xlabel in (
+        (axes[0], _column(rows, 'num_structures'), 'Training-set size (structures)'),
+        (axes[1], time, f'Labelling time spent on the training set ({"h" if hours else "s"})'),
+    ):
+        axis.plot(x, errors, marker='s')
+        for row, xi, yi in zip(rows, x, errors, strict=True):
+            if np.isfinite(yi):
+                axis.annotate(
+                    f'{row["cycle"]}', (xi, yi), textcoords='offset points', xytext=(4, 4), fontsize=8
+                )
+        axis.set_xlabel(xlabel)
+        axis.grid(True, which='both', alpha=0.3)
+    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    _log_axis(axes[0], 'y')
+    axes[0].set_ylabel(f'{split.capitalize()} force RMSE (meV/Å)')
+    total = sum(row['wall_seconds'] for row in cost)
+    labels = sum(row['labels'] for row in cost)
+    figure.suptitle(
+        f'Error against labels and their cost (point labels: cycle); {labels} labels in the run, '
+        f'{total:.3g} s of labelling',
+        fontsize='medium',
+    )
     return save_figure(figure, path)
 
 

@@ -30,8 +30,10 @@ __all__ = (
     'StructureOrigin',
     'active_set_of',
     'campaign_state',
+    'labelling_cost',
     'learning_curve',
     'potentials_trained_with',
+    'process_wall_seconds',
     'rebuild_learning_curve',
     'structure_origins',
     'test_set_of',
@@ -339,3 +341,54 @@ def validation_of(potential: PacePotentialData) -> orm.List | None:
     if not validations:
         return None
     return t.cast(orm.List, max(validations, key=lambda node: node.ctime).outputs.table)
+
+
+_LABEL_CALL = re.compile(r'^label_(?:batch_)?(.+)$')
+_CYCLE_KEY = re.compile(r'^c(?:ycle_)?(\d+)(?:_|$)')
+
+
+def process_wall_seconds(process: orm.ProcessNode) -> float:
+    """The run time of ``process``, s: the scheduler's wall-clock time of a CalcJob when it reported one
+    (``last_job_info.wallclock_time_seconds``), else the time from its creation to its last change (a
+    process function runs between the two; a CalcJob's includes its queueing and transfers)."""
+    info = (
+        process.base.attributes.get('last_job_info', None) if isinstance(process, orm.CalcJobNode) else None
+    )
+    seconds = (info or {}).get('wallclock_time_seconds')
+    if seconds:
+        return float(seconds)
+    return max((process.mtime - process.ctime).total_seconds(), 0.0)
+
+
+def labelling_cost(workchain: orm.WorkflowNode) -> list[dict[str, t.Any]]:
+    """What the labels of an active-learning run cost, per labelling step, in order: ``step``
+    (``'initial'`` or the cycle whose selection was labelled), ``processes`` (labelling processes, failed
+    ones included: their time was spent too), ``labels`` (structures labelled) and ``wall_seconds``
+    (summed :func:`process_wall_seconds`, s)."""
+    initial_keys = set(workchain.inputs.structures) if 'structures' in workchain.inputs else set()
+    steps: dict[t.Any, dict[str, t.Any]] = {}
+    for link in workchain.base.links.get_outgoing(link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK)).all():
+        match = _LABEL_CALL.match(link.link_label)
+        if not match:
+            continue
+        key = match.group(1)
+        cycle = _CYCLE_KEY.match(key)
+        if key == 'initial' or key in initial_keys:
+            step: t.Any = INITIAL
+        elif cycle:
+            step = int(cycle.group(1))
+        else:
+            continue
+        process = t.cast(orm.ProcessNode, link.node)
+        outputs = process.base.links.get_outgoing(link_type=(LinkType.CREATE, LinkType.RETURN)).all()
+        labels = sum(
+            1
+            for out in outputs
+            if out.link_label == 'total_energy' or out.link_label.startswith('total_energy__')
+        )
+        row = steps.setdefault(step, {'step': step, 'processes': 0, 'labels': 0, 'wall_seconds': 0.0})
+        row['processes'] += 1
+        row['labels'] += labels
+        row['wall_seconds'] += process_wall_seconds(process)
+    order = sorted(steps, key=lambda step: -1 if step == INITIAL else step)
+    return [steps[step] for step in order]

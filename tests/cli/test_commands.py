@@ -275,6 +275,17 @@ def test_report(al_graph):
     summary = json.loads(run_cli(['report', workchain.pk, '--json']))
     assert [row['potential_pk'] for row in summary['learning_curve']] == [row[10] for row in rows]
     assert summary['state'] == 'finished' and summary['failed_steps'] == []
+    # what the labels cost: the one labelled selection (cycle 1, one batch of 3), its time from the graph
+    (batch,) = [
+        link.node
+        for link in workchain.base.links.get_outgoing().all()
+        if link.link_label.startswith('label_batch')
+    ]
+    ((step),) = summary['labelling_cost']  # fmt: skip
+    assert step['step'] == 1 and step['processes'] == 1 and step['labels'] == 3
+    assert step['wall_seconds'] == pytest.approx((batch.mtime - batch.ctime).total_seconds())
+    assert step['wall_seconds'] > 0  # the batch's node starts when its labelling starts, as a calcfunction's
+    assert 'labels (step: labels in labelling time): 1: 3 in' in output
 
 
 @pytest.mark.pacemaker
@@ -283,7 +294,7 @@ def test_plot(al_graph, tmp_path):
 
     workchain = al_graph['workchain']
     output = run_cli(['plot', workchain.pk, '--output', tmp_path])
-    for name in ('learning_curve.png', 'parity.png', 'gamma_histogram.png'):
+    for name in ('learning_curve.png', 'parity.png', 'gamma_histogram.png', 'labelling_cost.png'):
         path = tmp_path / name
         assert path.is_file() and path.stat().st_size > 20_000, name
         assert str(path) in output

@@ -17,9 +17,13 @@ pytestmark = pytest.mark.pacemaker
 
 
 def batch_of_cycle_1(workchain: orm.WorkflowNode) -> orm.CalcFunctionNode:
-    return workchain.base.links.get_outgoing(
-        link_type=LinkType.CALL_CALC, link_label_filter='label_batch_cycle_1'
-    ).one().node
+    return (
+        workchain.base.links.get_outgoing(
+            link_type=LinkType.CALL_CALC, link_label_filter='label_batch_cycle_1'
+        )
+        .one()
+        .node
+    )
 
 
 def test_recall_of_a_labelling_process(al_graph):

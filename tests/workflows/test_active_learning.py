@@ -92,6 +92,12 @@ def test_active_learning_carries_baseline(aiida_profile, pacemaker_codes):
     first = results['training_sets']['cycle_1']
     assert sorted(first.names) == sorted(structure.uuid for structure in unlabelled.values())
     assert not labels_of(repeated)  # a repeated geometry is never sent to the labeller
+    # the labelling cost per step from the graph: 8 initial processes, then cycle 1's selection of 3
+    from aiida_pacemaker.tools.provenance import labelling_cost
+
+    cost = labelling_cost(node)
+    assert [(row['step'], row['processes'], row['labels']) for row in cost] == [('initial', 8, 8), (1, 3, 3)]
+    assert all(row['wall_seconds'] > 0 for row in cost)
     for key, structure in unlabelled.items():
         ((process, _),) = labels_of(structure)  # fmt: skip
         assert process.process_label == 'label_with_ase'
