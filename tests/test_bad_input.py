@@ -24,7 +24,7 @@ from aiida_pacemaker.calculations.select import PaceSelectCalculation
 from aiida_pacemaker.calculations.train import PaceTrainCalculation
 from aiida_pacemaker.cli.run_config import RunConfigError, read_config
 from aiida_pacemaker.config import ConfigError, TrainerConfig, validate_pacemaker_parameters
-from aiida_pacemaker.data import ActiveSetData, PacePotentialData, TrainingSetData
+from aiida_pacemaker.data import ActiveSetData, PacePotentialData, StructurePoolData, TrainingSetData
 from aiida_pacemaker.data.potential import PotentialError
 from aiida_pacemaker.data.training_set import TrainingSetError
 from aiida_pacemaker.tools.examples import emt_label, random_bulk_structures
@@ -192,6 +192,10 @@ def run_select(kit: Kit, **changes: t.Any) -> t.Callable[[], t.Any]:
         **changes,
     }
     return lambda: engine.run(PaceSelectCalculation, **inputs)
+
+
+def pool_of(*atoms: Atoms) -> StructurePoolData:
+    return StructurePoolData.from_ase(list(atoms)).store()
 
 
 def run_active_learning(kit: Kit, **changes: t.Any) -> t.Callable[[], t.Any]:
@@ -500,6 +504,18 @@ CASES: list[Case] = [
         lambda kit: run_select(kit, candidates={}),
         ValueError,
         r'give at least one structure in `candidates`',
+    ),
+    (
+        'select-pool-and-candidates',
+        lambda kit: run_select(kit, pool=pool_of(bulk('Cu', 'fcc', a=3.6, cubic=True))),
+        ValueError,
+        r'give the candidates either as `candidates` \(StructureData nodes\) or as one `pool`, not both',
+    ),
+    (
+        'select-pool-element-unknown',
+        lambda kit: run_select(kit, candidates={}, pool=pool_of(bulk('Al', 'fcc', a=4.05, cubic=True))),
+        ValueError,
+        r"the `pool` holds elements \['Al'\] that the potential does not know",
     ),
     (
         'explore-gamma-select-above-stop',

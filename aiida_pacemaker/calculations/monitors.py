@@ -4,7 +4,8 @@
 ``monitors = {'progress': Dict({'entry_point': 'pacemaker.fit_progress', 'minimum_poll_interval': 30})}``;
 the protocols do) reads pacemaker's ``metrics.txt`` in the remote working directory through the
 calculation's transport, reports the iteration, the loss and the training errors in the process
-log (``verdi process report``, and the console of a foreground ``aiida-pacemaker run``), and stops
+log (``verdi process report``, and the console of a foreground ``aiida-pacemaker run``; a fit of an
+active-learning run says its cycle: ``cycle 2: fit: iteration ...``), and stops
 a fit whose loss diverges (non-finite, or ``divergence_factor`` times its lowest value so far).
 """
 
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 import math
 import pathlib
+import re
 import tempfile
 import typing as t
 
 from aiida import orm
+from aiida.common.links import LinkType
 
-__all__ = ('PROGRESS_POLL_INTERVAL', 'fit_progress', 'progress_monitors')
+__all__ = ('PROGRESS_POLL_INTERVAL', 'cycle_of', 'fit_progress', 'progress_monitors')
 
 #: seconds between two looks at a running fit's log (each is one small file transfer)
 PROGRESS_POLL_INTERVAL = 15
@@ -48,6 +51,24 @@ def _remote_metrics(node: orm.CalcJobNode, transport: t.Any) -> str | None:
         return local.read_text(encoding='utf8', errors='replace')
 
 
+_TRAIN_CALL = re.compile(r'^train_cycle_(\d+)(_from_scratch)?$')
+
+
+def cycle_of(node: orm.ProcessNode) -> str:
+    """Where a fit runs, as a prefix for its progress lines: ``'cycle 2: '`` (``'cycle 2, refit: '``) for a fit of
+    an active-learning cycle (found from the call links above it), ``''`` for any other."""
+    current: orm.ProcessNode | None = node
+    while current is not None:
+        link = current.base.links.get_incoming(link_type=(LinkType.CALL_WORK, LinkType.CALL_CALC)).first()
+        if link is None:
+            return ''
+        match = _TRAIN_CALL.match(link.link_label)
+        if match:
+            return f'cycle {match.group(1)}{", refit" if match.group(2) else ""}: '
+        current = t.cast(orm.ProcessNode, link.node)
+    return ''
+
+
 def fit_progress(node: orm.CalcJobNode, transport: t.Any, divergence_factor: float = 1.0e3) -> str | None:
     """Report a running fit's progress; return a message (which kills the job) if its loss diverged.
 
@@ -71,7 +92,7 @@ def fit_progress(node: orm.CalcJobNode, transport: t.Any, divergence_factor: flo
     if iteration != node.base.extras.get(_LAST_REPORTED, None):
         node.base.extras.set(_LAST_REPORTED, iteration)
         node.logger.report(
-            f'fit: iteration {iteration} of at most {maxiter}, loss {last["loss"]:.4g}, train RMSE '
+            f'{cycle_of(node)}fit: iteration {iteration} of at most {maxiter}, loss {last["loss"]:.4g}, train RMSE '
             f'{last["rmse_epa"] * 1000:.2f} meV/atom, {last["rmse_f_comp"] * 1000:.1f} meV/Å'
         )
     finite = [loss for loss in losses if math.isfinite(loss)]

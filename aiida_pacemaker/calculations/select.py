@@ -12,6 +12,7 @@ from aiida.common import CalcInfo
 from aiida_pacemaker.baselines import min_interatomic_distance
 from aiida_pacemaker.data.active_set import ActiveSetData
 from aiida_pacemaker.data.potential import PacePotentialData
+from aiida_pacemaker.data.structure_pool import POOL_PICKLE, StructurePoolData
 from aiida_pacemaker.data.training_set import TrainingSetData, write_structures_pickle
 from aiida_pacemaker.filenames import ACTIVE_SET_ASI, POTENTIAL_YAML
 from aiida_pacemaker.scripts import script_text
@@ -106,6 +107,13 @@ class PaceSelectCalculation(PaceBaseCalculation):
             'candidates', valid_type=orm.StructureData, dynamic=True, help='Unlabelled candidate structures.'
         )
         spec.input(
+            'pool',
+            valid_type=StructurePoolData,
+            required=False,
+            help='The candidates as one node (instead of `candidates`): for large pools; only the selected '
+            'structures become StructureData nodes, made by this calculation.',
+        )
+        spec.input(
             'parameters', valid_type=orm.Dict, required=False, help=f'Options: {", ".join(SELECT_OPTIONS)}.'
         )
         spec.input(
@@ -172,17 +180,28 @@ class PaceSelectCalculation(PaceBaseCalculation):
                 "give the potential's `training_set`"
             )
         candidates = inputs.get('candidates') or {}
-        if not candidates and standalone:
-            return 'give at least one structure in `candidates`'
+        pool = inputs.get('pool')
+        if candidates and pool is not None:
+            return (
+                'give the candidates either as `candidates` (StructureData nodes) or as one `pool`, not both'
+            )
+        if not candidates and pool is None and standalone:
+            return 'give at least one structure in `candidates`, or a `pool`'
+        potential = inputs.get('potential')
+        if pool is not None and potential is not None:
+            missing = sorted(set(pool.elements) - set(potential.elements))
+            if missing:
+                return f'the `pool` holds elements {missing} that the potential does not know'
         return PaceBaseCalculation.validate_potential_and_structures(inputs, 'candidates', 'candidate')
 
     def prepare_for_submission(self, folder: t.Any) -> CalcInfo:
         """Write the candidates and the gamma script; run the filter, pace_select, the report."""
         options = self.inputs.parameters.get_dict() if 'parameters' in self.inputs else {}
-        keys = sorted(self.inputs.candidates)
         python = sibling_command(self.inputs.code, 'python')
-        with folder.open(self.ALL_CANDIDATES, 'wb') as handle:
-            write_structures_pickle(handle, keys, [self.inputs.candidates[k].get_ase() for k in keys])
+        if 'pool' not in self.inputs:
+            keys = sorted(self.inputs.candidates)
+            with folder.open(self.ALL_CANDIDATES, 'wb') as handle:
+                write_structures_pickle(handle, keys, [self.inputs.candidates[k].get_ase() for k in keys])
         for name in (self.SCRIPT, self.SELECTION_MODULE):
             with folder.open(name, 'w', encoding='utf8') as handle:
                 handle.write(script_text(name))
@@ -234,6 +253,10 @@ class PaceSelectCalculation(PaceBaseCalculation):
             (self.inputs.potential.uuid, POTENTIAL_YAML, POTENTIAL_YAML),
             (self.inputs.active_set.uuid, ACTIVE_SET_ASI, ACTIVE_SET_ASI),
         ]
+        if (
+            'pool' in self.inputs
+        ):  # pacemaker's candidate file, written when the pool was made: copied as it is
+            calcinfo.local_copy_list.append((self.inputs.pool.uuid, POOL_PICKLE, self.ALL_CANDIDATES))
         calcinfo.prepend_text = (
             f'{python} {self.SCRIPT} filter {POTENTIAL_YAML} {ACTIVE_SET_ASI} {self.ALL_CANDIDATES} {self.CANDIDATES} '
             f'{gamma_min!r} {gamma_max!r} {floor!r} > gamma.out 2>&1'

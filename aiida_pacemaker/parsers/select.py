@@ -76,7 +76,8 @@ class PaceSelectParser(PaceBaseParser):
         if not isinstance(selected, list):
             return self.exit_codes.ERROR_SELECTION_MISSING.format(log_tail=log_tail)
 
-        candidates = self.node.inputs.candidates
+        pool = self.node.inputs.pool if 'pool' in self.node.inputs else None
+        candidates: t.Any = set(pool.names) if pool is not None else self.node.inputs.candidates
         unknown = [key for key in selected if key not in candidates]
         if unknown:
             return self.exit_codes.ERROR_SELECTION_MISSING.format(
@@ -116,8 +117,10 @@ class PaceSelectParser(PaceBaseParser):
             )
             selected = [*selected, *filled]
             reasons.update(dict.fromkeys(filled, 'fill'))
-        for key in selected:
-            self.out(f'selected.{key}', candidates[key].clone())
+        for key in selected:  # from a pool, only the selected structures become nodes
+            self.out(
+                f'selected.{key}', pool.get_structure(key) if pool is not None else candidates[key].clone()
+            )
         self.out(
             'report',
             orm.Dict(

@@ -233,7 +233,7 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         spec.expose_inputs(
             PaceSelectCalculation,
             namespace='select',
-            exclude=('potential', 'active_set', 'candidates', 'training_set'),
+            exclude=('potential', 'active_set', 'candidates', 'pool', 'training_set'),
         )
         spec.expose_inputs(
             PaceExploreCalculation,

@@ -61,3 +61,25 @@ def test_a_real_fit_reports_its_progress(aiida_profile, pacemaker_codes, trainin
     progress = [message for message in reports(node) if message.startswith('fit: iteration')]
     assert progress, reports(node)
     assert all('of at most 150, loss' in message and 'meV/Å' in message for message in progress)
+
+
+def test_progress_lines_say_the_cycle(aiida_profile):
+    """A fit called by an active-learning cycle (through its PaceTrainWorkChain) reports its cycle."""
+    from aiida.common.links import LinkType
+
+    from aiida_pacemaker.calculations.monitors import cycle_of
+
+    def called(caller, label, node):
+        node.base.links.add_incoming(
+            caller, LinkType.CALL_WORK if isinstance(node, orm.WorkflowNode) else LinkType.CALL_CALC, label
+        )
+        return node.store()
+
+    campaign = orm.WorkflowNode().store()
+    for label, prefix in (('train_cycle_3', 'cycle 3: '), ('train_cycle_4_from_scratch', 'cycle 4, refit: ')):
+        train = called(campaign, label, orm.WorkflowNode())
+        fit = called(train, 'iteration_01', orm.CalcJobNode())
+        assert cycle_of(fit) == prefix
+    assert cycle_of(orm.CalcJobNode().store()) == ''  # a fit of its own
+    other = called(campaign, 'validate', orm.WorkflowNode())
+    assert cycle_of(called(other, 'eos', orm.CalcJobNode())) == ''

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from aiida import engine, orm
 from aiida.plugins import CalculationFactory
@@ -91,3 +92,34 @@ def test_outliers_are_kept_out_by_distance_and_grade(fitted, fitted_active_set, 
     )
     assert not {'x0', 'x1'} & set(bounded['selected'])
     assert bounded['num_selected'] == 4
+
+
+@pytest.mark.pacemaker
+def test_a_pool_node_selects_as_the_candidates_do(fitted, fitted_active_set, candidates):
+    """The same candidates as one `StructurePoolData`: the same grades and choice; only the selected
+    structures become nodes, created by the selection from the pool."""
+    from aiida.common.links import LinkType
+
+    from aiida_pacemaker.data import StructurePoolData
+
+    report, _ = select(fitted, fitted_active_set, candidates, max_structures=4, strategy='hybrid', seed=1)
+    pool = StructurePoolData.from_structures(candidates).store()
+    inputs = {
+        'code': fitted['codes']['pace_select'],
+        'potential': fitted['potential'],
+        'active_set': fitted_active_set,
+        'pool': pool,
+        'training_set': fitted['training_set'],
+        'parameters': orm.Dict({'max_structures': 4, 'strategy': 'hybrid', 'seed': 1}),
+    }
+    results, node = engine.run_get_node(CalculationFactory('pacemaker.select'), **inputs)
+    assert node.is_finished_ok, node.exit_message
+    from_pool = results['report'].get_dict()
+    assert from_pool['selected'] == report['selected'] and from_pool['reasons'] == report['reasons']
+    assert from_pool['gamma'] == pytest.approx(report['gamma'])
+    assert sorted(results['selected']) == sorted(report['selected'])
+    for key, structure in results['selected'].items():
+        assert structure.base.links.get_incoming(link_type=LinkType.CREATE).one().node.pk == node.pk
+        assert structure.get_ase().get_chemical_formula() == candidates[key].get_ase().get_chemical_formula()
+        assert np.allclose(structure.get_ase().positions, candidates[key].get_ase().positions)
+    assert node.inputs.pool.uuid == pool.uuid  # where each selected structure came from
