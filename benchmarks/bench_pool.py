@@ -80,9 +80,14 @@ def fitted_potential(codes: dict) -> tuple:
         'seed': 1,
         'potential': {
             'elements': ['Cu'],
-            'embeddings': {'ALL': {'npot': 'FinnisSinclairShiftedScaled', 'fs_parameters': [1, 1], 'ndensity': 1}},
+            'embeddings': {
+                'ALL': {'npot': 'FinnisSinclairShiftedScaled', 'fs_parameters': [1, 1], 'ndensity': 1}
+            },
             'bonds': {'ALL': {'radbase': 'SBessel', 'radparameters': [5.25], 'rcut': 5.0, 'dcut': 0.01}},
-            'functions': {'number_of_functions_per_element': 20, 'ALL': {'nradmax_by_orders': [6, 3, 2], 'lmax_by_orders': [0, 2, 1]}},
+            'functions': {
+                'number_of_functions_per_element': 20,
+                'ALL': {'nradmax_by_orders': [6, 3, 2], 'lmax_by_orders': [0, 2, 1]},
+            },
         },
         'fit': {'loss': {'kappa': 0.3}, 'optimizer': 'BFGS', 'maxiter': 30},
         'backend': {'evaluator': 'tensorpot', 'batch_size': 100, 'display_step': 50},
@@ -114,7 +119,9 @@ def by_hand(atoms_list: list, potential, active_set, budget: int, folder: pathli
     (folder / 'potential.yaml').write_bytes(potential.get_yaml_content())
     (folder / 'potential.asi').write_bytes(active_set.get_asi_content())
     start = time.perf_counter()
-    write_structures_pickle(folder / 'pool.pckl.gzip', [f'p{i:06d}' for i in range(len(atoms_list))], atoms_list)
+    write_structures_pickle(
+        folder / 'pool.pckl.gzip', [f'p{i:06d}' for i in range(len(atoms_list))], atoms_list
+    )
     written = time.perf_counter()
     with PeakMemory(('pace_select',)) as memory:
         subprocess.run(
@@ -138,7 +145,9 @@ def through_plugin(atoms_list: list, potential, active_set, budget: int, code, a
             inputs = {'pool': StructurePoolData.from_ase(atoms_list).store()}
         else:
             inputs = {
-                'candidates': {f'p{i:06d}': orm.StructureData(ase=a).store() for i, a in enumerate(atoms_list)}
+                'candidates': {
+                    f'p{i:06d}': orm.StructureData(ase=a).store() for i, a in enumerate(atoms_list)
+                }
             }
         made = time.perf_counter()
         results, node = engine.run_get_node(
@@ -163,7 +172,9 @@ def through_plugin(atoms_list: list, potential, active_set, budget: int, code, a
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--sizes', type=int, nargs='+', default=[2000, 20000])
-    parser.add_argument('--nodes-up-to', type=int, default=2000, help='largest pool also run as StructureData nodes')
+    parser.add_argument(
+        '--nodes-up-to', type=int, default=2000, help='largest pool also run as StructureData nodes'
+    )
     parser.add_argument('--budget', type=int, default=20)
     parser.add_argument('--output', default='pool')
     args = parser.parse_args()
@@ -179,9 +190,13 @@ def main() -> None:
     for size in args.sizes:
         atoms_list = random_bulk_structures(size, seed=size, strain=0.05, rattle=(0.02, 0.1))
         print(f'pool of {size} ({sum(len(a) for a in atoms_list)} atoms), load {os.getloadavg()[0]:.1f}')
-        hand = by_hand(atoms_list, potential, active_set, args.budget, pathlib.Path(tempfile.mkdtemp()) / 'hand')
+        hand = by_hand(
+            atoms_list, potential, active_set, args.budget, pathlib.Path(tempfile.mkdtemp()) / 'hand'
+        )
         print(f'  by hand: {hand}')
-        pool = through_plugin(atoms_list, potential, active_set, args.budget, codes['pace_select'], as_pool=True)
+        pool = through_plugin(
+            atoms_list, potential, active_set, args.budget, codes['pace_select'], as_pool=True
+        )
         print(f'  pool node: {pool}')
         row = {
             'size': size,
@@ -192,14 +207,22 @@ def main() -> None:
             'memory_ratio': (pool['peak_jobs_mib'] + pool['peak_own_growth_mib']) / hand['peak_jobs_mib'],
         }
         if size <= args.nodes_up_to:
-            nodes = through_plugin(atoms_list, potential, active_set, args.budget, codes['pace_select'], False)
+            nodes = through_plugin(
+                atoms_list, potential, active_set, args.budget, codes['pace_select'], False
+            )
             print(f'  StructureData nodes: {nodes}')
             row['structure_nodes'] = nodes
-            row['nodes_total_ratio'] = (nodes['input_s'] + nodes['select_s']) / (hand['input_s'] + hand['select_s'])
+            row['nodes_total_ratio'] = (nodes['input_s'] + nodes['select_s']) / (
+                hand['input_s'] + hand['select_s']
+            )
         print(
             f'  ratios to by hand: select step {row["select_ratio"]:.2f}, with the input {row["total_ratio"]:.2f}, '
             f'peak memory {row["memory_ratio"]:.2f}'
-            + (f'; StructureData nodes with the input {row["nodes_total_ratio"]:.2f}' if 'nodes_total_ratio' in row else '')
+            + (
+                f'; StructureData nodes with the input {row["nodes_total_ratio"]:.2f}'
+                if 'nodes_total_ratio' in row
+                else ''
+            )
         )
         rows.append(row)
     path = _common.write_result(args.output, {'settings': vars(args), 'rows': rows})

@@ -63,7 +63,9 @@ class StructurePoolData(orm.Data):
     """Unlabelled candidate structures, one node (see the module docstring)."""
 
     @classmethod
-    def from_ase(cls, atoms_list: Iterable[ase.Atoms], names: Sequence[str] | None = None) -> StructurePoolData:
+    def from_ase(
+        cls, atoms_list: Iterable[ase.Atoms], names: Sequence[str] | None = None
+    ) -> StructurePoolData:
         """A pool of ASE Atoms; ``names`` (default ``p000000``, ``p000001``, ...) must be usable as link labels.
 
         :raises StructurePoolError: for an empty pool, bad or repeated names, a partly periodic or flat cell.
@@ -142,7 +144,9 @@ class StructurePoolData(orm.Data):
             return cached
         content = self.base.repository.get_object_content(ARRAYS_FILE, mode='rb')
         if hashlib.sha256(content).hexdigest() != self.base.attributes.get('arrays_sha256'):
-            raise StructurePoolError(f'{ARRAYS_FILE} of StructurePoolData<{self.pk}> does not match its SHA-256')
+            raise StructurePoolError(
+                f'{ARRAYS_FILE} of StructurePoolData<{self.pk}> does not match its SHA-256'
+            )
         with np.load(io.BytesIO(content), allow_pickle=False) as stored:
             arrays = {key: stored[key] for key in _ARRAYS}
         self._arrays_cache = arrays

@@ -38,6 +38,13 @@ def ensure_profile() -> None:
 
 
 def main() -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description='Active learning of Cu with EMT labels, against random picks.'
+    )
+    parser.add_argument('--seed', type=int, default=7, help='seed of the candidate pool (default 7)')
+    args = parser.parse_args()
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     print(f'AiiDA configuration: {os.environ.get("AIIDA_PATH", "~")}/.aiida, profile `{PROFILE}`')
     ensure_profile()
@@ -59,7 +66,7 @@ def main() -> int:
         emt_label(random_bulk_structures(10, seed=1, strain=0.02, rattle=(0.02, 0.08)))
     )
     test_set = TrainingSetData.from_ase(emt_label(random_bulk_structures(30, seed=1000, strain=0.08)))
-    pool_atoms = random_bulk_structures(60, seed=7, strain=0.10, rattle=(0.02, 0.25))
+    pool_atoms = random_bulk_structures(60, seed=args.seed, strain=0.10, rattle=(0.02, 0.25))
     pool = {f'pool_{i:03d}': orm.StructureData(ase=atoms) for i, atoms in enumerate(pool_atoms)}
     seeds = {'fcc_hot': orm.StructureData(ase=random_bulk_structures(1, seed=3, rattle=(0.0, 0.01))[0])}
 
@@ -88,7 +95,7 @@ def main() -> int:
 
     print('\nFor comparison, the same fits on structures drawn at random from the pool (same budgets):')
     start = time.monotonic()
-    random_rows = random_selection_curve(node, emt_label, seed=0)
+    random_rows = random_selection_curve(node, emt_label, seed=args.seed)
     print(f'random-selection arm finished in {time.monotonic() - start:.0f} s')
     print(f'{"structures":>10s} {"test F RMSE, active learning":>29s} {"random":>8s} {"ratio":>6s}')
     for row, other in zip(rows, random_rows, strict=True):

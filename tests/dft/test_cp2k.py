@@ -155,17 +155,16 @@ def test_cp2k_scf_failures_reported_by_active_learning(aiida_profile, pacemaker_
 @pytest.mark.pacemaker
 def test_active_learning_with_cp2k_labels(aiida_profile, pacemaker_codes, cp2k_labeller_inputs):
     """Two cycles on CP2K labels: the initial structures and the selected ones are labelled by CP2K;
-    a structure CP2K cannot label (a slab) is reported and skipped; every training structure leads
+    a structure CP2K cannot label (a non-periodic dimer: the labeller needs a cell periodic in x, y and z;
+    a slab is refused before the run) is reported and skipped; every training structure leads
     back to its CP2K calculation in the graph."""
     from ase import Atoms
 
     from aiida_pacemaker.workflows.active_learning import PaceActiveLearningWorkChain
 
     initial = {f'init{i}': orm.StructureData(ase=atoms) for i, atoms in enumerate(small_cu_cells(3, seed=21))}
-    slab = Atoms(
-        'Cu2', positions=[[0, 0, 5], [1.28, 1.28, 6.8]], cell=[2.55, 2.55, 12.0], pbc=(True, True, False)
-    )
-    initial['slab'] = orm.StructureData(ase=slab)
+    dimer = Atoms('Cu2', positions=[[5, 5, 5], [5, 5, 7.3]], cell=[12.0, 12.0, 12.0], pbc=False)
+    initial['dimer'] = orm.StructureData(ase=dimer)
     pool_cells = small_cu_cells(4, seed=5, strain=0.08, rattle=0.2)
     pool = {f'p{i}': orm.StructureData(ase=atoms) for i, atoms in enumerate(pool_cells)}
     builder = PaceActiveLearningWorkChain.get_builder_from_protocol(
@@ -194,12 +193,13 @@ def test_active_learning_with_cp2k_labels(aiida_profile, pacemaker_codes, cp2k_l
 
     logs = [log.message for log in orm.Log.collection.get_logs_for(node)]
     assert any(
-        '`slab` failed and is left out' in message and 'periodic in x, y and z' in message for message in logs
+        '`dimer` failed and is left out' in message and 'periodic in x, y and z' in message
+        for message in logs
     )
 
     curve = results['learning_curve'].get_list()
     assert [row['cycle'] for row in curve] == [1, 2]
-    assert curve[0]['num_structures'] == 3  # the slab was skipped
+    assert curve[0]['num_structures'] == 3  # the dimer was skipped
     assert curve[0]['num_labelled'] >= 1
     final = results['training_set']
     assert final.num_structures == 3 + curve[0]['num_labelled']
