@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
+import io
 
 import numpy as np
 import pandas as pd
@@ -27,8 +27,8 @@ def test_round_trip_and_pacemaker_file(aiida_profile):
         assert np.allclose(back.positions, atoms.positions) and np.allclose(back.cell, atoms.cell)
         assert loaded.get_structure(name).get_ase().get_chemical_formula() == atoms.get_chemical_formula()
     # pacemaker's candidate file, written by this plugin at construction (so reading it here is safe)
-    with gzip.open(loaded.base.repository.open(POOL_PICKLE, mode='rb')) as handle:
-        frame = pd.read_pickle(handle)
+    content = loaded.base.repository.get_object_content(POOL_PICKLE, mode='rb')
+    frame = pd.read_pickle(io.BytesIO(content), compression='gzip')
     assert list(frame['name']) == loaded.names
     assert [len(a) for a in frame['ase_atoms']] == [len(a) for a in atoms_list]
     with pytest.raises(KeyError, match='holds no structure `nope`'):
