@@ -45,6 +45,7 @@ if t.TYPE_CHECKING:
 __all__ = (
     'TrainingSetData',
     'TrainingSetError',
+    'atoms_hash',
     'concatenate_arrays',
     'portable_dataframe',
     'structure_hash',
@@ -78,6 +79,11 @@ def structure_hash(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray,
     ):
         digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
+
+
+def atoms_hash(atoms: ase.Atoms) -> str:
+    """:func:`structure_hash` of ASE Atoms (of a StructureData: ``atoms_hash(structure.get_ase())``)."""
+    return structure_hash(atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc)
 
 
 def portable_dataframe(columns: dict[str, t.Any]) -> t.Any:

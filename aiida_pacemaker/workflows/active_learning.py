@@ -21,7 +21,7 @@ from aiida_pacemaker.calculations.monitors import progress_monitors
 from aiida_pacemaker.calculations.select import COVERAGE_STRATEGIES, DEFAULT_STRATEGY, PaceSelectCalculation
 from aiida_pacemaker.data.active_set import ActiveSetData
 from aiida_pacemaker.data.potential import PacePotentialData
-from aiida_pacemaker.data.training_set import TrainingSetData, structure_hash
+from aiida_pacemaker.data.training_set import TrainingSetData, atoms_hash
 from aiida_pacemaker.labellers import LabellerError, is_process_function, load_labeller, validate_labeller
 from aiida_pacemaker.labellers.ase import check_ase_labeller_inputs, label_with_ase
 from aiida_pacemaker.labellers.batch import BatchLabellingError, label_in_bulk, merge_inputs_of
@@ -556,8 +556,7 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         known = set(self.ctx.training_set.structure_hashes()) if self.ctx.training_set is not None else set()
         kept, skipped = {}, []
         for key, structure in structures.items():
-            atoms = structure.get_ase()
-            digest = structure_hash(atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc)
+            digest = atoms_hash(structure.get_ase())
             if digest in known:
                 skipped.append(key)
                 continue

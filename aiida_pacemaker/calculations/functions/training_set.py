@@ -10,8 +10,8 @@ from aiida.engine import calcfunction
 from aiida_pacemaker.data.training_set import (
     TrainingSetData,
     _Builder,
+    atoms_hash,
     concatenate_arrays,
-    structure_hash,
     subset_arrays,
 )
 
@@ -37,7 +37,7 @@ def extend_training_set(**kwargs: t.Any) -> dict[str, orm.Data]:
     for key in keys:
         structure = kwargs[f'structure_{key}']
         atoms = structure.get_ase()
-        digest = structure_hash(atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc)
+        digest = atoms_hash(atoms)
         if digest in seen:
             duplicates.append(key)
             continue
