@@ -257,9 +257,10 @@ class PaceSelectCalculation(PaceBaseCalculation):
             'pool' in self.inputs
         ):  # pacemaker's candidate file, written when the pool was made: copied as it is
             calcinfo.local_copy_list.append((self.inputs.pool.uuid, POOL_PICKLE, self.ALL_CANDIDATES))
+        mode = 'full' if self.inputs.active_set.base.attributes.get('mode', 'linear') == 'full' else 'linear'
         calcinfo.prepend_text = (
             f'{python} {self.SCRIPT} filter {POTENTIAL_YAML} {ACTIVE_SET_ASI} {self.ALL_CANDIDATES} {self.CANDIDATES} '
-            f'{gamma_min!r} {gamma_max!r} {floor!r} > gamma.out 2>&1'
+            f'{gamma_min!r} {gamma_max!r} {floor!r} {mode} > gamma.out 2>&1'
         )
         calcinfo.append_text = '\n'.join(
             [

@@ -1,11 +1,13 @@
 """Extrapolation grades of candidates, before and after pace_select.
 
 Usage:
-  python gamma_report.py filter POTENTIAL.yaml ACTIVE_SET.asi ALL.pckl.gzip OUT.pckl.gzip GAMMA_MIN GAMMA_MAX [FLOOR]
+  python gamma_report.py filter POTENTIAL.yaml ACTIVE_SET.asi ALL.pckl.gzip OUT.pckl.gzip GAMMA_MIN GAMMA_MAX [FLOOR [MODE]]
       writes gamma.json ({name: max gamma over atoms}) for every candidate and OUT with the
       candidates whose max gamma lies in [GAMMA_MIN, GAMMA_MAX) (GAMMA_MAX `inf` for no bound)
       and, with FLOOR > 0 (Å), no two atoms closer than FLOOR (the others are listed in
-      too_close.json); when none is left, also writes the marker file `nothing_to_select`.
+      too_close.json); when none is left, also writes the marker file `nothing_to_select`. MODE
+      `linear` or `full` (the active set's): the grades of all candidates from their B-projections at
+      once; without it, one calculator evaluation per candidate.
   python gamma_report.py selected SELECTED.pkl.gz
       writes selected.json: the names pace_select chose, in its order ([] if none).
   python gamma_report.py choose SETTINGS.json
@@ -33,18 +35,49 @@ def shortest_distance(atoms, cutoff):
     return float(distances.min()) if len(distances) else cutoff
 
 
-def filter_candidates(potential, asi, source, target, gamma_min, gamma_max, floor=0.0):
+def grades_by_calculator(potential, asi, atoms_list):
+    """The largest extrapolation grade of each structure, one PyACECalculator evaluation at a time."""
     from pyace import PyACECalculator
 
-    frame = pd.read_pickle(source, compression='gzip')  # written into this job by aiida-pacemaker
     calculator = PyACECalculator(potential)
     calculator.set_active_set(asi)
-    gamma = {}
-    for name, atoms in zip(frame['name'], frame['ase_atoms'], strict=True):
+    grades = []
+    for atoms in atoms_list:
         atoms = atoms.copy()
         atoms.calc = calculator
         atoms.get_potential_energy()
-        gamma[str(name)] = float(np.max(calculator.results['gamma']))
+        grades.append(float(np.max(calculator.results['gamma'])))
+    return grades
+
+
+def grades_by_projections(potential, asi, atoms_list, full):
+    """The same grades from the B-projections of all structures at once (what pace_select computes):
+    gamma of an atom = max |B . A_active^-1| over the functions of its species; of a structure, the max over
+    its atoms. ``full``: the active set is the non-linear one (projections on every coefficient)."""
+    from pyace import BBasisConfiguration
+    from pyace.activelearning import (
+        compute_B_projections,
+        compute_extrapolation_grade,
+        load_active_inverse_set,
+    )
+
+    projections, owners = compute_B_projections(
+        BBasisConfiguration(potential), list(atoms_list), is_full=full, return_structure_ind_dict=True
+    )
+    per_atom = compute_extrapolation_grade(projections, load_active_inverse_set(asi))
+    grades = np.zeros(len(atoms_list))
+    for species, values in per_atom.items():
+        np.maximum.at(grades, owners[species], values)
+    return [float(value) for value in grades]
+
+
+def filter_candidates(potential, asi, source, target, gamma_min, gamma_max, floor=0.0, mode=None):
+    frame = pd.read_pickle(source, compression='gzip')  # written into this job by aiida-pacemaker
+    if mode in ('linear', 'full'):
+        grades = grades_by_projections(potential, asi, frame['ase_atoms'], full=mode == 'full')
+    else:  # jobs that name no active-set mode
+        grades = grades_by_calculator(potential, asi, frame['ase_atoms'])
+    gamma = {str(name): grade for name, grade in zip(frame['name'], grades, strict=True)}
     with open('gamma.json', 'w') as handle:
         json.dump(gamma, handle)
     keep = [gamma_min <= gamma[str(name)] < gamma_max for name in frame['name']]
@@ -130,7 +163,8 @@ def main(argv):
     if argv[1] == 'filter':
         potential, asi, source, target, gamma_min, gamma_max = argv[2:8]
         floor = float(argv[8]) if len(argv) > 8 else 0.0
-        filter_candidates(potential, asi, source, target, float(gamma_min), float(gamma_max), floor)
+        mode = argv[9] if len(argv) > 9 else None
+        filter_candidates(potential, asi, source, target, float(gamma_min), float(gamma_max), floor, mode)
     elif argv[1] == 'selected':
         report_selected(argv[2])
     elif argv[1] == 'choose':

@@ -187,6 +187,7 @@ def test_select_command_line(aiida_profile, aiida_localhost, generate_calc_job):
         in calcinfo.prepend_text
     )
     assert '1.5 inf' in calcinfo.prepend_text
+    assert ' linear > gamma.out' in calcinfo.prepend_text  # the grades from the projections, all at once
     assert (potential.uuid, 'potential.yaml', 'potential.yaml') in calcinfo.local_copy_list
     assert {'gamma_report.py', 'candidates_all.pckl.gzip'} <= set(folder.get_content_list())
 

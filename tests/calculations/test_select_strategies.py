@@ -123,3 +123,24 @@ def test_a_pool_node_selects_as_the_candidates_do(fitted, fitted_active_set, can
         assert structure.get_ase().get_chemical_formula() == candidates[key].get_ase().get_chemical_formula()
         assert np.allclose(structure.get_ase().positions, candidates[key].get_ase().positions)
     assert node.inputs.pool.uuid == pool.uuid  # where each selected structure came from
+
+
+@pytest.mark.pacemaker
+def test_grades_from_projections_match_the_calculator(fitted, fitted_active_set, candidates, tmp_path):
+    """The job grades all candidates from their B-projections at once; the grades are the calculator's."""
+    import types
+
+    from aiida_pacemaker.scripts import script_text
+
+    gamma_report = types.ModuleType('gamma_report')
+    exec(compile(script_text('gamma_report.py'), 'gamma_report.py', 'exec'), gamma_report.__dict__)
+    (tmp_path / 'potential.yaml').write_bytes(fitted['potential'].get_yaml_content())
+    (tmp_path / 'potential.asi').write_bytes(fitted_active_set.get_asi_content())
+    atoms_list = [structure.get_ase() for structure in candidates.values()]
+    potential, asi = str(tmp_path / 'potential.yaml'), str(tmp_path / 'potential.asi')
+    by_calculator = gamma_report.grades_by_calculator(potential, asi, atoms_list)
+    by_projections = gamma_report.grades_by_projections(
+        potential, asi, atoms_list, full=fitted_active_set.base.attributes.get('mode') == 'full'
+    )
+    assert by_projections == pytest.approx(by_calculator, rel=1e-6)
+    assert max(by_calculator) > 1.0  # the outliers extrapolate: the comparison covers large grades too
