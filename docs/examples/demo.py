@@ -17,7 +17,7 @@ import sys
 import time
 
 PROFILE = 'pacemaker-demo'
-OUTPUT = pathlib.Path(__file__).resolve().parent.parent / 'demo_output'
+OUTPUT = pathlib.Path(__file__).resolve().parents[2] / 'demo_output'  # the repository's top
 
 
 def ensure_profile() -> None:
