@@ -1,7 +1,8 @@
 """Run every benchmark, one after the other (`make bench`); each prints its ratios and writes results/<name>.json.
 
 ``--quick``: small and few runs (a few minutes, a smoke test; results in results/quick/);
-without it: the settings of RESULTS.md (about 90 minutes on 2 cores).
+without it: the settings of RESULTS.md (many hours on 2 cores: the data-efficiency runs take 30-40
+minutes a seed and system).
 """
 
 from __future__ import annotations
@@ -20,27 +21,24 @@ FULL = [
     ('bench_accumulation.py', ['--structures', '200', '--repeats', '3']),
     ('bench_orchestration.py', ['--repeats', '3']),
     ('bench_orchestration.py', ['--repeats', '3', '--busy', '2', '--output', 'orchestration_busy2']),
-    (
-        'bench_active_learning.py',
-        ['--seeds', '0', '1', '2', '3', '--from-scratch', '--output', 'active_learning_fill'],
-    ),
-    (
-        'bench_active_learning.py',
-        [
-            *('--seeds', '0', '1', '2', '3', '--fill-by', 'random'),
-            *('--random-from', 'active_learning_fill', '--output', 'active_learning_fill_random'),
-        ],
-    ),
-    ('bench_active_learning.py', ['--seeds', '0', '1', '--from-scratch', '--no-fill']),
-    (
-        'bench_active_learning.py',
-        ['--seeds', '0', '1', '--no-fill', '--gamma-max', '100', '--output', 'active_learning_gamma_max_100'],
+    ('bench_pool.py', ['--sizes', '2000', '20000', '--nodes-up-to', '2000']),
+    *(
+        (
+            'bench_active_learning.py',
+            [
+                *('--seeds', '0', '1', '2', '3', '4', '5', '--systems', system),
+                *('--maxiter', '1000', '--converge', '2e-3', '--patience', '20', '--refit-tolerance', '0.25'),
+                *('--strategy', 'hybrid', '--min-distance-factor', '0.8', '--output', f'al_hybrid_{system}'),
+            ],
+        )
+        for system in ('cu', 'alloy')
     ),
 ]
 QUICK = [
     ('bench_dataset.py', ['--sizes', '200', '1000', '--repeats', '1']),
     ('bench_accumulation.py', ['--structures', '50', '--repeats', '1']),
     ('bench_orchestration.py', ['--repeats', '1', '--structures', '10']),
+    ('bench_pool.py', ['--sizes', '200', '--nodes-up-to', '200']),
     (
         'bench_active_learning.py',
         ['--pool', '60', '--test', '20', '--cycles', '2', '--maxiter', '20', '--functions', '12'],
