@@ -6,13 +6,14 @@ import json
 import math
 import typing as t
 
+import numpy as np
 from aiida import orm
 from aiida.common import CalcInfo
 
 from aiida_pacemaker.baselines import min_interatomic_distance
 from aiida_pacemaker.data.active_set import ActiveSetData
 from aiida_pacemaker.data.potential import PacePotentialData
-from aiida_pacemaker.data.structure_pool import POOL_PICKLE, StructurePoolData
+from aiida_pacemaker.data.structure_pool import ARRAYS_FILE, StructurePoolData, structure_arrays
 from aiida_pacemaker.data.training_set import TrainingSetData, write_structures_pickle
 from aiida_pacemaker.filenames import ACTIVE_SET_ASI, POTENTIAL_YAML
 from aiida_pacemaker.scripts import script_text
@@ -89,7 +90,7 @@ class PaceSelectCalculation(PaceBaseCalculation):
     ``maxdist``, ``random``, ``fill``).
     """
 
-    ALL_CANDIDATES = 'candidates_all.pckl.gzip'
+    ALL_CANDIDATES = 'candidates_all.npz'  # arrays, read with allow_pickle=False; the job writes the pickle
     CANDIDATES = 'candidates.pckl.gzip'
     SELECTED = 'selected.pkl.gz'
     SCRIPT = 'gamma_report.py'
@@ -200,8 +201,9 @@ class PaceSelectCalculation(PaceBaseCalculation):
         python = sibling_command(self.inputs.code, 'python')
         if 'pool' not in self.inputs:
             keys = sorted(self.inputs.candidates)
+            arrays = structure_arrays([self.inputs.candidates[k].get_ase() for k in keys], keys)
             with folder.open(self.ALL_CANDIDATES, 'wb') as handle:
-                write_structures_pickle(handle, keys, [self.inputs.candidates[k].get_ase() for k in keys])
+                np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]
         for name in (self.SCRIPT, self.SELECTION_MODULE):
             with folder.open(name, 'w', encoding='utf8') as handle:
                 handle.write(script_text(name))
@@ -253,10 +255,8 @@ class PaceSelectCalculation(PaceBaseCalculation):
             (self.inputs.potential.uuid, POTENTIAL_YAML, POTENTIAL_YAML),
             (self.inputs.active_set.uuid, ACTIVE_SET_ASI, ACTIVE_SET_ASI),
         ]
-        if (
-            'pool' in self.inputs
-        ):  # pacemaker's candidate file, written when the pool was made: copied as it is
-            calcinfo.local_copy_list.append((self.inputs.pool.uuid, POOL_PICKLE, self.ALL_CANDIDATES))
+        if 'pool' in self.inputs:  # the pool's arrays, copied as they are
+            calcinfo.local_copy_list.append((self.inputs.pool.uuid, ARRAYS_FILE, self.ALL_CANDIDATES))
         mode = 'full' if self.inputs.active_set.base.attributes.get('mode', 'linear') == 'full' else 'linear'
         calcinfo.prepend_text = (
             f'{python} {self.SCRIPT} filter {POTENTIAL_YAML} {ACTIVE_SET_ASI} {self.ALL_CANDIDATES} {self.CANDIDATES} '

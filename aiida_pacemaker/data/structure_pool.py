@@ -5,14 +5,10 @@ nodes they cost one node, one link and tens of milliseconds each before any sele
 pool node they cost one file. Only the structures a selection chooses become ``StructureData`` nodes,
 made by the selection's calculation (whose input is the pool), so each still leads back to its pool.
 
-The node holds two files, both written here, at construction:
-
-* ``pool.npz``: ``natoms`` (structures), ``numbers`` (atoms), ``positions`` (atoms x 3, Å), ``cells``
-  (structures x 3 x 3, Å), ``pbc`` (structures x 3) and ``names`` (structures), read with
-  ``allow_pickle=False``;
-* ``pool.pckl.gzip``: the same structures as pacemaker's candidate file (a gzipped DataFrame with the
-  columns ``name`` and ``ase_atoms``), which a selection job copies as it is: nothing to convert when
-  the job is submitted.
+The node holds one file, ``pool.npz``: ``natoms`` (structures), ``numbers`` (atoms), ``positions``
+(atoms x 3, Å), ``cells`` (structures x 3 x 3, Å), ``pbc`` (structures x 3) and ``names`` (structures),
+read with ``allow_pickle=False`` here and in the selection job, which writes pacemaker's candidate
+pickle itself from it: no pickle is ever taken from a node (a node may come from someone else's archive).
 """
 
 from __future__ import annotations
@@ -29,11 +25,9 @@ from aiida import orm
 if t.TYPE_CHECKING:
     import ase
 
-__all__ = ('POOL_PICKLE', 'StructurePoolData', 'StructurePoolError')
+__all__ = ('ARRAYS_FILE', 'StructurePoolData', 'StructurePoolError', 'structure_arrays')
 
 ARRAYS_FILE = 'pool.npz'
-#: the pool as pacemaker's candidate file
-POOL_PICKLE = 'pool.pckl.gzip'
 _NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
 _ARRAYS = ('natoms', 'numbers', 'positions', 'cells', 'pbc', 'names')
 
@@ -59,6 +53,39 @@ def _checked_names(names: Sequence[str], count: int) -> list[str]:
     return names
 
 
+def structure_arrays(
+    atoms_list: Sequence[ase.Atoms], names: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
+    """The arrays of ``pool.npz`` for ``atoms_list`` (see the module docstring), checked.
+
+    :raises StructurePoolError: for no structure, bad or repeated names, a partly periodic or flat cell.
+    """
+    if not atoms_list:
+        raise StructurePoolError('the pool is empty: give at least one structure')
+    names = _checked_names(
+        names if names is not None else [f'p{i:06d}' for i in range(len(atoms_list))], len(atoms_list)
+    )
+    for name, atoms in zip(names, atoms_list, strict=True):
+        if atoms.pbc.any() and not atoms.pbc.all():
+            raise StructurePoolError(
+                f'`{name}` is periodic in only some directions (pbc={atoms.pbc.tolist()}): pacemaker '
+                'supports fully periodic or non-periodic cells (add vacuum and set pbc in all three)'
+            )
+        if atoms.pbc.all() and abs(atoms.cell.volume) < 1e-6:
+            raise StructurePoolError(f'`{name}` is periodic but its cell has zero volume')
+    arrays = {
+        'natoms': np.array([len(atoms) for atoms in atoms_list], dtype=np.int64),
+        'numbers': np.concatenate([atoms.numbers for atoms in atoms_list]).astype(np.int32),
+        'positions': np.concatenate([atoms.positions for atoms in atoms_list]).astype(np.float64),
+        'cells': np.stack([atoms.cell.array for atoms in atoms_list]).astype(np.float64),
+        'pbc': np.stack([atoms.pbc for atoms in atoms_list]).astype(bool),
+        'names': np.array(names, dtype=np.str_),
+    }
+    if not np.all(np.isfinite(arrays['positions'])):
+        raise StructurePoolError('the pool holds non-finite positions')
+    return arrays
+
+
 class StructurePoolData(orm.Data):
     """Unlabelled candidate structures, one node (see the module docstring)."""
 
@@ -70,44 +97,16 @@ class StructurePoolData(orm.Data):
 
         :raises StructurePoolError: for an empty pool, bad or repeated names, a partly periodic or flat cell.
         """
-        from aiida_pacemaker.data.training_set import write_structures_pickle
-
-        atoms_list = list(atoms_list)
-        if not atoms_list:
-            raise StructurePoolError('the pool is empty: give at least one structure')
-        names = _checked_names(
-            names if names is not None else [f'p{i:06d}' for i in range(len(atoms_list))], len(atoms_list)
-        )
-        for name, atoms in zip(names, atoms_list, strict=True):
-            if atoms.pbc.any() and not atoms.pbc.all():
-                raise StructurePoolError(
-                    f'`{name}` is periodic in only some directions (pbc={atoms.pbc.tolist()}): pacemaker '
-                    'supports fully periodic or non-periodic cells (add vacuum and set pbc in all three)'
-                )
-            if atoms.pbc.all() and abs(atoms.cell.volume) < 1e-6:
-                raise StructurePoolError(f'`{name}` is periodic but its cell has zero volume')
-        arrays = {
-            'natoms': np.array([len(atoms) for atoms in atoms_list], dtype=np.int64),
-            'numbers': np.concatenate([atoms.numbers for atoms in atoms_list]).astype(np.int32),
-            'positions': np.concatenate([atoms.positions for atoms in atoms_list]).astype(np.float64),
-            'cells': np.stack([atoms.cell.array for atoms in atoms_list]).astype(np.float64),
-            'pbc': np.stack([atoms.pbc for atoms in atoms_list]).astype(bool),
-            'names': np.array(names, dtype=np.str_),
-        }
-        if not np.all(np.isfinite(arrays['positions'])):
-            raise StructurePoolError('the pool holds non-finite positions')
+        arrays = structure_arrays(list(atoms_list), names)
         node = cls()
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
         node.base.repository.put_object_from_bytes(buffer.getvalue(), ARRAYS_FILE)
-        pickled = io.BytesIO()
-        write_structures_pickle(pickled, names, [atoms.copy() for atoms in atoms_list])
-        node.base.repository.put_object_from_bytes(pickled.getvalue(), POOL_PICKLE)
         from ase.data import chemical_symbols
 
         node.base.attributes.set_many(
             {
-                'num_structures': len(atoms_list),
+                'num_structures': int(arrays['natoms'].size),
                 'num_atoms': int(arrays['natoms'].sum()),
                 'elements': sorted({chemical_symbols[z] for z in np.unique(arrays['numbers'])}),
                 'arrays_sha256': hashlib.sha256(buffer.getvalue()).hexdigest(),

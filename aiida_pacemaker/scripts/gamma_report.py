@@ -1,7 +1,7 @@
 """Extrapolation grades of candidates, before and after pace_select.
 
 Usage:
-  python gamma_report.py filter POTENTIAL.yaml ACTIVE_SET.asi ALL.pckl.gzip OUT.pckl.gzip GAMMA_MIN GAMMA_MAX [FLOOR [MODE]]
+  python gamma_report.py filter POTENTIAL.yaml ACTIVE_SET.asi ALL.npz OUT.pckl.gzip GAMMA_MIN GAMMA_MAX [FLOOR [MODE]]
       writes gamma.json ({name: max gamma over atoms}) for every candidate and OUT with the
       candidates whose max gamma lies in [GAMMA_MIN, GAMMA_MAX) (GAMMA_MAX `inf` for no bound)
       and, with FLOOR > 0 (Å), no two atoms closer than FLOOR (the others are listed in
@@ -15,8 +15,9 @@ Usage:
       tail_fraction, seed, the potential, the in-window candidates, the training structures and
       pace_select's choice) and writes choice.json: [[name, reason], ...] in the order chosen.
 
-Every pickle read here was written in this job's folder by this job: the candidates and the
-training structures by aiida-pacemaker, the selection by pace_select. Nothing is read from elsewhere.
+The candidates arrive as arrays (``.npz``, read with ``allow_pickle=False``); every pickle read here
+was written in this job's folder: the in-window candidates by this script's ``filter``, the training
+structures by aiida-pacemaker from its own arrays, the selection by pace_select.
 """
 
 import json
@@ -71,8 +72,28 @@ def grades_by_projections(potential, asi, atoms_list, full):
     return [float(value) for value in grades]
 
 
+def read_candidates(source):
+    """Names and ASE Atoms of the candidates' arrays (``.npz``, read without pickle)."""
+    from ase import Atoms
+
+    with np.load(source, allow_pickle=False) as stored:
+        arrays = {key: stored[key] for key in ('natoms', 'numbers', 'positions', 'cells', 'pbc', 'names')}
+    stops = np.cumsum(arrays['natoms'])
+    starts = stops - arrays['natoms']
+    atoms_list = [
+        Atoms(
+            numbers=arrays['numbers'][start:stop],
+            positions=arrays['positions'][start:stop],
+            cell=arrays['cells'][index],
+            pbc=arrays['pbc'][index],
+        )
+        for index, (start, stop) in enumerate(zip(starts, stops, strict=True))
+    ]
+    return pd.DataFrame({'name': [str(name) for name in arrays['names']], 'ase_atoms': atoms_list})
+
+
 def filter_candidates(potential, asi, source, target, gamma_min, gamma_max, floor=0.0, mode=None):
-    frame = pd.read_pickle(source, compression='gzip')  # written into this job by aiida-pacemaker
+    frame = read_candidates(source)  # the arrays aiida-pacemaker wrote: never a pickle from a node
     if mode in ('linear', 'full'):
         grades = grades_by_projections(potential, asi, frame['ase_atoms'], full=mode == 'full')
     else:  # jobs that name no active-set mode

@@ -182,14 +182,11 @@ def test_select_command_line(aiida_profile, aiida_localhost, generate_calc_job):
         'candidates.pckl.gzip', '-p', 'potential.yaml', '-a', 'potential.asi', '-o', 'selected.pkl.gz',
         '-m', '3', '-mem', '2GB',
     ]  # fmt: skip
-    assert (
-        'gamma_report.py filter potential.yaml potential.asi candidates_all.pckl.gzip'
-        in calcinfo.prepend_text
-    )
+    assert 'gamma_report.py filter potential.yaml potential.asi candidates_all.npz' in calcinfo.prepend_text
     assert '1.5 inf' in calcinfo.prepend_text
     assert ' linear > gamma.out' in calcinfo.prepend_text  # the grades from the projections, all at once
     assert (potential.uuid, 'potential.yaml', 'potential.yaml') in calcinfo.local_copy_list
-    assert {'gamma_report.py', 'candidates_all.pckl.gzip'} <= set(folder.get_content_list())
+    assert {'gamma_report.py', 'candidates_all.npz'} <= set(folder.get_content_list())
 
 
 def test_activeset_command_line(aiida_profile, aiida_localhost, generate_calc_job, training_set):

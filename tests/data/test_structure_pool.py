@@ -5,12 +5,11 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import pandas as pd
 import pytest
 from aiida import orm
 from ase.build import fcc100
 
-from aiida_pacemaker.data.structure_pool import POOL_PICKLE, StructurePoolData, StructurePoolError
+from aiida_pacemaker.data.structure_pool import ARRAYS_FILE, StructurePoolData, StructurePoolError
 from aiida_pacemaker.tools.examples import random_alloy_structures, random_bulk_structures
 
 
@@ -26,11 +25,12 @@ def test_round_trip_and_pacemaker_file(aiida_profile):
         assert back.get_chemical_symbols() == atoms.get_chemical_symbols()
         assert np.allclose(back.positions, atoms.positions) and np.allclose(back.cell, atoms.cell)
         assert loaded.get_structure(name).get_ase().get_chemical_formula() == atoms.get_chemical_formula()
-    # pacemaker's candidate file, written by this plugin at construction (so reading it here is safe)
-    content = loaded.base.repository.get_object_content(POOL_PICKLE, mode='rb')
-    frame = pd.read_pickle(io.BytesIO(content), compression='gzip')
-    assert list(frame['name']) == loaded.names
-    assert [len(a) for a in frame['ase_atoms']] == [len(a) for a in atoms_list]
+    # one file, arrays only: no pickle is kept in the node (the selection job writes its own)
+    assert loaded.base.repository.list_object_names() == [ARRAYS_FILE]
+    with np.load(
+        io.BytesIO(loaded.base.repository.get_object_content(ARRAYS_FILE, mode='rb')), allow_pickle=False
+    ):
+        pass
     with pytest.raises(KeyError, match='holds no structure `nope`'):
         loaded.get_atoms('nope')
 
@@ -57,3 +57,22 @@ def test_bad_pools_are_refused(aiida_profile, atoms, names, match):
     with pytest.raises(StructurePoolError, match=match):
         StructurePoolData.from_ase(atoms, names)
     assert orm.QueryBuilder().append(orm.Node).count() == before
+
+
+def test_the_job_reads_the_arrays_without_pickle(aiida_profile, tmp_path):
+    """The selection job's reader builds the candidates from the arrays file alone."""
+    import types
+
+    from aiida_pacemaker.scripts import script_text
+
+    gamma_report = types.ModuleType('gamma_report')
+    exec(compile(script_text('gamma_report.py'), 'gamma_report.py', 'exec'), gamma_report.__dict__)
+    atoms_list = random_alloy_structures(4, seed=3)
+    pool = StructurePoolData.from_ase(atoms_list, names=['a', 'b', 'c', 'd'])
+    path = tmp_path / ARRAYS_FILE
+    path.write_bytes(pool.base.repository.get_object_content(ARRAYS_FILE, mode='rb'))
+    frame = gamma_report.read_candidates(str(path))
+    assert list(frame['name']) == ['a', 'b', 'c', 'd']
+    for back, atoms in zip(frame['ase_atoms'], atoms_list, strict=True):
+        assert back.get_chemical_symbols() == atoms.get_chemical_symbols()
+        assert np.allclose(back.positions, atoms.positions) and np.allclose(back.cell, atoms.cell)
