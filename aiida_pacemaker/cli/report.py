@@ -17,7 +17,7 @@ from aiida_pacemaker.data.potential import PacePotentialData
 from aiida_pacemaker.tools import provenance
 
 from .params import ACTIVE_LEARNING, ANY_NODE, require, require_active_learning
-from .utils import echo_table, format_number, load_node_of, one_line_errors
+from .utils import FIGURES_DIRECTORY, echo_table, format_number, load_node_of, one_line_errors
 
 __all__ = ('LEARNING_CURVE_HEADERS', 'cmd_plot', 'cmd_report', 'echo_learning_curve', 'learning_curve_rows')
 
@@ -106,13 +106,8 @@ def load_active_learning(identifier: str) -> orm.WorkflowNode:
 
 
 def final_potential(workchain: orm.WorkflowNode) -> PacePotentialData | None:
-    """The ``potential`` output, or the potential of the last finished cycle of a running workchain."""
-    if 'potential' in workchain.outputs:
-        return workchain.outputs.potential
-    per_cycle = dict(workchain.outputs.potentials) if 'potentials' in workchain.outputs else {}
-    if not per_cycle:
-        return None
-    return per_cycle[max(per_cycle, key=lambda key: int(key.split('_')[-1]))]
+    """The potential of the last finished cycle (the ``potential`` output of a finished run)."""
+    return provenance.campaign_state(workchain).potential
 
 
 @click.command('report')
@@ -194,14 +189,7 @@ def run_summary(workchain: orm.WorkflowNode) -> dict:
 
 @click.command('plot')
 @click.argument('node', metavar='PK', type=ANY_NODE)
-@click.option(
-    '-o',
-    '--output',
-    type=click.Path(file_okay=False, path_type=pathlib.Path),
-    default=pathlib.Path('.'),
-    show_default=True,
-    help='Directory for the PNG files.',
-)
+@FIGURES_DIRECTORY
 @decorators.with_dbenv()
 @one_line_errors
 def cmd_plot(node: orm.Node, output: pathlib.Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import pathlib
 import typing as t
 
 import click
@@ -12,6 +13,17 @@ from aiida.cmdline.utils import echo
 __all__ = ('echo_pairs', 'echo_table', 'format_number', 'load_node_of', 'one_line_errors')
 
 NodeType = t.TypeVar('NodeType', bound=orm.Node)
+
+
+#: ``-o/--output DIRECTORY`` of the commands that write figures
+FIGURES_DIRECTORY = click.option(
+    '-o',
+    '--output',
+    type=click.Path(file_okay=False, path_type=pathlib.Path),
+    default=pathlib.Path('.'),
+    show_default=True,
+    help='Directory for the PNG figures.',
+)
 
 
 def _one_line(message: t.Any) -> str:

@@ -15,7 +15,7 @@ from aiida_pacemaker.data.potential import PacePotentialData
 from aiida_pacemaker.tools.property_settings import PROPERTIES
 
 from .launch import run_in_foreground
-from .utils import echo_table, load_node_of, one_line_errors
+from .utils import FIGURES_DIRECTORY, echo_table, load_node_of, one_line_errors
 
 __all__ = ('TABLE_HEADERS', 'cmd_validate', 'table_rows', 'validation_parameters')
 
@@ -189,14 +189,7 @@ def _potential_and_active_set(identifier: str) -> tuple[PacePotentialData, Activ
     default=None,
     help='PK of the ActiveSetData of the potential: MD then records the extrapolation grade.',
 )
-@click.option(
-    '-o',
-    '--output',
-    type=click.Path(file_okay=False, path_type=pathlib.Path),
-    default=pathlib.Path('.'),
-    show_default=True,
-    help='Directory for the PNG figures.',
-)
+@FIGURES_DIRECTORY
 @decorators.with_dbenv()
 @one_line_errors
 def cmd_validate(

@@ -18,6 +18,7 @@ from aiida.common.links import LinkType
 
 from aiida_pacemaker.data.potential import PacePotentialData
 from aiida_pacemaker.data.training_set import TrainingSetData
+from aiida_pacemaker.tools.provenance import labels_made_by
 
 __all__ = ('LabelRecall', 'rebuild_without', 'recall_labels')
 
@@ -58,19 +59,10 @@ def _labelled_structures(process: orm.ProcessNode) -> list[orm.StructureData]:
     ]
 
 
-def _is_labeller(process: orm.ProcessNode) -> bool:
-    """Whether ``process`` labels structures by this plugin's convention: it outputs ``total_energy`` (one
-    structure) or ``total_energy__K`` (a batch)."""
-    links = process.base.links.get_outgoing(link_type=(LinkType.CREATE, LinkType.RETURN)).all()
-    return any(
-        link.link_label == 'total_energy' or link.link_label.startswith('total_energy__') for link in links
-    )
-
-
 def _labelling_processes(source: orm.Node) -> list[orm.ProcessNode]:
     """The labellers that worked with ``source``: itself (a process) or the processes that took it as an
     input (a code, a parameter node, a pseudopotential), each with the processes that called it; of these,
-    the labellers (:func:`_is_labeller`), whose structures the training sets name."""
+    the processes that made labels (:func:`~aiida_pacemaker.tools.provenance.labels_made_by`), whose structures the training sets name."""
     if isinstance(source, orm.ProcessNode):
         found = [source]
     else:
@@ -80,7 +72,7 @@ def _labelling_processes(source: orm.Node) -> list[orm.ProcessNode]:
     for process in found:
         current: orm.ProcessNode | None = process
         while current is not None:
-            if current.uuid not in labellers and _is_labeller(current):
+            if current.uuid not in labellers and labels_made_by(current):
                 labellers[current.uuid] = current
             current = current.caller
     return sorted(labellers.values(), key=lambda node: node.ctime)

@@ -31,6 +31,7 @@ __all__ = (
     'active_set_of',
     'campaign_state',
     'labelling_cost',
+    'labels_made_by',
     'learning_curve',
     'potentials_trained_with',
     'process_wall_seconds',
@@ -360,6 +361,17 @@ def process_wall_seconds(process: orm.ProcessNode) -> float:
     return max((process.mtime - process.ctime).total_seconds(), 0.0)
 
 
+def labels_made_by(process: orm.ProcessNode) -> int:
+    """How many structures ``process`` labelled, by the labeller convention: its ``total_energy`` output
+    (one structure) or its ``total_energy__K`` outputs (a batch). 0: not a labeller, or it failed."""
+    outputs = process.base.links.get_outgoing(link_type=(LinkType.CREATE, LinkType.RETURN)).all()
+    return sum(
+        1
+        for out in outputs
+        if out.link_label == 'total_energy' or out.link_label.startswith('total_energy__')
+    )
+
+
 def labelling_cost(workchain: orm.WorkflowNode) -> list[dict[str, t.Any]]:
     """What the labels of an active-learning run cost, per labelling step, in order: ``step``
     (``'initial'`` or the cycle whose selection was labelled), ``processes`` (labelling processes, failed
@@ -380,12 +392,7 @@ def labelling_cost(workchain: orm.WorkflowNode) -> list[dict[str, t.Any]]:
         else:
             continue
         process = t.cast(orm.ProcessNode, link.node)
-        outputs = process.base.links.get_outgoing(link_type=(LinkType.CREATE, LinkType.RETURN)).all()
-        labels = sum(
-            1
-            for out in outputs
-            if out.link_label == 'total_energy' or out.link_label.startswith('total_energy__')
-        )
+        labels = labels_made_by(process)
         row = steps.setdefault(step, {'step': step, 'processes': 0, 'labels': 0, 'wall_seconds': 0.0})
         row['processes'] += 1
         row['labels'] += labels

@@ -501,12 +501,12 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
                 self.ctx.label_errors = dict(batch.failed)
                 self.ctx.label_batch = batch.node
             return futures
+        labeller = self._labeller()
         for key, structure in structures.items():
             inputs: dict[str, t.Any] = {**fixed, 'structure': structure}
             if options is not None:
                 inputs['metadata'] = {'options': options.get_dict()}
             inputs.setdefault('metadata', {})['call_link_label'] = f'label_{key}'
-            labeller = self._labeller()
             if is_process_function(labeller):
                 try:
                     _, node = labeller.run_get_node(**inputs)
