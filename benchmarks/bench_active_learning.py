@@ -82,6 +82,12 @@ def al_overrides(args: argparse.Namespace) -> dict:
             'min_relative_train_loss_per_iter': args.converge,
             'early_stopping_patience': args.patience,
         }
+    if args.weighting == 'energy':  # pacemaker's EnergyBasedWeightingPolicy, in both arms (same parameters)
+        fitting['weighting'] = {
+            'type': 'EnergyBasedWeightingPolicy',
+            'DE': args.weighting_de,
+            'DF': args.weighting_df,
+        }
     return {
         'trainer': {
             'ace_basis_config': {'number_of_functions_per_element': args.functions},
@@ -418,6 +424,18 @@ def main() -> None:
         type=float,
         default=1e9,
         help='refit a stalled fine-tuned fit from scratch (both arms; the protocols use 0.25); default: never',
+    )
+    parser.add_argument(
+        '--weighting',
+        choices=('uniform', 'energy'),
+        default='uniform',
+        help="fit weights (both arms): pacemaker's uniform default or its EnergyBasedWeightingPolicy",
+    )
+    parser.add_argument(
+        '--weighting-de', type=float, default=1.0, help='EnergyBasedWeightingPolicy DE (eV/atom; its default)'
+    )
+    parser.add_argument(
+        '--weighting-df', type=float, default=1.0, help='EnergyBasedWeightingPolicy DF ((eV/Å)²; its default)'
     )
     parser.add_argument(
         '--strategy', choices=('maxvol', 'hybrid', 'lcmd', 'maxdist', 'random'), default='maxvol'
