@@ -19,12 +19,19 @@ the pacemaker tool that ran just before; nothing is read from anywhere else. Imp
 and ase only.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import sys
+import typing as t
 
 import numpy as np
 import pandas as pd
+
+if t.TYPE_CHECKING:
+    import numpy.typing as npt
+    from ase import Atoms
 
 VASPRUN = 'vasprun.xml'
 OUTCAR = 'OUTCAR'
@@ -35,12 +42,12 @@ VASPRUN_FOOTER = b'</modeling>'
 TAIL_BYTES = 65536
 
 
-def one_line(exception):
+def one_line(exception: BaseException) -> str:
     """``Type: message`` of ``exception`` on one line."""
     return ' '.join(f'{type(exception).__name__}: {exception}'.split())
 
 
-def vasp_files(data_dir):
+def vasp_files(data_dir: str) -> list[tuple[str, str]]:
     """The files pace_collect reads under ``data_dir``, as (path, ASE format), in its walk order."""
     found = []
     for root, _, filenames in os.walk(data_dir):
@@ -57,7 +64,7 @@ def vasp_files(data_dir):
     return found
 
 
-def finished(path, file_format):
+def finished(path: str, file_format: str) -> bool:
     """Whether the VASP run of ``path`` ended normally (its file ends with VASP's closing section)."""
     with open(path, 'rb') as handle:
         handle.seek(0, os.SEEK_END)
@@ -66,7 +73,7 @@ def finished(path, file_format):
     return (OUTCAR_FOOTER if file_format == 'vasp-out' else VASPRUN_FOOTER) in tail
 
 
-def electronic_steps(path):
+def electronic_steps(path: str) -> tuple[int | None, list[int]]:
     """``NELM`` and the number of electronic steps of each ionic step of a vasprun.xml (None, [] if unreadable)."""
     import xml.etree.ElementTree as ET
 
@@ -90,7 +97,7 @@ def electronic_steps(path):
     return nelm, counts
 
 
-def why_unread(path, file_format):
+def why_unread(path: str, file_format: str) -> str:
     """Why pace_collect took no structure from ``path``: the error of ASE's reader, as pace_collect calls it."""
     from ase.io import read
 
@@ -107,7 +114,13 @@ def why_unread(path, file_format):
     return 'pace_collect did not read it (see its log)'
 
 
-def arrays_of(atoms_list, energies, forces, names, stresses=None):
+def arrays_of(
+    atoms_list: list[Atoms],
+    energies: npt.ArrayLike,
+    forces: t.Iterable[npt.ArrayLike],
+    names: t.Iterable[str],
+    stresses: t.Iterable[npt.ArrayLike] | None = None,
+) -> dict[str, np.ndarray]:
     """The training-set arrays of the structures (see the module docstring)."""
     arrays = {
         'natoms': np.array([len(atoms) for atoms in atoms_list], dtype=np.int64),
@@ -125,24 +138,28 @@ def arrays_of(atoms_list, energies, forces, names, stresses=None):
     return arrays
 
 
-def collect(pickle_path, data_dir, out_path, report_path):
+def collect(pickle_path: str, data_dir: str, out_path: str, report_path: str) -> None:
     data_root = os.path.abspath(data_dir)
     files = vasp_files(data_dir)
     frame = None
     if os.path.isfile(pickle_path):
         frame = pd.read_pickle(pickle_path, compression='gzip')  # written in this job by pace_collect
-    structures = []
-    names = []
+    structures: list[dict[str, t.Any]] = []
+    names: list[str] = []
     if frame is not None and len(frame):
         for name in frame['name']:
             source, _, step = str(name).rpartition('##')
             relative = os.path.relpath(source, data_root)
             names.append(f'{relative}##{step}')
             structures.append({'name': names[-1], 'file': relative, 'step': int(step)})
-    per_file = {}
+    per_file: dict[str, dict[str, t.Any]] = {}
     for path, file_format in files:
         relative = os.path.relpath(os.path.abspath(path), data_root)
-        entry = {'file': relative, 'format': file_format, 'finished': finished(path, file_format)}
+        entry: dict[str, t.Any] = {
+            'file': relative,
+            'format': file_format,
+            'finished': finished(path, file_format),
+        }
         entry['collected'] = sum(1 for s in structures if s['file'] == relative)
         entry['reason'] = None if entry['collected'] else why_unread(path, file_format)
         if file_format == 'vasp-xml':
@@ -161,10 +178,10 @@ def collect(pickle_path, data_dir, out_path, report_path):
         arrays = arrays_of(
             list(frame['ase_atoms']), frame['energy'], frame['forces'], names, list(frame['stress'])
         )
-        np.savez_compressed(out_path, **arrays)
+        np.savez_compressed(out_path, **arrays)  # type: ignore[arg-type]  # numpy's stub: a ** key may be allow_pickle
 
 
-def augment(pickle_path, out_path):
+def augment(pickle_path: str, out_path: str) -> None:
     frame = pd.read_pickle(pickle_path)  # written in this job by pace_augment (gzip, from the name)
     frame = frame.reset_index(drop=True)
     names = [
@@ -172,10 +189,10 @@ def augment(pickle_path, out_path):
         for index, (name, z) in enumerate(zip(frame['name'], frame['z'], strict=True))
     ]
     arrays = arrays_of(list(frame['ase_atoms']), frame['energy_corrected'], frame['forces'], names)
-    np.savez_compressed(out_path, **arrays)
+    np.savez_compressed(out_path, **arrays)  # type: ignore[arg-type]  # numpy's stub: a ** key may be allow_pickle
 
 
-def main(argv):
+def main(argv: list[str]) -> None:
     if len(argv) == 6 and argv[1] == 'collect':
         collect(*argv[2:6])
     elif len(argv) == 4 and argv[1] == 'augment':

@@ -22,8 +22,11 @@ energy or forces, atoms closer than min_distance). Writes:
 Units: temperature K, pressure GPa, timestep fs, distances Å.
 """
 
+from __future__ import annotations
+
 import json
 import sys
+import typing as t
 
 import numpy as np
 from ase import units
@@ -31,12 +34,17 @@ from ase.io import read, write
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
+if t.TYPE_CHECKING:
+    from ase import Atoms
+    from ase.calculators.calculator import Calculator
+    from ase.md.md import MolecularDynamics
+
 
 class Stop(Exception):
     """End of one trajectory."""
 
 
-def make_calculator(settings):
+def make_calculator(settings: dict[str, t.Any]) -> Calculator:
     """The model of the potential, as ``PacePotentialData.get_ase_calculator()`` builds it.
 
     pyace's calculator of ``settings['potential']`` with the active set ``settings['active_set']``;
@@ -50,30 +58,40 @@ def make_calculator(settings):
     parameters = settings.get('baseline') or None
     reference = {k: float(v) for k, v in (settings.get('reference_energies') or {}).items() if v}
     if parameters is None and not reference:
-        return calculator
+        return t.cast('Calculator', calculator)
     from baselines import BaselineSumCalculator, baseline_from_parameters  # copied next to this script
 
     baseline = baseline_from_parameters(parameters) if parameters is not None else None
-    return BaselineSumCalculator(calculator, baseline=baseline, reference_energies=reference or None)
+    return t.cast(
+        'Calculator',
+        BaselineSumCalculator(calculator, baseline=baseline, reference_energies=reference or None),
+    )
 
 
-def snapshot_of(atoms, **info):
+def snapshot_of(atoms: Atoms, **info: t.Any) -> Atoms:
     """A copy of ``atoms`` without calculator, with the model's energy and forces of this step."""
-    snapshot = atoms.copy()
+    snapshot: Atoms = atoms.copy()
     snapshot.calc = None
     snapshot.info.update(info, md_energy=float(atoms.get_potential_energy()))
     snapshot.arrays['md_forces'] = np.array(atoms.get_forces(), dtype=float)
     return snapshot
 
 
-def min_distance(atoms):
+def min_distance(atoms: Atoms) -> float:
     if len(atoms) < 2:
         return np.inf
     distances = atoms.get_all_distances(mic=bool(atoms.pbc.any()))
-    return distances[np.triu_indices(len(atoms), 1)].min()
+    return t.cast(float, distances[np.triu_indices(len(atoms), 1)].min())
 
 
-def run_trajectory(seed_index, atoms, temperature, settings, calculator, kept):
+def run_trajectory(
+    seed_index: int,
+    atoms: Atoms,
+    temperature: float,
+    settings: dict[str, t.Any],
+    calculator: Calculator,
+    kept: dict[str, list[t.Any]],
+) -> None:
     rng = np.random.default_rng(settings['seed'] + 1000 * seed_index + int(temperature))
     atoms = atoms.copy()
     atoms.calc = calculator
@@ -83,7 +101,7 @@ def run_trajectory(seed_index, atoms, temperature, settings, calculator, kept):
     if settings.get('pressure') is not None:
         from ase.md.nptberendsen import NPTBerendsen
 
-        dynamics = NPTBerendsen(
+        dynamics: MolecularDynamics = NPTBerendsen(
             atoms,
             timestep,
             temperature_K=temperature,
@@ -94,7 +112,7 @@ def run_trajectory(seed_index, atoms, temperature, settings, calculator, kept):
         )
     else:
         dynamics = Langevin(atoms, timestep, temperature_K=temperature, friction=0.02, rng=rng)
-    record = {
+    record: dict[str, t.Any] = {
         'seed': seed_index,
         'temperature': temperature,
         'steps': 0,
@@ -103,7 +121,7 @@ def run_trajectory(seed_index, atoms, temperature, settings, calculator, kept):
     }
     label = len(kept['atoms'])
 
-    def check():
+    def check() -> None:
         step = dynamics.nsteps
         energy = atoms.get_potential_energy()
         forces = atoms.get_forces()
@@ -136,12 +154,12 @@ def run_trajectory(seed_index, atoms, temperature, settings, calculator, kept):
     kept['records'].append(record)
 
 
-def main():
+def main() -> int:
     with open('explore_input.json') as handle:
         settings = json.load(handle)
     seeds = read('seeds.extxyz', index=':')
     calculator = make_calculator(settings)
-    kept = {'atoms': [], 'records': []}
+    kept: dict[str, list[t.Any]] = {'atoms': [], 'records': []}
     for seed_index, atoms in enumerate(seeds):
         for temperature in settings['temperatures']:
             run_trajectory(seed_index, atoms, float(temperature), settings, calculator, kept)

@@ -8,6 +8,8 @@ training data that aiida-pacemaker wrote into the same folder) and writes OUT.js
 with ``index`` the row of the structure in the training data. Nothing is read from elsewhere.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import sys
@@ -16,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 
-def main(argv):
+def main(argv: list[str]) -> None:
     source, target = argv[1], argv[2]
     if not os.path.isfile(source):
         return

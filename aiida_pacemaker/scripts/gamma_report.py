@@ -20,15 +20,21 @@ was written in this job's folder: the in-window candidates by this script's ``fi
 structures by aiida-pacemaker from its own arrays, the selection by pace_select.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import sys
+import typing as t
 
 import numpy as np
 import pandas as pd
 
+if t.TYPE_CHECKING:
+    from ase import Atoms
 
-def shortest_distance(atoms, cutoff):
+
+def shortest_distance(atoms: Atoms, cutoff: float) -> float:
     """The shortest interatomic distance of ``atoms`` (Å) if below ``cutoff``, else ``cutoff``."""
     from ase.neighborlist import neighbor_list
 
@@ -36,7 +42,7 @@ def shortest_distance(atoms, cutoff):
     return float(distances.min()) if len(distances) else cutoff
 
 
-def grades_by_calculator(potential, asi, atoms_list):
+def grades_by_calculator(potential: str, asi: str, atoms_list: t.Iterable[Atoms]) -> list[float]:
     """The largest extrapolation grade of each structure, one PyACECalculator evaluation at a time."""
     from pyace import PyACECalculator
 
@@ -51,7 +57,9 @@ def grades_by_calculator(potential, asi, atoms_list):
     return grades
 
 
-def grades_by_projections(potential, asi, atoms_list, full):
+def grades_by_projections(
+    potential: str, asi: str, atoms_list: t.Collection[Atoms], full: bool
+) -> list[float]:
     """The same grades from the B-projections of all structures at once (what pace_select computes):
     gamma of an atom = max |B . A_active^-1| over the functions of its species; of a structure, the max over
     its atoms. ``full``: the active set is the non-linear one (projections on every coefficient)."""
@@ -72,7 +80,7 @@ def grades_by_projections(potential, asi, atoms_list, full):
     return [float(value) for value in grades]
 
 
-def read_candidates(source):
+def read_candidates(source: str) -> pd.DataFrame:
     """Names and ASE Atoms of the candidates' arrays (``.npz``, read without pickle)."""
     from ase import Atoms
 
@@ -92,7 +100,16 @@ def read_candidates(source):
     return pd.DataFrame({'name': [str(name) for name in arrays['names']], 'ase_atoms': atoms_list})
 
 
-def filter_candidates(potential, asi, source, target, gamma_min, gamma_max, floor=0.0, mode=None):
+def filter_candidates(
+    potential: str,
+    asi: str,
+    source: str,
+    target: str,
+    gamma_min: float,
+    gamma_max: float,
+    floor: float = 0.0,
+    mode: str | None = None,
+) -> None:
     frame = read_candidates(source)  # the arrays aiida-pacemaker wrote: never a pickle from a node
     if mode in ('linear', 'full'):
         grades = grades_by_projections(potential, asi, frame['ase_atoms'], full=mode == 'full')
@@ -115,8 +132,8 @@ def filter_candidates(potential, asi, source, target, gamma_min, gamma_max, floo
         open('nothing_to_select', 'w').close()
 
 
-def report_selected(selected_file):
-    selected = []
+def report_selected(selected_file: str) -> None:
+    selected: list[str] = []
     if os.path.isfile(selected_file):
         chosen = pd.read_pickle(selected_file)  # written in this job by pace_select
         if len(chosen) and 'name' in chosen.columns:
@@ -125,7 +142,9 @@ def report_selected(selected_file):
         json.dump(selected, handle)
 
 
-def atom_features(potential, atoms_list):
+def atom_features(
+    potential: str, atoms_list: t.Collection[Atoms]
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
     """Per-species linear B-projections of every atom and the index of its structure."""
     from pyace import BBasisConfiguration
     from pyace.activelearning import compute_B_projections
@@ -138,7 +157,7 @@ def atom_features(potential, atoms_list):
     return projections, owners
 
 
-def choose(settings_file):
+def choose(settings_file: str) -> None:
     import selection  # next to this script in the job folder
 
     with open(settings_file) as handle:
@@ -154,6 +173,7 @@ def choose(settings_file):
         chosen = selection.random_draw(eligible, budget, int(settings['seed']))
     else:
         candidates, owners = atom_features(settings['potential'], frame['ase_atoms'])
+        training: dict[int, np.ndarray]
         training, _ = {}, None
         if settings.get('training'):
             train_frame = pd.read_pickle(
@@ -163,7 +183,7 @@ def choose(settings_file):
         for species in candidates:
             training.setdefault(species, np.zeros((0, candidates[species].shape[1])))
         features = selection.AtomFeatures(candidates, owners, training)
-        picked = []
+        picked: list[int] = []
         if strategy == 'hybrid':
             with open(settings['maxvol']) as handle:
                 maxvol = json.load(handle)
@@ -180,7 +200,7 @@ def choose(settings_file):
         json.dump([[names[index], reason] for index, reason in chosen], handle)
 
 
-def main(argv):
+def main(argv: list[str]) -> None:
     if argv[1] == 'filter':
         potential, asi, source, target, gamma_min, gamma_max = argv[2:8]
         floor = float(argv[8]) if len(argv) > 8 else 0.0

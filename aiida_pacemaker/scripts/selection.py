@@ -31,6 +31,9 @@ tail: the most extrapolative structures) and the rest on LCMD with those as cent
 
 from __future__ import annotations
 
+import typing as t
+from collections.abc import Callable
+
 import numpy as np
 
 __all__ = (
@@ -167,7 +170,8 @@ def _greedy(
     eligible: np.ndarray,
     budget: int,
     picked: list[int],
-    choose,  # (distance, centre, owner) -> structure index
+    # (distance, centre, owner) -> structure index
+    choose: Callable[[np.ndarray, np.ndarray, np.ndarray], t.SupportsInt],
     reason: str,
 ) -> list[tuple[int, str]]:
     eligible = np.array(eligible, dtype=bool)
@@ -188,9 +192,9 @@ def max_distance(
 ) -> list[tuple[int, str]]:
     """Greedy farthest-point selection of up to ``budget`` eligible structures (see the module)."""
 
-    def choose(distance, centre, owner):
+    def choose(distance: np.ndarray, centre: np.ndarray, owner: np.ndarray) -> t.SupportsInt:
         finite = np.where(np.isfinite(distance), distance, np.finfo(float).max)
-        return owner[int(np.argmax(finite))]
+        return t.cast(t.SupportsInt, owner[int(np.argmax(finite))])
 
     return _greedy(features, eligible, budget, list(picked or []), choose, 'maxdist')
 
@@ -200,14 +204,14 @@ def largest_cluster_max_distance(
 ) -> list[tuple[int, str]]:
     """LCMD selection of up to ``budget`` eligible structures (see the module)."""
 
-    def choose(distance, centre, owner):
+    def choose(distance: np.ndarray, centre: np.ndarray, owner: np.ndarray) -> t.SupportsInt:
         if not np.isfinite(distance).all():  # a species without any centre yet: start there
-            return owner[int(np.argmax(~np.isfinite(distance)))]
+            return t.cast(t.SupportsInt, owner[int(np.argmax(~np.isfinite(distance)))])
         ids, inverse = np.unique(centre, return_inverse=True)
         weight = np.bincount(inverse, weights=np.sqrt(distance), minlength=len(ids))
         cluster = int(np.argmax(weight))
         members = np.flatnonzero(inverse == cluster)
-        return owner[members[int(np.argmax(distance[members]))]]
+        return t.cast(t.SupportsInt, owner[members[int(np.argmax(distance[members]))]])
 
     return _greedy(features, eligible, budget, list(picked or []), choose, 'lcmd')
 
