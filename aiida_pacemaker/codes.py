@@ -5,6 +5,7 @@ from __future__ import annotations
 import pathlib
 import shutil
 import sys
+import typing as t
 
 from aiida import orm
 from aiida.common.exceptions import NotExistent
@@ -108,7 +109,7 @@ def get_or_create_code(
     query.append(orm.InstalledCode, with_computer='computer', filters={'label': label})
     for (code,) in query.iterall():
         if str(code.filepath_executable) == str(executable):
-            return code
+            return t.cast(orm.InstalledCode, code)
     taken = query.count() > 0
     code = orm.InstalledCode(
         label=f'{label}-{executable.parent.name}' if taken else label,

@@ -562,7 +562,9 @@ def _zbl_configured(parameters: Mapping[str, t.Any]) -> str | None:
     return None
 
 
-def validate_pacemaker_parameters(parameters: dict, data_elements: Sequence[str] | None = None) -> None:
+def validate_pacemaker_parameters(
+    parameters: dict[str, t.Any], data_elements: Sequence[str] | None = None
+) -> None:
     """Validate the sections of pacemaker's ``input.yaml`` as the ``pacemaker.train`` CalcJob receives them.
 
     :param parameters: dict with the top-level keys of :data:`SECTIONS`; ``backend`` is required (pacemaker
@@ -678,7 +680,7 @@ def _yaml12_floats(value: t.Any) -> t.Any:
     return value
 
 
-def _load_yaml(source: str | os.PathLike) -> t.Any:
+def _load_yaml(source: str | os.PathLike[str]) -> t.Any:
     """YAML text, or the path of a YAML file (a ``PathLike`` or a one-line string naming an existing file)."""
     if isinstance(source, os.PathLike) or ('\n' not in source and os.path.isfile(source)):
         with open(source, encoding='utf-8') as handle:
@@ -716,10 +718,10 @@ class TrainerConfig:
         ``full`` option). Needs ``number_of_functions_per_element`` in the basis.
     """
 
-    ace_basis_config: dict
+    ace_basis_config: dict[str, t.Any]
     physics_baseline: str = 'none'
-    baseline_parameters: dict = dataclasses.field(default_factory=dict)
-    fitting_params: dict = dataclasses.field(default_factory=dict)
+    baseline_parameters: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    fitting_params: dict[str, t.Any] = dataclasses.field(default_factory=dict)
     active_set_size: int | None = None
 
     def __post_init__(self) -> None:
@@ -745,7 +747,7 @@ class TrainerConfig:
         except (TypeError, ValueError) as exception:
             raise ConfigError(f'TrainerConfig must be JSON-serialisable: {exception}') from exception
 
-    def to_pacemaker_parameters(self, min_distance: float | None = None) -> dict:
+    def to_pacemaker_parameters(self, min_distance: float | None = None) -> dict[str, t.Any]:
         """Render the sections ``cutoff`` (if known), ``seed`` and ``metadata`` (if given), ``potential``,
         ``fit``, ``backend`` and ``data`` (without file names), validated.
 
@@ -761,7 +763,7 @@ class TrainerConfig:
         validate_pacemaker_parameters(parameters)
         return {key: parameters[key] for key in SECTIONS if key in parameters}
 
-    def _render_potential(self) -> tuple[float | None, dict]:
+    def _render_potential(self) -> tuple[float | None, dict[str, t.Any]]:
         """The top-level ``cutoff`` (Å, None if unknown) and ``potential`` from ``ace_basis_config``."""
         basis = copy.deepcopy(self.ace_basis_config)
         shortcuts = {key: basis.pop(key) for key in _BASIS_SHORTCUTS if key in basis}
@@ -785,7 +787,7 @@ class TrainerConfig:
         potential = {key: basis[key] for key in order if key in basis}
         return shortcuts.get('cutoff'), potential
 
-    def _render_fit_backend_data(self) -> dict:
+    def _render_fit_backend_data(self) -> dict[str, t.Any]:
         """Sections ``fit``, ``backend``, ``data`` (and ``seed``, ``metadata``) from ``fitting_params``."""
         flat = copy.deepcopy(self.fitting_params)
         evaluator = flat.get('evaluator', DEFAULTS['evaluator'])
@@ -806,7 +808,7 @@ class TrainerConfig:
             target[last] = value
         return parameters
 
-    def _render_baseline(self, parameters: dict, min_distance: float | None) -> None:
+    def _render_baseline(self, parameters: dict[str, t.Any], min_distance: float | None) -> None:
         """Add ZBL for ``physics_baseline='zbl'`` (in place) unless the sections configure it already."""
         configured = _zbl_configured(parameters)
         if self.physics_baseline != 'zbl':
@@ -841,7 +843,7 @@ class TrainerConfig:
             backend.setdefault('parallel_mode', 'serial')
 
     @classmethod
-    def from_pacemaker_input(cls, source: dict | str | os.PathLike) -> TrainerConfig:
+    def from_pacemaker_input(cls, source: dict[str, t.Any] | str | os.PathLike[str]) -> TrainerConfig:
         """Read pacemaker's input (a dict, YAML text or the path of an ``input.yaml``).
 
         Rendering the result gives the input back, less ``data.filename``, ``data.test_filename`` and
@@ -867,7 +869,7 @@ class TrainerConfig:
         baseline = 'zbl' if _zbl_configured(parameters) else 'none'
         return cls(ace_basis_config=basis, physics_baseline=baseline, fitting_params=fitting_params)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, t.Any]:
         """A JSON-serialisable dict of the fields (for an AiiDA ``Dict``)."""
         return dataclasses.asdict(self)  # deep copies
 

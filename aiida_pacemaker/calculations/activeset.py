@@ -15,6 +15,9 @@ from aiida_pacemaker.filenames import ACTIVE_SET_ASI, POTENTIAL_YAML
 from .base import PaceBaseCalculation
 from .options import OptionSpec, check_options, to_cmdline
 
+if t.TYPE_CHECKING:
+    from aiida.engine import CalcJobProcessSpec
+
 __all__ = ('ACTIVESET_OPTIONS', 'PaceActiveSetCalculation')
 
 #: parameters of pace_activeset; see `pace_activeset --help`
@@ -44,7 +47,7 @@ class PaceActiveSetCalculation(PaceBaseCalculation):
     DATA_FILE = 'training_set.pckl.gzip'
 
     @classmethod
-    def define(cls, spec):  # type: ignore[no-untyped-def]
+    def define(cls, spec: CalcJobProcessSpec) -> None:  # type: ignore[override]  # aiida's spec type narrows per process class
         """Define the process specification."""
         super().define(spec)
         spec.input('potential', valid_type=PacePotentialData, help='The potential (its .yaml is used).')
@@ -57,7 +60,7 @@ class PaceActiveSetCalculation(PaceBaseCalculation):
             required=False,
             help=f'pace_activeset options: {", ".join(ACTIVESET_OPTIONS)}.',
         )
-        spec.inputs['metadata']['options']['parser_name'].default = 'pacemaker.activeset'
+        spec.inputs['metadata']['options']['parser_name'].default = 'pacemaker.activeset'  # type: ignore[index]  # plumpy: a namespace item may be a Port
         spec.inputs.validator = cls.validate_inputs
         spec.output('active_set', valid_type=ActiveSetData, help='The active set (.asi) of the potential.')
         spec.exit_code(302, 'ERROR_ACTIVE_SET_MISSING', message='pace_activeset wrote no .asi file.{detail}')

@@ -12,6 +12,9 @@ from aiida.engine import CalcJob
 
 from aiida_pacemaker.filenames import EXIT_STATUS_FILE, STDOUT_FILE
 
+if t.TYPE_CHECKING:
+    from aiida.engine import CalcJobProcessSpec
+
 __all__ = ('PaceBaseCalculation', 'sibling_command', 'write_yaml')
 
 
@@ -42,14 +45,14 @@ class PaceBaseCalculation(CalcJob):
     _DEFAULT_STDOUT = STDOUT_FILE
 
     @classmethod
-    def define(cls, spec):  # type: ignore[no-untyped-def]
+    def define(cls, spec: CalcJobProcessSpec) -> None:  # type: ignore[override]  # aiida's spec type narrows per process class
         """Define the common defaults and exit codes."""
         super().define(spec)
-        spec.inputs['metadata']['options']['resources'].default = {
+        spec.inputs['metadata']['options']['resources'].default = {  # type: ignore[index]  # plumpy: a namespace item may be a Port
             'num_machines': 1,
             'num_mpiprocs_per_machine': 1,
         }
-        spec.inputs['metadata']['options']['withmpi'].default = False
+        spec.inputs['metadata']['options']['withmpi'].default = False  # type: ignore[index]  # plumpy: a namespace item may be a Port
         spec.exit_code(
             301,
             'ERROR_NO_EXIT_STATUS',

@@ -17,6 +17,9 @@ from aiida_pacemaker.scripts import script_text
 from .base import PaceBaseCalculation
 from .options import OptionSpec, check_options
 
+if t.TYPE_CHECKING:
+    from aiida.engine import CalcJobProcessSpec
+
 __all__ = ('EXPLORE_DEFAULTS', 'EXPLORE_OPTIONS', 'PaceExploreCalculation')
 
 EXPLORE_OPTIONS: dict[str, OptionSpec] = {
@@ -61,7 +64,7 @@ class PaceExploreCalculation(PaceBaseCalculation):
     BASELINE_MODULE = 'baselines.py'
 
     @classmethod
-    def define(cls, spec):  # type: ignore[no-untyped-def]
+    def define(cls, spec: CalcJobProcessSpec) -> None:  # type: ignore[override]  # aiida's spec type narrows per process class
         """Define the process specification."""
         super().define(spec)
         spec.input('potential', valid_type=PacePotentialData, help='The potential that drives the MD.')
@@ -75,7 +78,7 @@ class PaceExploreCalculation(PaceBaseCalculation):
             required=False,
             help=f'MD settings: {", ".join(EXPLORE_OPTIONS)} (K, fs, GPa, Å).',
         )
-        spec.inputs['metadata']['options']['parser_name'].default = 'pacemaker.explore'
+        spec.inputs['metadata']['options']['parser_name'].default = 'pacemaker.explore'  # type: ignore[index]  # plumpy: a namespace item may be a Port
         spec.inputs.validator = cls.validate_inputs
         spec.output_namespace(
             'candidates', valid_type=orm.StructureData, dynamic=True, help='Snapshots above `gamma_select`.'

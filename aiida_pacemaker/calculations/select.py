@@ -21,6 +21,9 @@ from aiida_pacemaker.scripts import script_text
 from .base import PaceBaseCalculation, sibling_command
 from .options import OptionSpec, check_options, to_cmdline
 
+if t.TYPE_CHECKING:
+    from aiida.engine import CalcJobProcessSpec
+
 __all__ = ('COVERAGE_STRATEGIES', 'SELECT_OPTIONS', 'PaceSelectCalculation')
 
 #: parameters of pace_select (with a flag) and of the plugin's gamma window (without)
@@ -99,7 +102,7 @@ class PaceSelectCalculation(PaceBaseCalculation):
     CHOOSE_SETTINGS = 'choose_input.json'
 
     @classmethod
-    def define(cls, spec):  # type: ignore[no-untyped-def]
+    def define(cls, spec: CalcJobProcessSpec) -> None:  # type: ignore[override]  # aiida's spec type narrows per process class
         """Define the process specification."""
         super().define(spec)
         spec.input('potential', valid_type=PacePotentialData, help='The potential whose grades decide.')
@@ -123,7 +126,7 @@ class PaceSelectCalculation(PaceBaseCalculation):
             required=False,
             help='The structures the potential was trained on: what the coverage strategies measure against.',
         )
-        spec.inputs['metadata']['options']['parser_name'].default = 'pacemaker.select'
+        spec.inputs['metadata']['options']['parser_name'].default = 'pacemaker.select'  # type: ignore[index]  # plumpy: a namespace item may be a Port
         spec.inputs.validator = cls.validate_inputs
         spec.output_namespace(
             'selected', valid_type=orm.StructureData, dynamic=True, help='The chosen candidates, by key.'

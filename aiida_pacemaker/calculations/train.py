@@ -16,6 +16,9 @@ from aiida_pacemaker.scripts import script_text
 
 from .base import PaceBaseCalculation, sibling_command, write_yaml
 
+if t.TYPE_CHECKING:
+    from aiida.engine import CalcJobProcessSpec
+
 __all__ = ('PaceTrainCalculation',)
 
 
@@ -38,7 +41,7 @@ class PaceTrainCalculation(PaceBaseCalculation):
     STDOUT_FILE = 'pacemaker.out'
 
     @classmethod
-    def define(cls, spec):  # type: ignore[no-untyped-def]
+    def define(cls, spec: CalcJobProcessSpec) -> None:  # type: ignore[override]  # aiida's spec type narrows per process class
         """Define the process specification."""
         super().define(spec)
         spec.input('training_set', valid_type=TrainingSetData, help='Labelled structures to fit.')
@@ -68,9 +71,9 @@ class PaceTrainCalculation(PaceBaseCalculation):
             '`training_set` (see `subtract_baseline_from_training_set`); recorded on the output potential so '
             'that using it adds the baseline back.',
         )
-        spec.inputs['metadata']['options']['parser_name'].default = 'pacemaker.train'
-        spec.inputs['metadata']['options']['input_filename'].default = 'input.yaml'
-        spec.inputs['metadata']['options']['output_filename'].default = cls.STDOUT_FILE
+        spec.inputs['metadata']['options']['parser_name'].default = 'pacemaker.train'  # type: ignore[index]  # plumpy: a namespace item may be a Port
+        spec.inputs['metadata']['options']['input_filename'].default = 'input.yaml'  # type: ignore[index]  # plumpy: a namespace item may be a Port
+        spec.inputs['metadata']['options']['output_filename'].default = cls.STDOUT_FILE  # type: ignore[index]  # plumpy: a namespace item may be a Port
         spec.inputs.validator = cls.validate_inputs
 
         spec.output('potential', valid_type=PacePotentialData, help='The fitted potential.')

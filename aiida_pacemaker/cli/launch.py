@@ -50,7 +50,7 @@ def run_in_foreground(builder: t.Any) -> orm.ProcessNode:
         finally:
             for number, handler in handlers.items():
                 signal.signal(number, handler)
-    return process.node
+    return t.cast(orm.ProcessNode, process.node)
 
 
 def kill_unfinished(node: orm.ProcessNode, message: str) -> list[str]:

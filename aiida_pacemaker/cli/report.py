@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import pathlib
+import typing as t
 
 import click
 from aiida import orm
@@ -39,7 +40,7 @@ LEARNING_CURVE_HEADERS = (
 )
 
 
-def learning_curve_rows(curve: list[dict]) -> list[list[str]]:
+def learning_curve_rows(curve: list[dict[str, t.Any]]) -> list[list[str]]:
     """The table rows of a learning curve (see :func:`aiida_pacemaker.tools.provenance.learning_curve`)."""
     return [
         [
@@ -70,7 +71,7 @@ def _pk(kind: str, uuid: str | None) -> str:
         return '?'
 
 
-def cycle_notes(curve: list[dict], index: int) -> list[str]:
+def cycle_notes(curve: list[dict[str, t.Any]], index: int) -> list[str]:
     """What a reader of the learning curve should know about cycle ``index``: a training error that rose,
     a fit that ran out of iterations or was refitted, a selection that was not labelled and why."""
     row, notes = curve[index], []
@@ -149,7 +150,7 @@ def cmd_report(node: orm.WorkflowNode, as_json: bool) -> None:
         echo_table(table_rows(summary['validation']), TABLE_HEADERS)
 
 
-def run_summary(workchain: orm.WorkflowNode) -> dict:
+def run_summary(workchain: orm.WorkflowNode) -> dict[str, t.Any]:
     """State, exit status and message, the failed steps, the learning curve (with node PKs) and the final
     potential's PK of an active-learning run."""
     curve = provenance.learning_curve(workchain)

@@ -48,6 +48,8 @@ from aiida_pacemaker.tools.suggest import did_you_mean
 from aiida_pacemaker.tools.yaml_files import load_yaml
 
 if t.TYPE_CHECKING:
+    from ase import Atoms
+
     from aiida_pacemaker.tools.provenance import CampaignState
 
 __all__ = ('RunConfigError', 'active_learning_builder', 'read_config', 'train_builder')
@@ -108,7 +110,7 @@ def read_config(path: str | pathlib.Path, valid_keys: t.Sequence[str]) -> dict[s
 # ---------------------------------------------------------------- data sources
 
 
-def _example_atoms(spec: t.Any, where: str) -> list:
+def _example_atoms(spec: t.Any, where: str) -> list[Atoms]:
     from aiida_pacemaker.tools.examples import random_bulk_structures
 
     valid = list(inspect.signature(random_bulk_structures).parameters)
@@ -236,7 +238,7 @@ def _to_node(value: t.Any, where: str) -> orm.Data:
             )
         return node
     try:
-        return orm.to_aiida_type(value)
+        return t.cast(orm.Data, orm.to_aiida_type(value))
     except Exception:  # to_aiida_type raises NotImplementedError and others
         raise RunConfigError(f'`{where}`: cannot store {value!r} as an AiiDA node') from None
 

@@ -35,7 +35,7 @@ class ActiveSetData(Data):
         nonlinear: bytes | pathlib.Path | None = None,
         **kwargs: t.Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**kwargs)  # type: ignore[no-untyped-call]  # aiida's Data.__init__ is untyped; untyped_calls_exclude misses super()
         if asi is None:
             return
         if potential is None:
@@ -56,7 +56,7 @@ class ActiveSetData(Data):
     @property
     def potential_uuid(self) -> str:
         """UUID of the `PacePotentialData` this active set belongs to."""
-        return self.base.attributes.get('potential_uuid')
+        return t.cast(str, self.base.attributes.get('potential_uuid'))
 
     def check_potential(self, potential: t.Any) -> None:
         """Raise `ActiveSetMismatchError` unless ``potential`` is the one this set was built for.

@@ -127,7 +127,7 @@ class PacePotentialData(Data):
         baseline_parameters: dict[str, t.Any] | None = None,
         **kwargs: t.Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**kwargs)  # type: ignore[no-untyped-call]  # aiida's Data.__init__ is untyped; untyped_calls_exclude misses super()
         if potential_yaml is None:
             return
         content = _read_bytes(potential_yaml)
@@ -160,27 +160,27 @@ class PacePotentialData(Data):
     @property
     def elements(self) -> list[str]:
         """Chemical symbols the potential knows, in its own order."""
-        return self.base.attributes.get('elements')
+        return t.cast(list[str], self.base.attributes.get('elements'))
 
     @property
     def cutoff(self) -> float:
         """Largest radial cutoff, Å."""
-        return self.base.attributes.get('cutoff')
+        return t.cast(float, self.base.attributes.get('cutoff'))
 
     @property
     def number_of_functions(self) -> int:
         """Total number of ACE basis functions over all elements."""
-        return self.base.attributes.get('number_of_functions')
+        return t.cast(int, self.base.attributes.get('number_of_functions'))
 
     @property
     def physics_baseline(self) -> str:
         """``none``, ``zbl`` (pacemaker's inner core) or ``lj`` (additive, applied by this plugin)."""
-        return self.base.attributes.get('physics_baseline', 'none')
+        return t.cast(str, self.base.attributes.get('physics_baseline', 'none'))
 
     @property
     def baseline_parameters(self) -> dict[str, t.Any]:
         """Parameters of an additive baseline (see :mod:`aiida_pacemaker.baselines`)."""
-        return self.base.attributes.get('baseline_parameters', {})
+        return t.cast(dict[str, t.Any], self.base.attributes.get('baseline_parameters', {}))
 
     @property
     def has_yace(self) -> bool:
@@ -251,7 +251,7 @@ class PacePotentialData(Data):
     @property
     def reference_energies(self) -> dict[str, float]:
         """Per-element energies (eV/atom) that pacemaker subtracted before the fit (``reference_energy``)."""
-        return self.base.attributes.get('reference_energies', {})
+        return t.cast(dict[str, float], self.base.attributes.get('reference_energies', {}))
 
     def lammps_lines(self, yace_filename: str = POTENTIAL_YACE) -> list[str]:
         """LAMMPS ``pair_style``/``pair_coeff`` lines for this potential, including its baseline.
@@ -325,7 +325,7 @@ class PacePotentialData(Data):
         ]
 
 
-def _read_bytes(source: bytes | str | pathlib.Path | t.IO) -> bytes:
+def _read_bytes(source: bytes | str | pathlib.Path | t.IO[bytes] | t.IO[str]) -> bytes:
     if isinstance(source, bytes):
         return source
     if isinstance(source, pathlib.Path):

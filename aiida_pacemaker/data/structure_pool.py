@@ -138,7 +138,7 @@ class StructurePoolData(orm.Data):
 
     def get_arrays(self) -> dict[str, np.ndarray]:
         """The arrays of ``pool.npz`` (see the module docstring), read without pickle."""
-        cached = getattr(self, '_arrays_cache', None)
+        cached: dict[str, np.ndarray] | None = getattr(self, '_arrays_cache', None)
         if cached is not None:
             return cached
         content = self.base.repository.get_object_content(ARRAYS_FILE, mode='rb')

@@ -297,7 +297,7 @@ class TrainingSetData(Data):
     def __init__(self, arrays: dict[str, np.ndarray] | None = None, **kwargs: t.Any) -> None:
         if arrays is not None:
             arrays = self._checked(arrays)  # before the node exists: nothing half-made on error
-        super().__init__(**kwargs)
+        super().__init__(**kwargs)  # type: ignore[no-untyped-call]  # aiida's Data.__init__ is untyped; untyped_calls_exclude misses super()
         if arrays is not None:
             self._set_arrays(arrays)
 
@@ -415,7 +415,7 @@ class TrainingSetData(Data):
     # ------------------------------------------------------------------ reading
     def get_arrays(self) -> dict[str, np.ndarray]:
         """Return the stored arrays (see the module docstring), after checking the file's hash."""
-        cached = getattr(self, '_arrays_cache', None)
+        cached: dict[str, np.ndarray] | None = getattr(self, '_arrays_cache', None)
         if cached is not None:
             return cached
         content = self.base.repository.get_object_content(FILENAME, mode='rb')
@@ -433,22 +433,22 @@ class TrainingSetData(Data):
     @property
     def num_structures(self) -> int:
         """Number of structures."""
-        return self.base.attributes.get('num_structures')
+        return t.cast(int, self.base.attributes.get('num_structures'))
 
     @property
     def num_atoms(self) -> int:
         """Total number of atoms over all structures."""
-        return self.base.attributes.get('num_atoms')
+        return t.cast(int, self.base.attributes.get('num_atoms'))
 
     @property
     def elements(self) -> list[str]:
         """Sorted chemical symbols present in the set."""
-        return self.base.attributes.get('elements')
+        return t.cast(list[str], self.base.attributes.get('elements'))
 
     @property
     def content_hash(self) -> str:
         """SHA-256 over the content; equal content gives an equal hash."""
-        return self.base.attributes.get('content_hash')
+        return t.cast(str, self.base.attributes.get('content_hash'))
 
     @property
     def names(self) -> list[str]:

@@ -55,7 +55,7 @@ def is_process_function(labeller: t.Any) -> bool:
 
 def process_class(labeller: t.Any) -> type[Process]:
     """The Process class behind ``labeller`` (the class itself, or a process function's)."""
-    return labeller.process_class if is_process_function(labeller) else labeller
+    return t.cast(type[Process], labeller.process_class if is_process_function(labeller) else labeller)
 
 
 def validate_labeller(labeller: t.Any) -> None:

@@ -208,7 +208,7 @@ class _Rows:
         for (index, name, _), key in zip(self.files, keys, strict=True):
             self.nodes[index]['repository_metadata'].setdefault('o', {})[name] = {'k': key}
         with storage.transaction():
-            ids = storage.bulk_insert(EntityTypes.NODE, self.nodes)
+            ids: list[int] = storage.bulk_insert(EntityTypes.NODE, self.nodes)
             rows = [
                 {
                     'input_id': source.pk if isinstance(source, orm.Node) else ids[source],
@@ -238,7 +238,7 @@ def _finished_process_node(label: str | None) -> orm.CalcFunctionNode:
     from aiida.engine import ProcessState
     from aiida.plugins.utils import PluginVersionProvider
 
-    process_class: t.Any = label_batch_with_ase.process_class  # type: ignore[attr-defined]
+    process_class: t.Any = label_batch_with_ase.process_class
     node = orm.CalcFunctionNode()
     node.set_process_type(process_class.build_process_type())
     node.set_process_label(process_class.__name__)

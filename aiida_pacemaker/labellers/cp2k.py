@@ -32,6 +32,9 @@ from aiida.engine import ToContext, WorkChain, calcfunction
 from aiida_pacemaker.filenames import STDOUT_FILE
 from aiida_pacemaker.tools.suggest import did_you_mean
 
+if t.TYPE_CHECKING:
+    from aiida.engine.processes.workchains.workchain import WorkChainSpec
+
 __all__ = (
     'BOHR_ANGSTROM',
     'GPA_EV_PER_ANGSTROM3',
@@ -75,7 +78,7 @@ class Cp2kOutputError(ValueError):
 # ------------------------------------------------------------------------------------------- protocols
 def _protocol_document() -> dict[str, t.Any]:
     text = files('aiida_pacemaker.labellers').joinpath('protocols', 'cp2k.yaml').read_text(encoding='utf8')
-    return yaml.safe_load(text)
+    return t.cast(dict[str, t.Any], yaml.safe_load(text))
 
 
 def list_cp2k_protocols() -> dict[str, str]:
@@ -126,7 +129,7 @@ def get_cp2k_protocol(
         raise ValueError(
             f'unknown CP2K protocol `{protocol}`; choose one of {", ".join(document["protocols"])}'
         )
-    settings = copy.deepcopy(document['protocols'][protocol])
+    settings: dict[str, t.Any] = copy.deepcopy(document['protocols'][protocol])
     settings.pop('description')
     for key, value in (overrides or {}).items():
         if key not in PROTOCOL_KEYS:
@@ -168,7 +171,7 @@ def build_cp2k_parameters(
 
     if not all(structure.pbc):
         raise ValueError(f'the CP2K labeller needs a cell periodic in x, y and z, not pbc={structure.pbc}')
-    parameters = copy.deepcopy(settings['parameters'])
+    parameters: dict[str, t.Any] = copy.deepcopy(settings['parameters'])
     parameters.setdefault('GLOBAL', {})['RUN_TYPE'] = 'ENERGY_FORCE'
     force_eval = parameters.setdefault('FORCE_EVAL', {})
     dft = force_eval.setdefault('DFT', {})
@@ -416,7 +419,7 @@ class Cp2kLabelWorkChain(WorkChain):
     """
 
     @classmethod
-    def define(cls, spec):  # type: ignore[no-untyped-def]
+    def define(cls, spec: WorkChainSpec) -> None:  # type: ignore[override]  # aiida's spec type narrows per process class
         """Define the process specification."""
         super().define(spec)
         spec.input(
@@ -457,7 +460,9 @@ class Cp2kLabelWorkChain(WorkChain):
             help='`metadata.options` of the CP2K calculation (resources, walltime, withmpi, queue, ...).',
         )
         spec.inputs.validator = _validate_inputs
-        spec.outline(cls.run_cp2k, cls.inspect_cp2k)
+        # plumpy types every outline step as Callable[[WorkChain], ...], which a method of a subclass is not
+        # (the parameter is contravariant): hence the `arg-type` ignores
+        spec.outline(cls.run_cp2k, cls.inspect_cp2k)  # type: ignore[arg-type]  # plumpy outline typing
         spec.output('total_energy', valid_type=orm.Float, help='Total (free) energy in eV.')
         spec.output('forces', valid_type=orm.ArrayData, help='Array `forces`, (atoms, 3), eV/Å.')
         spec.output(

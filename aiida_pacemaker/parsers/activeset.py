@@ -40,20 +40,22 @@ class PaceActiveSetParser(PaceBaseParser):
         status = self.recorded_exit_status()
         log_tail = self.tail(self.node.get_option('output_filename') or STDOUT_FILE, STDOUT_FILE)
         if status is None:
-            return self.exit_codes.ERROR_NO_EXIT_STATUS.format(detail=f'\n{log_tail}')
+            return t.cast(ExitCode, self.exit_codes.ERROR_NO_EXIT_STATUS.format(detail=f'\n{log_tail}'))
         if status != 0:
-            return self.exit_codes.ERROR_ACTIVESET_FAILED.format(status=status, log_tail=log_tail)
+            return t.cast(
+                ExitCode, self.exit_codes.ERROR_ACTIVESET_FAILED.format(status=status, log_tail=log_tail)
+            )
         linear = self.read_bytes(ACTIVE_SET_ASI)
         nonlinear = self.read_bytes(NONLINEAR_FILENAME)
         content = linear or nonlinear
         if not content:
-            return self.exit_codes.ERROR_ACTIVE_SET_MISSING.format(detail=f'\n{log_tail}')
+            return t.cast(ExitCode, self.exit_codes.ERROR_ACTIVE_SET_MISSING.format(detail=f'\n{log_tail}'))
         try:
             shapes = read_asi_shapes(content)
             if linear and nonlinear:
                 read_asi_shapes(nonlinear)
         except ValueError as exception:
-            return self.exit_codes.ERROR_ACTIVE_SET_UNREADABLE.format(detail=str(exception))
+            return t.cast(ExitCode, self.exit_codes.ERROR_ACTIVE_SET_UNREADABLE.format(detail=str(exception)))
         active_set = ActiveSetData(
             asi=content, potential=self.node.inputs.potential, nonlinear=nonlinear if linear else None
         )

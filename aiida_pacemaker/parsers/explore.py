@@ -31,13 +31,15 @@ class PaceExploreParser(PaceBaseParser):
         if not isinstance(summary, dict):
             status = self.recorded_exit_status()
             if status not in (None, 0):
-                return self.exit_codes.ERROR_EXPLORE_FAILED.format(status=status, log_tail=log_tail)
-            return self.exit_codes.ERROR_SUMMARY_MISSING.format(log_tail=log_tail)
+                return t.cast(
+                    ExitCode, self.exit_codes.ERROR_EXPLORE_FAILED.format(status=status, log_tail=log_tail)
+                )
+            return t.cast(ExitCode, self.exit_codes.ERROR_SUMMARY_MISSING.format(log_tail=log_tail))
         text = self.read_text('candidates.extxyz') or ''
         try:
             snapshots = read(io.StringIO(text), index=':', format='extxyz') if text.strip() else []
         except Exception as exception:
-            return self.exit_codes.ERROR_CANDIDATES_UNREADABLE.format(detail=str(exception))
+            return t.cast(ExitCode, self.exit_codes.ERROR_CANDIDATES_UNREADABLE.format(detail=str(exception)))
         gamma = {}
         for index, atoms in enumerate(snapshots):
             key = f'candidate_{index:04d}'
@@ -60,10 +62,15 @@ class PaceExploreParser(PaceBaseParser):
         )
         status = self.recorded_exit_status()
         if status not in (None, 0):
-            return self.exit_codes.ERROR_EXPLORE_FAILED.format(status=status, log_tail=log_tail)
+            return t.cast(
+                ExitCode, self.exit_codes.ERROR_EXPLORE_FAILED.format(status=status, log_tail=log_tail)
+            )
         exploded = [r['reason'] for r in trajectories if str(r.get('reason', '')).startswith('exploded')]
         if exploded:
-            return self.exit_codes.ERROR_MD_EXPLODED.format(
-                count=len(exploded), reasons='; '.join(exploded[:3])
+            return t.cast(
+                ExitCode,
+                self.exit_codes.ERROR_MD_EXPLODED.format(
+                    count=len(exploded), reasons='; '.join(exploded[:3])
+                ),
             )
         return None

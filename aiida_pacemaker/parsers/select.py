@@ -59,29 +59,33 @@ class PaceSelectParser(PaceBaseParser):
         except json.JSONDecodeError:
             gamma = None
         if not isinstance(gamma, dict):
-            return self.exit_codes.ERROR_GAMMA_MISSING.format(log_tail=log_tail)
+            return t.cast(ExitCode, self.exit_codes.ERROR_GAMMA_MISSING.format(log_tail=log_tail))
         nothing = 'nothing_to_select' in self.retrieved_names()
         status = self.recorded_exit_status()
         if not nothing:
             if status is None:
-                return self.exit_codes.ERROR_NO_EXIT_STATUS.format(detail=f'\n{log_tail}')
+                return t.cast(ExitCode, self.exit_codes.ERROR_NO_EXIT_STATUS.format(detail=f'\n{log_tail}'))
             if status != 0:
-                return self.exit_codes.ERROR_SELECT_FAILED.format(
-                    status=status, log_tail=self.tail(STDOUT_FILE)
+                return t.cast(
+                    ExitCode,
+                    self.exit_codes.ERROR_SELECT_FAILED.format(
+                        status=status, log_tail=self.tail(STDOUT_FILE)
+                    ),
                 )
         try:
             selected = [] if nothing else json.loads(self.read_text('selected.json') or 'null')
         except json.JSONDecodeError:
             selected = None
         if not isinstance(selected, list):
-            return self.exit_codes.ERROR_SELECTION_MISSING.format(log_tail=log_tail)
+            return t.cast(ExitCode, self.exit_codes.ERROR_SELECTION_MISSING.format(log_tail=log_tail))
 
         pool = self.node.inputs.pool if 'pool' in self.node.inputs else None
         candidates: t.Any = set(pool.names) if pool is not None else self.node.inputs.candidates
         unknown = [key for key in selected if key not in candidates]
         if unknown:
-            return self.exit_codes.ERROR_SELECTION_MISSING.format(
-                log_tail=f'unknown candidate keys {unknown}'
+            return t.cast(
+                ExitCode,
+                self.exit_codes.ERROR_SELECTION_MISSING.format(log_tail=f'unknown candidate keys {unknown}'),
             )
         parameters = self.node.inputs.parameters.get_dict() if 'parameters' in self.node.inputs else {}
         window = (parameters.get('gamma_min', 0.0), parameters.get('gamma_max', float('inf')))
@@ -96,8 +100,11 @@ class PaceSelectParser(PaceBaseParser):
                 isinstance(entry, list) and len(entry) == 2 and entry[0] in candidates for entry in choice
             )
             if not valid:
-                return self.exit_codes.ERROR_SELECTION_MISSING.format(
-                    log_tail=f'the `{strategy}` selection wrote no valid choice.json\n{log_tail}'
+                return t.cast(
+                    ExitCode,
+                    self.exit_codes.ERROR_SELECTION_MISSING.format(
+                        log_tail=f'the `{strategy}` selection wrote no valid choice.json\n{log_tail}'
+                    ),
                 )
             selected = [key for key, _ in choice]
             reasons = {key: reason for key, reason in choice}

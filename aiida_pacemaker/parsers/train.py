@@ -73,30 +73,38 @@ class PaceTrainParser(PaceBaseParser):
                 self.out('interim_potential', interim)
             killed = status is None or status > 128  # no status written, or 128 + the signal's number
             if killed and interim is not None:
-                return self.exit_codes.ERROR_FIT_INTERRUPTED.format(detail=f'\n{log_tail}')
+                return t.cast(ExitCode, self.exit_codes.ERROR_FIT_INTERRUPTED.format(detail=f'\n{log_tail}'))
             if status is None:
-                return self.exit_codes.ERROR_NO_EXIT_STATUS.format(detail=f'\n{log_tail}')
-            return self.exit_codes.ERROR_PACEMAKER_FAILED.format(status=status, log_tail=log_tail)
+                return t.cast(ExitCode, self.exit_codes.ERROR_NO_EXIT_STATUS.format(detail=f'\n{log_tail}'))
+            return t.cast(
+                ExitCode, self.exit_codes.ERROR_PACEMAKER_FAILED.format(status=status, log_tail=log_tail)
+            )
 
         content = self.read_bytes(calc.OUTPUT_POTENTIAL_FILE)
         if not content:
-            return self.exit_codes.ERROR_OUTPUT_POTENTIAL_MISSING.format(detail=f'\n{log_tail}')
+            return t.cast(
+                ExitCode, self.exit_codes.ERROR_OUTPUT_POTENTIAL_MISSING.format(detail=f'\n{log_tail}')
+            )
         yace = self.read_bytes(calc.OUTPUT_YACE_FILE)
         if not yace:
-            return self.exit_codes.ERROR_YACE_MISSING.format(detail=self.tail('yaml2yace.out'))
+            return t.cast(
+                ExitCode, self.exit_codes.ERROR_YACE_MISSING.format(detail=self.tail('yaml2yace.out'))
+            )
         try:
             potential = PacePotentialData(content, yace, **self._baseline())
         except (PotentialError, ValueError) as exception:
-            return self.exit_codes.ERROR_OUTPUT_POTENTIAL_UNREADABLE.format(detail=str(exception))
+            return t.cast(
+                ExitCode, self.exit_codes.ERROR_OUTPUT_POTENTIAL_UNREADABLE.format(detail=str(exception))
+            )
         self.out('potential', potential)
         errors = self._per_structure_errors()
         if errors is not None:
             self.out('per_structure_errors', errors)
 
         if not metrics:
-            return self.exit_codes.ERROR_METRICS_UNREADABLE.format(detail=metrics_error)
+            return t.cast(ExitCode, self.exit_codes.ERROR_METRICS_UNREADABLE.format(detail=metrics_error))
         if not math.isfinite(metrics['loss']):
-            return self.exit_codes.ERROR_NON_FINITE_LOSS.format(loss=metrics['loss'])
+            return t.cast(ExitCode, self.exit_codes.ERROR_NON_FINITE_LOSS.format(loss=metrics['loss']))
         return self._check_convergence(metrics)
 
     def _per_structure_errors(self) -> orm.ArrayData | None:
@@ -191,7 +199,10 @@ class PaceTrainParser(PaceBaseParser):
         iterations = metrics['iterations']
         barely_improved = metrics['loss'] > 0.5 * metrics['initial_loss']
         if iterations < max(5, 0.1 * maxiter) and barely_improved:
-            return self.exit_codes.ERROR_FIT_NOT_CONVERGED.format(
-                iterations=iterations, maxiter=maxiter, reason=metrics.get('optimizer_message', '')
+            return t.cast(
+                ExitCode,
+                self.exit_codes.ERROR_FIT_NOT_CONVERGED.format(
+                    iterations=iterations, maxiter=maxiter, reason=metrics.get('optimizer_message', '')
+                ),
             )
         return None

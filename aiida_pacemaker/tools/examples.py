@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import typing as t
+
 import numpy as np
+
+if t.TYPE_CHECKING:
+    from ase import Atoms
 
 __all__ = ('emt_label', 'random_alloy_structures', 'random_bulk_structures')
 
@@ -14,7 +19,7 @@ def random_bulk_structures(
     strain: float = 0.05,
     rattle: tuple[float, float] = (0.02, 0.15),
     lattice_constant: float = 3.61,
-) -> list:
+) -> list[Atoms]:
     """Return ``count`` distorted fcc cells (4 or 8 atoms): random volume strain up to
     ±``strain`` and a Gaussian rattle of standard deviation drawn from ``rattle`` (Å).
     """
@@ -54,7 +59,7 @@ def random_alloy_structures(
     vacancy_probability: float = 0.3,
     outliers: int = 0,
     outlier_distance: tuple[float, float] = (0.55, 0.7),
-) -> list:
+) -> list[Atoms]:
     """Return ``count`` distorted fcc cells of a random binary alloy: 8 or 16 atoms, a random
     composition, the lattice constant by Vegard's law, volume strain up to ±``strain``, a
     Gaussian rattle of standard deviation drawn from ``rattle`` (Å), and with probability
@@ -95,7 +100,7 @@ def random_alloy_structures(
     return structures
 
 
-def emt_label(structures: list) -> list:
+def emt_label(structures: list[Atoms]) -> list[Atoms]:
     """Attach EMT energies (eV) and forces (eV/Å) as SinglePointCalculators; returns copies."""
     from ase.calculators.emt import EMT
     from ase.calculators.singlepoint import SinglePointCalculator

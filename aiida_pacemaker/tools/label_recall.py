@@ -129,7 +129,7 @@ def _fitted_on(potential: PacePotentialData) -> int | None:
     creator = incoming[0].node if incoming else None
     if creator is None or 'training_set' not in creator.inputs:
         return None
-    return creator.inputs.training_set.pk
+    return t.cast(int, creator.inputs.training_set.pk)
 
 
 def rebuild_without(training_set: TrainingSetData, recall: LabelRecall) -> TrainingSetData:
@@ -146,4 +146,4 @@ def rebuild_without(training_set: TrainingSetData, recall: LabelRecall) -> Train
         raise ValueError(
             f'every structure of TrainingSetData<{training_set.pk}> was recalled: nothing is left to rebuild'
         )
-    return t.cast(TrainingSetData, remove_structures(training_set, orm.List(names)))
+    return remove_structures(training_set, orm.List(names))

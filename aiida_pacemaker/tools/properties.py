@@ -63,7 +63,7 @@ def space_group_number(atoms: Atoms, symprec: float = 1e-3) -> int | None:
 
 def perpendicular_widths(cell: t.Any) -> np.ndarray:
     """Distances between opposite faces of the cell, Å."""
-    return 1.0 / np.linalg.norm(np.linalg.inv(np.asarray(cell, dtype=float)).T, axis=1)
+    return t.cast(np.ndarray, 1.0 / np.linalg.norm(np.linalg.inv(np.asarray(cell, dtype=float)).T, axis=1))
 
 
 def supercell_for_width(cell: t.Any, width: float) -> list[int]:
@@ -217,7 +217,7 @@ def _voigt_strain(index: int, value: float) -> np.ndarray:
 
 
 def _strained(atoms: Atoms, strain: np.ndarray) -> Atoms:
-    strained = atoms.copy()
+    strained: Atoms = atoms.copy()
     strained.set_cell(np.asarray(atoms.cell[:]) @ (np.eye(3) + strain), scale_atoms=True)
     return strained
 

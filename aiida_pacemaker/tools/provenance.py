@@ -88,7 +88,7 @@ def _before_baseline(training_set: TrainingSetData) -> TrainingSetData:
     """The training set with its labels as given, when ``training_set`` is a residual (delta learning)."""
     creator = _creator_process(training_set)
     if creator is not None and creator.process_label == _SUBTRACT:
-        return creator.inputs.training_set
+        return t.cast(TrainingSetData, creator.inputs.training_set)
     return training_set
 
 

@@ -136,7 +136,7 @@ def _report_of(job: orm.CalcJobNode) -> dict[str, t.Any] | None:
     if key not in job.outputs:
         return None
     try:
-        return json.loads(job.outputs[key].get_content(mode='r'))
+        return t.cast(dict[str, t.Any], json.loads(job.outputs[key].get_content(mode='r')))
     except ValueError:
         return None
 

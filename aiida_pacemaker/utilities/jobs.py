@@ -80,7 +80,7 @@ def script_node(name: str) -> orm.SinglefileData:
     )
     found = query.first()
     if found:
-        return found[0]
+        return t.cast(orm.SinglefileData, found[0])
     node = orm.SinglefileData(io.BytesIO(content), filename=name)
     node.base.attributes.set(SCRIPT_SHA256, digest)
     node.label = name
@@ -169,7 +169,7 @@ def command_failed(job: orm.CalcJobNode) -> bool:
     ``ERROR_COMMAND_FAILED``), rather than in AiiDA's handling of the job."""
     from aiida_shell import ShellJob
 
-    return job.exit_status == ShellJob.exit_codes.ERROR_COMMAND_FAILED.status
+    return t.cast(bool, job.exit_status == ShellJob.exit_codes.ERROR_COMMAND_FAILED.status)
 
 
 def job_failure(utility: str, job: orm.CalcJobNode) -> str:

@@ -14,6 +14,9 @@ from aiida_pacemaker.data.training_set import TrainingSetData
 
 from .protocols import ProtocolMixin
 
+if t.TYPE_CHECKING:
+    from aiida.engine.processes.workchains.workchain import WorkChainSpec
+
 __all__ = ('PaceTrainWorkChain', 'render_trainer')
 
 #: r_in (Å) of ZBL with the pyace backend when there is no data yet to take the shortest distance from
@@ -110,18 +113,20 @@ class PaceTrainWorkChain(ProtocolMixin, BaseRestartWorkChain):
         return builder
 
     @classmethod
-    def define(cls, spec):  # type: ignore[no-untyped-def]
+    def define(cls, spec: WorkChainSpec) -> None:  # type: ignore[override]  # aiida's spec type narrows per process class
         """Define the process specification."""
         super().define(spec)
         spec.expose_inputs(PaceTrainCalculation, namespace='train')
         spec.expose_outputs(PaceTrainCalculation)
+        # plumpy types every outline step as Callable[[WorkChain], ...], which a method of a subclass is not
+        # (the parameter is contravariant): hence the `arg-type` ignores
         spec.outline(
-            cls.setup,
-            while_(cls.should_run_process)(
-                cls.run_process,
-                cls.inspect_process,
+            cls.setup,  # type: ignore[arg-type]  # plumpy outline typing
+            while_(cls.should_run_process)(  # type: ignore[arg-type]  # plumpy outline typing
+                cls.run_process,  # type: ignore[arg-type]  # plumpy outline typing
+                cls.inspect_process,  # type: ignore[arg-type]  # plumpy outline typing
             ),
-            cls.results,
+            cls.results,  # type: ignore[arg-type]  # plumpy outline typing
         )
         spec.exit_code(
             300,

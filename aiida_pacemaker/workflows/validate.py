@@ -38,6 +38,9 @@ from aiida_pacemaker.tools.suggest import did_you_mean
 
 from .input_checks import check_structures
 
+if t.TYPE_CHECKING:
+    from aiida.engine.processes.workchains.workchain import WorkChainSpec
+
 __all__ = ('PaceValidateWorkChain', 'check_validation_inputs', 'structure_settings')
 
 #: the calcfunction of each property
@@ -140,7 +143,7 @@ class PaceValidateWorkChain(WorkChain):
     """
 
     @classmethod
-    def define(cls, spec):  # type: ignore[no-untyped-def]
+    def define(cls, spec: WorkChainSpec) -> None:  # type: ignore[override]  # aiida's spec type narrows per process class
         """Define the process specification."""
         super().define(spec)
         spec.input('potential', valid_type=PacePotentialData, help='The potential to validate.')
@@ -183,15 +186,17 @@ class PaceValidateWorkChain(WorkChain):
         )
         spec.inputs.validator = _validate_inputs
 
+        # plumpy types every outline step as Callable[[WorkChain], ...], which a method of a subclass is not
+        # (the parameter is contravariant): hence the `arg-type` ignores
         spec.outline(
-            cls.setup,
-            cls.relax_structures,
-            if_(cls.wants_equation_of_state)(cls.compute_equation_of_state),
-            if_(cls.wants_elastic_constants)(cls.compute_elastic_constants),
-            if_(cls.wants_vacancy_formation_energy)(cls.compute_vacancy_formation_energy),
-            if_(cls.wants_phonons)(cls.compute_phonons),
-            if_(cls.wants_md_stability)(cls.run_md_stability),
-            cls.tabulate,
+            cls.setup,  # type: ignore[arg-type]  # plumpy outline typing
+            cls.relax_structures,  # type: ignore[arg-type]  # plumpy outline typing
+            if_(cls.wants_equation_of_state)(cls.compute_equation_of_state),  # type: ignore[arg-type]  # plumpy outline typing
+            if_(cls.wants_elastic_constants)(cls.compute_elastic_constants),  # type: ignore[arg-type]  # plumpy outline typing
+            if_(cls.wants_vacancy_formation_energy)(cls.compute_vacancy_formation_energy),  # type: ignore[arg-type]  # plumpy outline typing
+            if_(cls.wants_phonons)(cls.compute_phonons),  # type: ignore[arg-type]  # plumpy outline typing
+            if_(cls.wants_md_stability)(cls.run_md_stability),  # type: ignore[arg-type]  # plumpy outline typing
+            cls.tabulate,  # type: ignore[arg-type]  # plumpy outline typing
         )
         spec.output(
             'table',

@@ -49,8 +49,8 @@ def learning_curve_row(
     """
     row: dict[str, t.Any] = {
         'cycle': cycle,
-        'num_structures': training_set.num_structures,  # type: ignore[attr-defined]
-        'num_atoms': training_set.num_atoms,  # type: ignore[attr-defined]
+        'num_structures': training_set.num_structures,
+        'num_atoms': training_set.num_atoms,
         'training_set_uuid': training_set.uuid,
         'potential_uuid': potential.uuid if potential is not None else None,
     }

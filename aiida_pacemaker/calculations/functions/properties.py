@@ -71,7 +71,7 @@ def model_calculator(
 
 
 def _settings(parameters: orm.Dict) -> dict[str, t.Any]:
-    settings = parameters.get_dict()
+    settings: dict[str, t.Any] = parameters.get_dict()
     settings.pop('structures', None)
     return settings
 

@@ -80,7 +80,7 @@ def utility_input_files(**nodes: orm.Data) -> dict[str, orm.SinglefileData]:
         files['potential_yaml'] = orm.SinglefileData(io.BytesIO(content), filename=POTENTIAL_YAML)
     if 'active_set' in nodes:
         active_set = nodes['active_set']
-        content = active_set.get_asi_content()  # type: ignore[attr-defined]
+        content = active_set.get_asi_content()
         files['active_set_asi'] = orm.SinglefileData(io.BytesIO(content), filename=ACTIVE_SET_ASI)
     if 'training_set' in nodes:
         buffer = io.BytesIO()

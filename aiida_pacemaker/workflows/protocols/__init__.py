@@ -44,7 +44,9 @@ OPEN_SECTIONS = ('trainer.ace_basis_config', 'trainer.fitting_params', 'trainer.
 
 def load_protocol_file(name: str) -> dict[str, t.Any]:
     """The parsed ``{name}.yaml`` of this package."""
-    return yaml.safe_load(files(__name__).joinpath(f'{name}.yaml').read_text(encoding='utf8'))
+    return t.cast(
+        dict[str, t.Any], yaml.safe_load(files(__name__).joinpath(f'{name}.yaml').read_text(encoding='utf8'))
+    )
 
 
 def deep_merge(
@@ -96,7 +98,7 @@ class ProtocolMixin:
     @classmethod
     def get_default_protocol(cls) -> str:
         """The name of the default protocol."""
-        return load_protocol_file(cls._protocol_file)['default_protocol']
+        return t.cast(str, load_protocol_file(cls._protocol_file)['default_protocol'])
 
     @classmethod
     def get_available_protocols(cls) -> dict[str, str]:
