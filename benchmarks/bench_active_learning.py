@@ -19,6 +19,10 @@ of 10 typical structures drawn from the pool (the same for both arms).
   pool's typical *and* outlier structures, at the same budgets. The random arm does not depend on
   the strategy: it is cached per system, seed and fit settings (``results/cache/``).
 
+``--weighting energy`` fits both arms with pacemaker's ``EnergyBasedWeightingPolicy`` (``DE``, ``DF``:
+``--weighting-de``, ``--weighting-df``; pacemaker's defaults 1 eV/atom and 1 (eV/Å)²): structures far
+above the lowest energy and atoms with large forces weigh less in the loss.
+
 Measured on the test set with every potential: force RMSE (meV/Å) over all components, energy
 RMSE (meV/atom), and every test structure's own force RMSE (for the median and the 95th
 percentile: typical structures and the tail); the labels AL needs to reach the random arm's final

@@ -22,6 +22,7 @@ FULL = [
     ('bench_orchestration.py', ['--repeats', '3']),
     ('bench_orchestration.py', ['--repeats', '3', '--busy', '2', '--output', 'orchestration_busy2']),
     ('bench_pool.py', ['--sizes', '2000', '20000', '--nodes-up-to', '2000']),
+    ('bench_cli.py', ['--repeats', '3']),
     *(
         (
             'bench_active_learning.py',
@@ -39,6 +40,7 @@ QUICK = [
     ('bench_accumulation.py', ['--structures', '50', '--repeats', '1']),
     ('bench_orchestration.py', ['--repeats', '1', '--structures', '10']),
     ('bench_pool.py', ['--sizes', '200', '--nodes-up-to', '200']),
+    ('bench_cli.py', ['--repeats', '1', '--output', 'cli']),
     (
         'bench_active_learning.py',
         ['--pool', '60', '--test', '20', '--cycles', '2', '--maxiter', '20', '--functions', '12'],
