@@ -78,6 +78,8 @@ def al_overrides(args: argparse.Namespace) -> dict:
     select = {'fill_to_max': True, 'strategy': args.strategy}
     if args.strategy == 'hybrid':
         select['tail_fraction'] = args.tail_fraction
+        if args.coverage:
+            select['coverage'] = args.coverage
     if args.min_distance_factor:
         select['min_distance_factor'] = args.min_distance_factor
     fitting = {'maxiter': args.maxiter}
@@ -442,9 +444,14 @@ def main() -> None:
         '--weighting-df', type=float, default=1.0, help='EnergyBasedWeightingPolicy DF ((eV/Å)²; its default)'
     )
     parser.add_argument(
-        '--strategy', choices=('maxvol', 'hybrid', 'lcmd', 'maxdist', 'random'), default='maxvol'
+        '--strategy',
+        choices=('maxvol', 'hybrid', 'lcmd', 'representative', 'maxdist', 'random'),
+        default='maxvol',
     )
     parser.add_argument('--tail-fraction', type=float, default=0.5)
+    parser.add_argument(
+        '--coverage', choices=('lcmd', 'representative'), default=None, help='how hybrid spends the rest'
+    )
     parser.add_argument('--gamma-select', type=float, default=0.0, help='0: any candidate may be selected')
     parser.add_argument('--gamma-max', type=float, default=None)
     parser.add_argument(

@@ -72,6 +72,26 @@ def last_active_learning_run():
     return max((row[0] for row in query.iterall()), key=lambda node: node.ctime)
 
 
+def where_the_time_goes(workchain, jobs_in_aiida_s: float, cli_s: float) -> dict:
+    """The CLI's seconds split by the process nodes' creation and last-change times (seconds)."""
+    from aiida import orm
+
+    def duration(node) -> float:
+        return (node.mtime - node.ctime).total_seconds()
+
+    descendants = workchain.called_descendants
+    calcjobs = sum(duration(node) for node in descendants if isinstance(node, orm.CalcJobNode))
+    functions = sum(duration(node) for node in descendants if isinstance(node, orm.CalcFunctionNode))
+    total = duration(workchain)
+    return {
+        'jobs': jobs_in_aiida_s,
+        'around_jobs': calcjobs - jobs_in_aiida_s,  # upload, submit, polls, retrieve, parse
+        'calcfunctions': functions,  # labels, merges, the learning curve
+        'workchain_steps': total - calcjobs - functions,  # the steps' own work and the gaps between
+        'outside_workchain': cli_s - total,  # interpreter start, imports, example data, the report
+    }
+
+
 def job_seconds_in_aiida(calcjob) -> float:
     """The job's own runtime: from its job script's mtime in the remote folder to the newest file there."""
     folder = pathlib.Path(calcjob.outputs.remote_folder.get_remote_path())
@@ -159,7 +179,9 @@ def main() -> None:
         cli_s = cli_run(profile, args.config.resolve(), environment, aiida_path / f'{profile}.log')
         load_profile(profile, allow_switch=True)
         workchain = last_active_learning_run()
-        assert workchain.is_finished_ok, f'{workchain.process_label}<{workchain.pk}>: {workchain.exit_message}'
+        assert workchain.is_finished_ok, (
+            f'{workchain.process_label}<{workchain.pk}>: {workchain.exit_message}'
+        )
         hand = by_hand(workchain, scratch, environment)
         hand_s = sum(job['by_hand_s'] for job in hand['jobs']) + hand['labels_s']
         jobs_in_aiida_s = sum(job['in_aiida_s'] for job in hand['jobs'])
@@ -171,6 +193,7 @@ def main() -> None:
             'jobs_in_aiida_s': jobs_in_aiida_s,
             'jobs_by_hand_s': hand_s - hand['labels_s'],
             'rest_of_cli_s': cli_s - jobs_in_aiida_s,
+            'cli_breakdown_s': where_the_time_goes(workchain, jobs_in_aiida_s, cli_s),
             'load': [load_before, os.getloadavg()[0]],
             **hand,
         }
@@ -181,11 +204,19 @@ def main() -> None:
             f'EMT {hand["labels_s"]:.2f} s for {hand["labelled"]} structures; rest of the CLI '
             f'{run["rest_of_cli_s"]:.1f} s; presto {presto_s:.1f} s; load {run["load"]}'
         )
+        print('  CLI seconds: ' + ', '.join(f'{k} {v:.1f}' for k, v in run['cli_breakdown_s'].items()))
         shutil.rmtree(scratch)
         scratch.mkdir()
-    ratio = statistics.median(run['cli_s'] for run in runs) / statistics.median(run['by_hand_s'] for run in runs)
+    ratio = statistics.median(run['cli_s'] for run in runs) / statistics.median(
+        run['by_hand_s'] for run in runs
+    )
     print(f'median CLI / median by hand: {ratio:.2f} (target <= 1.15)')
-    result = {'machine': _common.machine(), 'config': str(args.config), 'runs': runs, 'ratio_of_medians': ratio}
+    result = {
+        'machine': _common.machine(),
+        'config': str(args.config),
+        'runs': runs,
+        'ratio_of_medians': ratio,
+    }
     path = _common.results_folder() / f'{args.output}.json'
     path.write_text(json.dumps(result, indent=1) + '\n')
     print(f'written: {path}')

@@ -38,14 +38,17 @@ SELECT_OPTIONS: dict[str, OptionSpec] = {
     'gamma_max': OptionSpec(None, 'float', 0.0, exclusive_minimum=True),
     'fill_to_max': OptionSpec(None, 'bool'),
     'fill_by': OptionSpec(None, 'choice', choices=('grade', 'random')),
-    'strategy': OptionSpec(None, 'choice', choices=('maxvol', 'hybrid', 'lcmd', 'maxdist', 'random')),
+    'strategy': OptionSpec(
+        None, 'choice', choices=('maxvol', 'hybrid', 'lcmd', 'representative', 'maxdist', 'random')
+    ),
     'tail_fraction': OptionSpec(None, 'float', 0.0),
+    'coverage': OptionSpec(None, 'choice', choices=('lcmd', 'representative')),
     'seed': OptionSpec(None, 'int', 0),
     'min_distance_factor': OptionSpec(None, 'float', 0.0, exclusive_minimum=True),
 }
 
 #: strategies that measure coverage against the training structures (need ``training_set``)
-COVERAGE_STRATEGIES = ('hybrid', 'lcmd', 'maxdist')
+COVERAGE_STRATEGIES = ('hybrid', 'lcmd', 'representative', 'maxdist')
 #: the default strategy and the share of a hybrid batch that MaxVol picks
 DEFAULT_STRATEGY = 'maxvol'
 DEFAULT_TAIL_FRACTION = 0.5
@@ -76,9 +79,13 @@ class PaceSelectCalculation(PaceBaseCalculation):
     - ``maxvol`` (default): pace_select's D-optimal choice (the tail: the most extrapolative).
     - ``lcmd``: coverage weighted by the pool's density (largest cluster, maximum distance),
       measured against the ``training_set`` atoms: the typical part of the pool first.
+    - ``representative``: greedy facility location: the structure that most lowers the mean
+      distance from a pool atom to its nearest ``training_set`` (or picked) atom: the dense,
+      typical part of the pool first, an outlier counting as one atom.
     - ``maxdist``: greedy farthest point from the ``training_set`` atoms.
-    - ``hybrid``: ``tail_fraction`` (default 0.5) of the budget by MaxVol, the rest by LCMD with
-      MaxVol's picks counted as covered.
+    - ``hybrid``: ``tail_fraction`` (default 0.5) of the budget by MaxVol, the rest by the
+      ``coverage`` strategy (``lcmd``, the default, or ``representative``) with MaxVol's picks
+      counted as covered.
     - ``random``: a draw seeded with ``seed`` (a control arm).
 
     The coverage strategies need ``training_set`` and spend the whole budget while candidates
@@ -90,7 +97,7 @@ class PaceSelectCalculation(PaceBaseCalculation):
     ``gamma_max`` (an extrapolation grade that no physical candidate reaches) and
     ``min_distance_factor`` (a candidate with two atoms closer than this fraction of the
     shortest distance in ``training_set`` is left out; ``report.too_close`` lists them). ``report.reasons`` says why each structure was picked (``maxvol``, ``lcmd``,
-    ``maxdist``, ``random``, ``fill``).
+    ``representative``, ``maxdist``, ``random``, ``fill``).
     """
 
     ALL_CANDIDATES = 'candidates_all.npz'  # arrays, read with allow_pickle=False; the job writes the pickle
@@ -171,6 +178,11 @@ class PaceSelectCalculation(PaceBaseCalculation):
                 )
             if not 0.0 <= options['tail_fraction'] <= 1.0:
                 return f'`tail_fraction` must lie between 0 and 1, got {options["tail_fraction"]!r}'
+        if 'coverage' in options and strategy != 'hybrid':
+            return (
+                '`coverage` chooses how `strategy: hybrid` spends the rest of its budget: set that strategy, '
+                f'or use `strategy: {options["coverage"]}` alone'
+            )
         if strategy != 'maxvol' and 'max_structures' not in options and standalone:
             return f'`strategy: {strategy}` spends a budget: set `max_structures`'
         if 'min_distance_factor' in options and 'training_set' not in inputs and standalone:
@@ -217,6 +229,7 @@ class PaceSelectCalculation(PaceBaseCalculation):
                 'strategy': strategy,
                 'max_structures': options['max_structures'],
                 'tail_fraction': options.get('tail_fraction', DEFAULT_TAIL_FRACTION),
+                'coverage': options.get('coverage', 'lcmd'),
                 'seed': options.get('seed', 0),
                 'potential': POTENTIAL_YAML,
                 'candidates': self.CANDIDATES,

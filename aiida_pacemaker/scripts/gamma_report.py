@@ -191,8 +191,12 @@ def choose(settings_file: str) -> None:
             index = {name: i for i, name in enumerate(names)}
             picked = [index[name] for name in maxvol[:tail]]
         rest = budget - len(picked)
+        coverage = strategy if strategy != 'hybrid' else settings.get('coverage', 'lcmd')
         if strategy == 'maxdist':
             chosen = selection.max_distance(features, eligible, budget)
+        elif coverage == 'representative':
+            chosen = [(i, 'maxvol') for i in picked]
+            chosen += selection.representative(features, eligible, rest, picked, int(settings['seed']))
         else:
             chosen = [(i, 'maxvol') for i in picked]
             chosen += selection.largest_cluster_max_distance(features, eligible, rest, picked)

@@ -22,11 +22,22 @@ Strategies (each returns an ordered list of ``(structure index, reason)``):
   one far-away atom, so this covers the typical part of the pool first. (The paper sums
   squared distances; plain distances keep a single unphysical outlier, whose squared
   distance can exceed a whole cluster's, from being picked first.)
+- :func:`representative`: greedy facility location (k-median; Nemhauser et al. 1978 for the
+  greedy bound, Sener & Savarese 2018 and Zaverkin et al. 2022 on representativeness in batch
+  active learning): the structure whose atoms bring the most pool atoms closer to their
+  nearest training (or picked) atom goes next, i.e. the one that most lowers the mean
+  distance from a pool atom to the training data. Dense, typical regions of the pool weigh by
+  their number of atoms: this covers what a test drawn from the pool looks like. Every atom's
+  distance is capped at the ``CAP_QUANTILE`` quantile of those distances, so that a far-away
+  outlier weighs as one far atom, not by how far it is. The demand (the pool atoms whose
+  distances are summed) is a seeded sample of at most ``DEMAND`` atoms of each species; lazy
+  greedy (the gains only shrink) keeps it fast.
 - :func:`random_draw`: a seeded random draw (the control arm of a benchmark, or a cheap
   baseline).
 
 ``hybrid`` (in ``gamma_report.py``) spends a share of the budget on MaxVol's choice (the
-tail: the most extrapolative structures) and the rest on LCMD with those as centres.
+tail: the most extrapolative structures) and the rest on a coverage strategy (LCMD or
+:func:`representative`) with those as centres.
 """
 
 from __future__ import annotations
@@ -41,12 +52,18 @@ __all__ = (
     'largest_cluster_max_distance',
     'max_distance',
     'random_draw',
+    'representative',
     'standardise',
 )
 
 #: rows of the candidate block compared with all centres at once (bounds the memory to
 #: ``CHUNK x centres`` floats)
 CHUNK = 4096
+#: most pool atoms per species whose distances :func:`representative` sums (a seeded sample)
+DEMAND = 4096
+#: :func:`representative` caps every pool atom's distance to the training data at this quantile of
+#: those distances (a robust k-median: an outlier counts as one far atom, not as its distance)
+CAP_QUANTILE = 0.9
 
 
 class AtomFeatures:
@@ -214,6 +231,121 @@ def largest_cluster_max_distance(
         return t.cast(t.SupportsInt, owner[members[int(np.argmax(distance[members]))]])
 
     return _greedy(features, eligible, budget, list(picked or []), choose, 'lcmd')
+
+
+def _distances(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Euclidean distances, ``(len(points), len(centres))``."""
+    squared = (
+        np.einsum('ij,ij->i', points, points)[:, None]
+        - 2.0 * points @ centres.T
+        + np.einsum('ij,ij->i', centres, centres)[None, :]
+    )
+    return np.sqrt(np.maximum(squared, 0.0))
+
+
+class _Demand:
+    """A sample of the pool's atoms per species and each one's distance to its nearest centre."""
+
+    def __init__(self, features: AtomFeatures, picked: list[int], seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        self.features = features
+        self.points: dict[int, np.ndarray] = {}
+        self.distance: dict[int, np.ndarray] = {}
+        for species in features.species:
+            block = features.candidates[species]
+            rows = np.arange(len(block))
+            if len(rows) > DEMAND:
+                rows = np.sort(rng.choice(len(rows), size=DEMAND, replace=False))
+            self.points[species] = block[rows]
+            centres = np.vstack(
+                [features.training[species], block[np.isin(features.owners[species], picked)]]
+            )
+            if len(centres):
+                distance = _distances(self.points[species], centres).min(axis=1)
+                # capped: an atom farther than most counts as far as those (a robust k-median), so a
+                # single far-away outlier cannot outweigh a region of typical atoms
+                self.distance[species] = np.minimum(distance, np.quantile(distance, CAP_QUANTILE))
+            else:  # no centre yet: every atom costs the same, what the farthest pair could be apart
+                reach = 2.0 * float(np.sqrt(np.einsum('ij,ij->i', block, block)).max(initial=0.0)) + 1.0
+                self.distance[species] = np.full(len(rows), reach)
+
+    def gain(self, structure: int) -> float:
+        """How much picking ``structure`` lowers the summed distance of the demand atoms."""
+        total = 0.0
+        for species in self.features.species:
+            atoms = self.features.candidates[species][self.features.owners[species] == structure]
+            if len(atoms) and len(self.points[species]):
+                nearest = _distances(self.points[species], atoms).min(axis=1)
+                total += float(np.maximum(self.distance[species] - nearest, 0.0).sum())
+        return total
+
+    def gains(self, structures: np.ndarray) -> np.ndarray:
+        """:meth:`gain` of every structure index in ``structures``, in blocks of about ``CHUNK`` atoms
+        that never split a structure."""
+        result = np.zeros(self.features.num_structures())
+        for species in self.features.species:
+            points, current = self.points[species], self.distance[species]
+            if not len(points):
+                continue
+            order = np.argsort(self.features.owners[species], kind='stable')
+            owners = self.features.owners[species][order]
+            block = self.features.candidates[species][order]
+            firsts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])  # each structure's first row
+            begin = 0
+            while begin < len(order):
+                later = firsts[firsts > begin]
+                fitting = later[later <= begin + CHUNK]
+                end = int(fitting[-1]) if len(fitting) else int(later[0]) if len(later) else len(order)
+                if begin + CHUNK >= len(order):
+                    end = len(order)
+                # per atom: how much closer every demand atom gets; per structure: the best of its atoms
+                better = np.maximum(current[None, :] - _distances(block[begin:end], points), 0.0)
+                groups = firsts[(firsts >= begin) & (firsts < end)] - begin
+                result[owners[begin + groups]] += np.maximum.reduceat(better, groups, axis=0).sum(axis=1)
+                begin = end
+        return result[structures]
+
+    def add(self, structure: int) -> None:
+        """Make the atoms of ``structure`` centres."""
+        for species in self.features.species:
+            atoms = self.features.candidates[species][self.features.owners[species] == structure]
+            if len(atoms) and len(self.points[species]):
+                nearest = _distances(self.points[species], atoms).min(axis=1)
+                self.distance[species] = np.minimum(self.distance[species], nearest)
+
+
+def representative(
+    features: AtomFeatures,
+    eligible: np.ndarray,
+    budget: int,
+    picked: list[int] | None = None,
+    seed: int = 0,
+) -> list[tuple[int, str]]:
+    """Greedy facility location of up to ``budget`` eligible structures (see the module), with the
+    training atoms and the atoms of ``picked`` as centres already placed."""
+    import heapq
+
+    picked = list(picked or [])
+    eligible = np.array(eligible, dtype=bool)
+    eligible[picked] = False
+    candidates = np.flatnonzero(eligible[: features.num_structures()])
+    if budget <= 0 or not len(candidates):
+        return []
+    demand = _Demand(features, picked, seed)
+    # lazy greedy: a structure's gain can only shrink as centres are added, so a stale gain is an
+    # upper bound; recompute the top one and take it when it still beats the next bound
+    heap = [(-gain, int(index)) for gain, index in zip(demand.gains(candidates), candidates, strict=True)]
+    heapq.heapify(heap)
+    chosen: list[tuple[int, str]] = []
+    while heap and len(chosen) < budget:
+        _, index = heapq.heappop(heap)
+        fresh = demand.gain(index)
+        if heap and fresh < -heap[0][0] - 1e-12:
+            heapq.heappush(heap, (-fresh, index))
+            continue
+        chosen.append((index, 'representative'))
+        demand.add(index)
+    return chosen
 
 
 def random_draw(eligible: np.ndarray, budget: int, seed: int) -> list[tuple[int, str]]:

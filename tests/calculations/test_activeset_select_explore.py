@@ -139,6 +139,12 @@ def test_active_set_refuses_another_potential(aiida_profile):
         ({'strategy': 'maxvol', 'tail_fraction': 0.3}, 'MaxVol share of `strategy: hybrid`'),
         ({'strategy': 'hybrid', 'tail_fraction': 1.5, 'max_structures': 2}, 'between 0 and 1'),
         ({'strategy': 'maxdist', 'max_structures': 2}, "give the potential's `training_set`"),
+        ({'strategy': 'representative', 'max_structures': 2}, "give the potential's `training_set`"),
+        (
+            {'strategy': 'lcmd', 'coverage': 'representative', 'max_structures': 2},
+            'use `strategy: representative`',
+        ),
+        ({'strategy': 'hybrid', 'coverage': 'kmeans', 'max_structures': 2}, 'must be one of'),
         ({'min_distance_factor': 0.7}, "give the potential's `training_set`"),
         ({'min_distance_factor': 0.0}, 'greater than 0.0'),
     ],

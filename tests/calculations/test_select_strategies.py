@@ -42,19 +42,34 @@ def select(fitted, active_set, candidates, with_training_set=True, **parameters)
 
 
 @pytest.mark.pacemaker
-@pytest.mark.parametrize('strategy', ['lcmd', 'maxdist', 'hybrid', 'random'])
-def test_strategy_spends_the_budget_reproducibly(fitted, fitted_active_set, candidates, strategy):
+@pytest.mark.parametrize(
+    ('strategy', 'coverage'),
+    [
+        ('lcmd', None),
+        ('representative', None),
+        ('maxdist', None),
+        ('hybrid', None),
+        ('hybrid', 'representative'),
+        ('random', None),
+    ],
+)
+def test_strategy_spends_the_budget_reproducibly(fitted, fitted_active_set, candidates, strategy, coverage):
+    extra = {'coverage': coverage} if coverage else {}
     report, results = select(
-        fitted, fitted_active_set, candidates, max_structures=5, strategy=strategy, seed=3
+        fitted, fitted_active_set, candidates, max_structures=5, strategy=strategy, seed=3, **extra
     )
     assert report['strategy'] == strategy
     assert report['num_selected'] == len(results['selected']) == 5
     assert set(report['reasons']) == set(report['selected'])
-    expected = {'lcmd': {'lcmd'}, 'maxdist': {'maxdist'}, 'random': {'random'}, 'hybrid': {'maxvol', 'lcmd'}}
-    assert set(report['reasons'].values()) <= expected[strategy] | {'maxvol'}
+    rest = coverage or ('lcmd' if strategy == 'hybrid' else strategy)
+    assert set(report['reasons'].values()) <= {rest, 'maxvol'}
     if strategy == 'hybrid':  # half the budget (rounded) by MaxVol, the rest by coverage
-        assert list(report['reasons'].values()).count('lcmd') >= 2
-    again, _ = select(fitted, fitted_active_set, candidates, max_structures=5, strategy=strategy, seed=3)
+        assert list(report['reasons'].values()).count(rest) >= 2
+    else:
+        assert set(report['reasons'].values()) == {rest}
+    again, _ = select(
+        fitted, fitted_active_set, candidates, max_structures=5, strategy=strategy, seed=3, **extra
+    )
     assert again['selected'] == report['selected']
 
 
@@ -68,7 +83,7 @@ def test_outliers_are_kept_out_by_distance_and_grade(fitted, fitted_active_set, 
     assert min(gamma['x0'], gamma['x1']) > max(g for key, g in gamma.items() if key.startswith('t'))
     assert {'x0', 'x1'} <= set(report['selected'])
     assert report['too_close'] == []
-    for strategy in ('maxvol', 'lcmd', 'maxdist', 'hybrid'):
+    for strategy in ('maxvol', 'lcmd', 'representative', 'maxdist', 'hybrid'):
         floored, _ = select(
             fitted,
             fitted_active_set,

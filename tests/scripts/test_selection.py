@@ -106,3 +106,82 @@ def test_no_training_atoms_at_all():
     features = selection.AtomFeatures(candidates, owners, {0: np.zeros((0, 4))})
     for choose in (selection.largest_cluster_max_distance, selection.max_distance):
         assert len(choose(features, np.ones(10, bool), 4)) == 4
+
+
+def test_representative_starts_in_the_dense_region_and_puts_the_outlier_after_the_clusters(monkeypatch):
+    """Facility location with capped distances: the first pick sits in the dense cluster (40 structures),
+    the sparse cluster (4) comes before the far outlier (one structure, which counts as two far atoms,
+    not as its distance); without the cap the outlier comes before the sparse cluster."""
+    features = selection.AtomFeatures(*clustered_pool())
+    chosen = selection.representative(features, np.ones(45, bool), 4)
+    indices = [index for index, _ in chosen]
+    assert indices[0] < 40
+    sparse = next(i for i, index in enumerate(indices) if 40 <= index < 44)
+    assert 44 not in indices[: sparse + 1]
+    assert len(set(indices)) == 4
+    monkeypatch.setattr(selection, 'CAP_QUANTILE', 1.0)
+    uncapped = [index for index, _ in selection.representative(features, np.ones(45, bool), 4)]
+    assert uncapped.index(44) < min(uncapped.index(i) for i in uncapped if 40 <= i < 44)
+    assert {reason for _, reason in chosen} == {'representative'}
+
+
+def test_representative_lowers_the_mean_distance_more_than_farthest_point():
+    """What it optimises: the mean distance from a pool atom to its nearest training or picked atom,
+    lower after its picks than after as many farthest-point or LCMD picks."""
+    atoms, owners, training = clustered_pool()
+    features = selection.AtomFeatures(atoms, owners, training)
+
+    def mean_distance(chosen):
+        centres = np.vstack(
+            [features.training[0], *(features.candidates[0][owners[0] == i] for i, _ in chosen)]
+        )
+        return selection._distances(features.candidates[0], centres).min(axis=1).mean()
+
+    budget = 3
+    ours = mean_distance(selection.representative(features, np.ones(45, bool), budget))
+    for other in (selection.max_distance, selection.largest_cluster_max_distance):
+        assert ours <= mean_distance(other(features, np.ones(45, bool), budget)) + 1e-12
+
+
+def test_representative_gains_are_exact_in_blocks(monkeypatch):
+    """The block-wise gains of every structure equal the one-by-one gain, whatever the block size (blocks
+    never split a structure), with two species and no training atom of one of them."""
+    rng = np.random.default_rng(5)
+    counts = rng.integers(1, 7, size=60)
+    owners = np.repeat(np.arange(60), counts)
+    species = rng.integers(0, 2, size=len(owners))
+    candidates = {s: rng.normal(size=(int((species == s).sum()), 4)) for s in (0, 1)}
+    features = selection.AtomFeatures(
+        candidates,
+        {s: owners[species == s] for s in (0, 1)},
+        {0: rng.normal(size=(8, 4)), 1: np.zeros((0, 4))},
+    )
+    demand = selection._Demand(features, [], seed=0)
+    exact = np.array([demand.gain(i) for i in range(60)])
+    for block in (5, 17, 4096):
+        monkeypatch.setattr(selection, 'CHUNK', block)
+        assert np.allclose(demand.gains(np.arange(60)), exact)
+
+
+@pytest.mark.parametrize('picked', [[], [3, 44]])
+def test_representative_budget_eligibility_and_determinism(picked):
+    features = selection.AtomFeatures(*clustered_pool())
+    eligible = np.ones(45, dtype=bool)
+    eligible[10:20] = False
+    chosen = selection.representative(features, eligible, 12, picked=picked, seed=1)
+    indices = [index for index, _ in chosen]
+    assert len(indices) == len(set(indices)) == 12
+    assert not set(indices) & (set(range(10, 20)) | set(picked))
+    assert eligible[:10].all() and not eligible[10:20].any()  # the caller's mask is left alone
+    assert chosen == selection.representative(features, eligible, 12, picked=picked, seed=1)
+    assert len(selection.representative(features, eligible, 100, picked=picked)) == 35 - len(
+        set(picked) - set(range(10, 20))
+    )
+
+
+def test_representative_samples_the_demand_of_a_large_pool(monkeypatch):
+    monkeypatch.setattr(selection, 'DEMAND', 16)
+    features = selection.AtomFeatures(*clustered_pool())
+    demand = selection._Demand(features, [], seed=0)
+    assert demand.points[0].shape == (16, features.candidates[0].shape[1])
+    assert len(selection.representative(features, np.ones(45, bool), 5)) == 5
