@@ -240,7 +240,7 @@ def _distances(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
         - 2.0 * points @ centres.T
         + np.einsum('ij,ij->i', centres, centres)[None, :]
     )
-    return np.sqrt(np.maximum(squared, 0.0))
+    return t.cast(np.ndarray, np.sqrt(np.maximum(squared, 0.0)))
 
 
 class _Demand:
@@ -303,7 +303,7 @@ class _Demand:
                 groups = firsts[(firsts >= begin) & (firsts < end)] - begin
                 result[owners[begin + groups]] += np.maximum.reduceat(better, groups, axis=0).sum(axis=1)
                 begin = end
-        return result[structures]
+        return t.cast(np.ndarray, result[structures])
 
     def add(self, structure: int) -> None:
         """Make the atoms of ``structure`` centres."""
