@@ -207,18 +207,19 @@ def main() -> None:
         print('  CLI seconds: ' + ', '.join(f'{k} {v:.1f}' for k, v in run['cli_breakdown_s'].items()))
         shutil.rmtree(scratch)
         scratch.mkdir()
-    ratio = statistics.median(run['cli_s'] for run in runs) / statistics.median(
-        run['by_hand_s'] for run in runs
-    )
+        ratio = statistics.median(run['cli_s'] for run in runs) / statistics.median(
+            run['by_hand_s'] for run in runs
+        )
+        result = {
+            'machine': _common.machine(),
+            'config': str(args.config),
+            'runs': runs,
+            'ratio_of_medians': ratio,
+        }
+        path = _common.results_folder() / f'{args.output}.json'
+        # written after every repeat: an interrupted run keeps the repeats it finished
+        path.write_text(json.dumps(result, indent=1) + '\n')
     print(f'median CLI / median by hand: {ratio:.2f} (target <= 1.15)')
-    result = {
-        'machine': _common.machine(),
-        'config': str(args.config),
-        'runs': runs,
-        'ratio_of_medians': ratio,
-    }
-    path = _common.results_folder() / f'{args.output}.json'
-    path.write_text(json.dumps(result, indent=1) + '\n')
     print(f'written: {path}')
 
 
