@@ -169,6 +169,7 @@ def main() -> None:
     scratch = aiida_path / 'by_hand'
     scratch.mkdir()
     from aiida import load_profile
+    from aiida.manage.configuration import reset_config
 
     print(f'aiida-pacemaker run active-learning {args.config} vs by hand; AIIDA_PATH={aiida_path}')
     runs = []
@@ -177,6 +178,7 @@ def main() -> None:
         load_before = os.getloadavg()[0]
         presto_s = presto(profile, environment)
         cli_s = cli_run(profile, args.config.resolve(), environment, aiida_path / f'{profile}.log')
+        reset_config()  # read the profile that `verdi presto` just wrote
         load_profile(profile, allow_switch=True)
         workchain = last_active_learning_run()
         assert workchain.is_finished_ok, (
