@@ -162,9 +162,8 @@ def choose(settings_file: str) -> None:
 
     with open(settings_file) as handle:
         settings = json.load(handle)
-    frame = pd.read_pickle(
-        settings['candidates'], compression='gzip'
-    )  # written into this job by aiida-pacemaker
+    # written into this job by its own filter step, from the arrays read with allow_pickle=False
+    frame = pd.read_pickle(settings['candidates'], compression='gzip')
     names = [str(name) for name in frame['name']]
     budget = int(settings['max_structures'])
     strategy = settings['strategy']
@@ -173,12 +172,10 @@ def choose(settings_file: str) -> None:
         chosen = selection.random_draw(eligible, budget, int(settings['seed']))
     else:
         candidates, owners = atom_features(settings['potential'], frame['ase_atoms'])
-        training: dict[int, np.ndarray]
-        training, _ = {}, None
+        training: dict[int, np.ndarray] = {}
         if settings.get('training'):
-            train_frame = pd.read_pickle(
-                settings['training'], compression='gzip'
-            )  # written by aiida-pacemaker
+            # written by aiida-pacemaker's prepare_for_submission from the TrainingSetData's arrays
+            train_frame = pd.read_pickle(settings['training'], compression='gzip')
             training, _ = atom_features(settings['potential'], train_frame['ase_atoms'])
         for species in candidates:
             training.setdefault(species, np.zeros((0, candidates[species].shape[1])))
@@ -194,12 +191,12 @@ def choose(settings_file: str) -> None:
         coverage = strategy if strategy != 'hybrid' else settings.get('coverage', 'lcmd')
         if strategy == 'maxdist':
             chosen = selection.max_distance(features, eligible, budget)
-        elif coverage == 'representative':
-            chosen = [(i, 'maxvol') for i in picked]
-            chosen += selection.representative(features, eligible, rest, picked, int(settings['seed']))
         else:
             chosen = [(i, 'maxvol') for i in picked]
-            chosen += selection.largest_cluster_max_distance(features, eligible, rest, picked)
+            if coverage == 'representative':
+                chosen += selection.representative(features, eligible, rest, picked, int(settings['seed']))
+            else:
+                chosen += selection.largest_cluster_max_distance(features, eligible, rest, picked)
     with open('choice.json', 'w') as handle:
         json.dump([[names[index], reason] for index, reason in chosen], handle)
 

@@ -115,22 +115,32 @@ def standardise(
     return scaled_candidates, scaled_training
 
 
+def _squared_distances(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances, ``(len(points), len(centres))``, never below 0."""
+    squared = (
+        np.einsum('ij,ij->i', points, points)[:, None]
+        - 2.0 * points @ centres.T
+        + np.einsum('ij,ij->i', centres, centres)[None, :]
+    )
+    return t.cast(np.ndarray, np.maximum(squared, 0.0))
+
+
+def _distances(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Euclidean distances, ``(len(points), len(centres))``."""
+    return t.cast(np.ndarray, np.sqrt(_squared_distances(points, centres)))
+
+
 def _nearest(points: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Squared distance from every point to its nearest centre, and that centre's row."""
     if not len(centres):
         return np.full(len(points), np.inf), np.full(len(points), -1, dtype=int)
     distance = np.empty(len(points))
     nearest = np.empty(len(points), dtype=int)
-    centre_norms = np.einsum('ij,ij->i', centres, centres)
     for start in range(0, len(points), CHUNK):
-        block = points[start : start + CHUNK]
-        squared = (
-            np.einsum('ij,ij->i', block, block)[:, None] - 2.0 * block @ centres.T + centre_norms[None, :]
-        )
-        nearest[start : start + len(block)] = np.argmin(squared, axis=1)
-        distance[start : start + len(block)] = np.maximum(
-            squared[np.arange(len(block)), nearest[start : start + len(block)]], 0.0
-        )
+        squared = _squared_distances(points[start : start + CHUNK], centres)
+        rows = np.argmin(squared, axis=1)
+        nearest[start : start + len(squared)] = rows
+        distance[start : start + len(squared)] = squared[np.arange(len(squared)), rows]
     return distance, nearest
 
 
@@ -233,16 +243,6 @@ def largest_cluster_max_distance(
     return _greedy(features, eligible, budget, list(picked or []), choose, 'lcmd')
 
 
-def _distances(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Euclidean distances, ``(len(points), len(centres))``."""
-    squared = (
-        np.einsum('ij,ij->i', points, points)[:, None]
-        - 2.0 * points @ centres.T
-        + np.einsum('ij,ij->i', centres, centres)[None, :]
-    )
-    return t.cast(np.ndarray, np.sqrt(np.maximum(squared, 0.0)))
-
-
 class _Demand:
     """A sample of the pool's atoms per species and each one's distance to its nearest centre."""
 
@@ -269,15 +269,19 @@ class _Demand:
                 reach = 2.0 * float(np.sqrt(np.einsum('ij,ij->i', block, block)).max(initial=0.0)) + 1.0
                 self.distance[species] = np.full(len(rows), reach)
 
-    def gain(self, structure: int) -> float:
-        """How much picking ``structure`` lowers the summed distance of the demand atoms."""
-        total = 0.0
+    def _nearest_to(self, structure: int) -> t.Iterator[tuple[int, np.ndarray]]:
+        """Per species with atoms in ``structure``: every demand atom's distance to the nearest of them."""
         for species in self.features.species:
             atoms = self.features.candidates[species][self.features.owners[species] == structure]
             if len(atoms) and len(self.points[species]):
-                nearest = _distances(self.points[species], atoms).min(axis=1)
-                total += float(np.maximum(self.distance[species] - nearest, 0.0).sum())
-        return total
+                yield species, _distances(self.points[species], atoms).min(axis=1)
+
+    def gain(self, structure: int) -> float:
+        """How much picking ``structure`` lowers the summed distance of the demand atoms."""
+        return sum(
+            float(np.maximum(self.distance[species] - nearest, 0.0).sum())
+            for species, nearest in self._nearest_to(structure)
+        )
 
     def gains(self, structures: np.ndarray) -> np.ndarray:
         """:meth:`gain` of every structure index in ``structures``, in blocks of about ``CHUNK`` atoms
@@ -293,11 +297,7 @@ class _Demand:
             firsts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])  # each structure's first row
             begin = 0
             while begin < len(order):
-                later = firsts[firsts > begin]
-                fitting = later[later <= begin + CHUNK]
-                end = int(fitting[-1]) if len(fitting) else int(later[0]) if len(later) else len(order)
-                if begin + CHUNK >= len(order):
-                    end = len(order)
+                end = self._block_end(firsts, begin, len(order))
                 # per atom: how much closer every demand atom gets; per structure: the best of its atoms
                 better = np.maximum(current[None, :] - _distances(block[begin:end], points), 0.0)
                 groups = firsts[(firsts >= begin) & (firsts < end)] - begin
@@ -305,13 +305,22 @@ class _Demand:
                 begin = end
         return t.cast(np.ndarray, result[structures])
 
+    @staticmethod
+    def _block_end(firsts: np.ndarray, begin: int, size: int) -> int:
+        """The end of the block from row ``begin``: the last structure start within ``CHUNK`` rows, or
+        the next start when one structure alone is longer (``firsts``: each structure's first row)."""
+        if begin + CHUNK >= size:
+            return size
+        later = firsts[firsts > begin]
+        if not len(later):
+            return size
+        fitting = later[later <= begin + CHUNK]
+        return int(fitting[-1]) if len(fitting) else int(later[0])
+
     def add(self, structure: int) -> None:
         """Make the atoms of ``structure`` centres."""
-        for species in self.features.species:
-            atoms = self.features.candidates[species][self.features.owners[species] == structure]
-            if len(atoms) and len(self.points[species]):
-                nearest = _distances(self.points[species], atoms).min(axis=1)
-                self.distance[species] = np.minimum(self.distance[species], nearest)
+        for species, nearest in self._nearest_to(structure):
+            self.distance[species] = np.minimum(self.distance[species], nearest)
 
 
 def representative(
