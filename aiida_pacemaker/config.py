@@ -16,16 +16,37 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import math
 import os
 import re
 import typing as t
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import yaml
 from ase.data import chemical_symbols
 
-from aiida_pacemaker.tools.suggest import did_you_mean
+from aiida_pacemaker.schema import (
+    ANY,
+    BOOL,
+    FRACTION,
+    INT,
+    NON_NEGATIVE,
+    NON_NEGATIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    REAL,
+    STRING,
+    Checker,
+    ConfigError,
+    bad_value,
+    check_section,
+    join,
+    list_of,
+    mapping,
+    number,
+    of_type,
+    one_of,
+    section,
+)
 from aiida_pacemaker.tools.yaml_files import load_yaml
 
 __all__ = (
@@ -37,10 +58,6 @@ __all__ = (
     'active_set_rows',
     'validate_pacemaker_parameters',
 )
-
-
-class ConfigError(ValueError):
-    """Raised for pacemaker parameters that are unknown, inconsistent or that pacemaker would crash on."""
 
 
 # top-level keys of input.yaml: pyace/cli/pacemaker.py (`main`); `cutoff` is deprecated and ignored by
@@ -82,139 +99,15 @@ _POTENTIAL_FILE = (
     'potential files are staged by the pacemaker.train CalcJob: use its `initial_potential` input'
 )
 
-Checker = Callable[[t.Any, str], None]
-
-
-# ---------------------------------------------------------------- generic checks
-
-
-def _join(path: str, key: t.Any) -> str:
-    return f'{path}.{key}' if path else str(key)
-
-
-def _closest(value: t.Any, valid: t.Iterable[str]) -> str:
-    """`did you mean` the closest of ``valid``, or the list of them all."""
-    return did_you_mean(value, valid, 'valid')
-
-
-def _unknown_key(path: str, key: t.Any, valid: t.Iterable[str]) -> ConfigError:
-    return ConfigError(f'unknown key `{_join(path, key)}`; {_closest(key, valid)}')
-
-
-def _bad_value(path: str, value: t.Any, valid: t.Iterable[str], what: str = 'value') -> ConfigError:
-    return ConfigError(f'`{path}` = {value!r} is not a valid {what}; {_closest(value, valid)}')
-
-
-def _mapping(value: t.Any, path: str) -> None:
-    if not isinstance(value, Mapping):
-        raise ConfigError(f'`{path}` must be a dict, got {type(value).__name__} {value!r}')
-    for key in value:
-        if not isinstance(key, str):
-            raise ConfigError(f'`{path}` has a non-string key {key!r}')
-
-
-def _number(
-    integer: bool = False,
-    minimum: float | None = None,
-    strict: bool = False,
-    maximum: float | None = None,
-    max_strict: bool = False,
-) -> Checker:
-    """Checker for a finite number (an integer if ``integer``) within optional bounds."""
-    bounds = []
-    if minimum is not None:
-        bounds.append(f'{">" if strict else ">="} {minimum}')
-    if maximum is not None:
-        bounds.append(f'{"<" if max_strict else "<="} {maximum}')
-    noun = ('an integer' if integer else 'a number') + (' ' + ' and '.join(bounds) if bounds else '')
-
-    def check(value: t.Any, path: str) -> None:
-        kind = int if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value):
-            raise ConfigError(f'`{path}` must be {noun}, got {value!r}')
-        low = minimum is not None and (value <= minimum if strict else value < minimum)
-        high = maximum is not None and (value >= maximum if max_strict else value > maximum)
-        if low or high:
-            raise ConfigError(f'`{path}` must be {noun}, got {value!r}')
-
-    return check
-
-
-_POSITIVE = _number(minimum=0, strict=True)
 #: a radial cutoff (Å): below 1 Å no bond is inside it; beyond 15 Å the neighbour lists explode
 MIN_CUTOFF, MAX_CUTOFF = 1.0, 15.0
 
 
-def _cutoff(value: t.Any, path: str) -> None:
-    _number(minimum=MIN_CUTOFF, maximum=MAX_CUTOFF)(value, path)
-
-
-def _checked_cutoff(value: t.Any, path: str) -> None:
-    try:
-        _cutoff(value, path)
-    except ConfigError:
-        raise ConfigError(
-            f'`{path}` must be a cutoff radius between {MIN_CUTOFF} and {MAX_CUTOFF} Å (ACE potentials use 4 to 8 Å), '
-            f'got {value!r}'
-        ) from None
-
-
-_NON_NEGATIVE = _number(minimum=0)
-_POSITIVE_INT = _number(integer=True, minimum=0, strict=True)
-_NON_NEGATIVE_INT = _number(integer=True, minimum=0)
-_INT = _number(integer=True)
-_REAL = _number()
-_FRACTION = _number(minimum=0, maximum=1)
-
-
-def _one_of(*choices: str) -> Checker:
-    def check(value: t.Any, path: str) -> None:
-        if value not in choices:
-            raise _bad_value(path, value, choices)
-
-    return check
-
-
-def _of_type(kind: type | tuple[type, ...], noun: str) -> Checker:
-    def check(value: t.Any, path: str) -> None:
-        if not isinstance(value, kind):
-            raise ConfigError(f'`{path}` must be {noun}, got {value!r}')
-
-    return check
-
-
-_STRING = _of_type(str, 'a string')
-_BOOL = _of_type(bool, 'true or false')
-_ANY: Checker = lambda value, path: None  # noqa: E731
-
-
-def _list_of(item: Checker, length: int | None = None, non_empty: bool = False) -> Checker:
-    def check(value: t.Any, path: str) -> None:
-        if not isinstance(value, list | tuple) or (length is not None and len(value) != length):
-            raise ConfigError(f'`{path}` must be a list{f" of {length}" if length else ""}, got {value!r}')
-        if non_empty and not value:
-            raise ConfigError(f'`{path}` must not be empty')
-        for index, element in enumerate(value):
-            item(element, f'{path}[{index}]')
-
-    return check
-
-
-def _check_section(
-    value: t.Any, path: str, schema: Mapping[str, Checker], refused: Mapping[str, str] = {}
-) -> None:
-    """Check a dict against ``schema`` (key -> checker); ``refused``: known keys that are refused (-> why)."""
-    _mapping(value, path)
-    for key, item in value.items():
-        if key in refused:
-            raise ConfigError(f'`{_join(path, key)}` is not allowed: {refused[key]}')
-        if key not in schema:
-            raise _unknown_key(path, key, schema)
-        schema[key](item, _join(path, key))
-
-
-def _section(schema: Mapping[str, Checker], refused: Mapping[str, str] = {}) -> Checker:
-    return lambda value, path: _check_section(value, path, schema, refused)
+_checked_cutoff = number(
+    minimum=MIN_CUTOFF,
+    maximum=MAX_CUTOFF,
+    noun=f'a cutoff radius between {MIN_CUTOFF} and {MAX_CUTOFF} Å (ACE potentials use 4 to 8 Å)',
+)
 
 
 # ---------------------------------------------------------------- potential
@@ -223,30 +116,30 @@ def _section(schema: Mapping[str, Checker], refused: Mapping[str, str] = {}) -> 
 # single_to_multispecies_converter for which keys belong to embeddings, bonds and functions); the valid
 # `npot` and `radbase` names are those of the C++ evaluator (pyace/basis*.so)
 EMBEDDING_SCHEMA: dict[str, Checker] = {
-    'npot': _one_of('FinnisSinclair', 'FinnisSinclairShiftedScaled'),
-    'fs_parameters': _list_of(_REAL, non_empty=True),
-    'ndensity': _POSITIVE_INT,
-    'rho_core_cut': _NON_NEGATIVE,
-    'drho_core_cut': _NON_NEGATIVE,
+    'npot': one_of('FinnisSinclair', 'FinnisSinclairShiftedScaled'),
+    'fs_parameters': list_of(REAL, non_empty=True),
+    'ndensity': POSITIVE_INT,
+    'rho_core_cut': NON_NEGATIVE,
+    'drho_core_cut': NON_NEGATIVE,
 }
 BOND_SCHEMA: dict[str, Checker] = {
-    'radbase': _one_of('ChebExpCos', 'ChebPow', 'ChebLinear', 'SBessel'),
-    'radparameters': _list_of(_REAL),
+    'radbase': one_of('ChebExpCos', 'ChebPow', 'ChebLinear', 'SBessel'),
+    'radparameters': list_of(REAL),
     'rcut': _checked_cutoff,
-    'dcut': _NON_NEGATIVE,
-    'NameOfCutoffFunction': _STRING,
-    'nradbase': _NON_NEGATIVE_INT,
-    'nradmax': _NON_NEGATIVE_INT,
-    'lmax': _NON_NEGATIVE_INT,
-    'r_in': _NON_NEGATIVE,
-    'delta_in': _NON_NEGATIVE,
-    'inner_cutoff_type': _one_of('distance', 'density', 'zbl'),
-    'core-repulsion': _list_of(_REAL, length=2),
+    'dcut': NON_NEGATIVE,
+    'NameOfCutoffFunction': STRING,
+    'nradbase': NON_NEGATIVE_INT,
+    'nradmax': NON_NEGATIVE_INT,
+    'lmax': NON_NEGATIVE_INT,
+    'r_in': NON_NEGATIVE,
+    'delta_in': NON_NEGATIVE,
+    'inner_cutoff_type': one_of('distance', 'density', 'zbl'),
+    'core-repulsion': list_of(REAL, length=2),
 }
 FUNCTION_SCHEMA: dict[str, Checker] = {
-    'nradmax_by_orders': _list_of(_NON_NEGATIVE_INT, non_empty=True),
-    'lmax_by_orders': _list_of(_NON_NEGATIVE_INT, non_empty=True),
-    'coefs_init': _one_of('zero', 'random'),
+    'nradmax_by_orders': list_of(NON_NEGATIVE_INT, non_empty=True),
+    'lmax_by_orders': list_of(NON_NEGATIVE_INT, non_empty=True),
+    'coefs_init': one_of('zero', 'random'),
 }
 # block names: pyace/multispecies_basisextension.py (KEYWORDS, generate_{embeddings,bonds,functions}_ext)
 EMBEDDING_BLOCKS = ('ALL', 'UNARY')
@@ -255,11 +148,11 @@ FUNCTION_BLOCKS = ('ALL', 'UNARY', 'BINARY', 'TERNARY', 'QUATERNARY', 'QUINARY')
 
 # pyace/multispecies_basisextension.py (create_multispecies_basis_config) and pyace/generalfit.py
 POTENTIAL_SCHEMA: dict[str, Checker] = {
-    'elements': _ANY,  # checked in _check_potential
-    'deltaSplineBins': _POSITIVE,
-    'embeddings': _ANY,
-    'bonds': _ANY,
-    'functions': _ANY,
+    'elements': ANY,  # checked in _check_potential
+    'deltaSplineBins': POSITIVE,
+    'embeddings': ANY,
+    'bonds': ANY,
+    'functions': ANY,
 }
 POTENTIAL_REFUSED = {
     'filename': _POTENTIAL_FILE,
@@ -293,7 +186,7 @@ def _block_elements(
         or not 1 <= len(symbols) <= max_n
         or not set(symbols) <= set(chemical_symbols[1:])
     ):
-        raise _bad_value(path, name, [*keywords, *elements], 'block name')
+        raise bad_value(path, name, [*keywords, *elements], 'block name')
     for symbol in symbols:
         if symbol not in elements:
             raise ConfigError(
@@ -316,13 +209,13 @@ def _check_blocks(
     max_n: int,
     extra: Mapping[str, Checker] = {},
 ) -> None:
-    _mapping(value, path)
+    mapping(value, path)
     for name, block in value.items():
         if name in extra:
-            extra[name](block, _join(path, name))
+            extra[name](block, join(path, name))
             continue
-        _block_elements(name, _join(path, name), elements, [*keywords, *extra], max_n)
-        _check_section(block, _join(path, name), schema)
+        _block_elements(name, join(path, name), elements, [*keywords, *extra], max_n)
+        check_section(block, join(path, name), schema)
 
 
 def _check_potential(potential: t.Any, data_elements: Sequence[str] | None) -> None:
@@ -331,7 +224,7 @@ def _check_potential(potential: t.Any, data_elements: Sequence[str] | None) -> N
             f'`potential` is a file name ({potential!r}); this plugin takes the potential section '
             f'as a dict: {_POTENTIAL_FILE}'
         )
-    _check_section(potential, 'potential', POTENTIAL_SCHEMA, POTENTIAL_REFUSED)
+    check_section(potential, 'potential', POTENTIAL_SCHEMA, POTENTIAL_REFUSED)
     for key in ('elements', 'embeddings', 'bonds', 'functions'):
         if key not in potential:  # otherwise pacemaker falls back to its old format and fails with a KeyError
             raise ConfigError(
@@ -354,7 +247,7 @@ def _check_potential(potential: t.Any, data_elements: Sequence[str] | None) -> N
         elements,
         FUNCTION_BLOCKS,
         5,
-        extra={'number_of_functions_per_element': _POSITIVE_INT},
+        extra={'number_of_functions_per_element': POSITIVE_INT},
     )
 
     for element in elements:  # pyace: len(fs_parameters) == 2 * ndensity, checked per element
@@ -387,38 +280,38 @@ def _check_potential(potential: t.Any, data_elements: Sequence[str] | None) -> N
 
 # pyace/lossfuncspec.py (LossFunctionSpecification.__init__); pacemaker silently accepts other keys
 LOSS_SCHEMA: dict[str, Checker] = {
-    'kappa': lambda value, path: None if value == 'auto' else _FRACTION(value, path),
-    'L1_coeffs': _NON_NEGATIVE,
-    'L2_coeffs': _NON_NEGATIVE,
-    'w0_rad': _NON_NEGATIVE,
-    'w1_rad': _NON_NEGATIVE,
-    'w2_rad': _NON_NEGATIVE,
-    'w_orth': _NON_NEGATIVE,
+    'kappa': lambda value, path: None if value == 'auto' else FRACTION(value, path),
+    'L1_coeffs': NON_NEGATIVE,
+    'L2_coeffs': NON_NEGATIVE,
+    'w0_rad': NON_NEGATIVE,
+    'w1_rad': NON_NEGATIVE,
+    'w2_rad': NON_NEGATIVE,
+    'w_orth': NON_NEGATIVE,
 }
 # pyace/preparedata.py: get_weighting_policy and EnergyBasedWeightingPolicy.__init__
 WEIGHTING_SCHEMA: dict[str, Checker] = {
-    'type': _ANY,
-    'nfit': _POSITIVE_INT,
-    'n_lower': _NON_NEGATIVE_INT,
-    'n_upper': _NON_NEGATIVE_INT,
-    'cutoff': _ANY,  # accepted and ignored by pacemaker
-    'DElow': _NON_NEGATIVE,
-    'DEup': _NON_NEGATIVE,
-    'DFup': _POSITIVE,
-    'DE': _POSITIVE,
-    'DF': _POSITIVE,
+    'type': ANY,
+    'nfit': POSITIVE_INT,
+    'n_lower': NON_NEGATIVE_INT,
+    'n_upper': NON_NEGATIVE_INT,
+    'cutoff': ANY,  # accepted and ignored by pacemaker
+    'DElow': NON_NEGATIVE,
+    'DEup': NON_NEGATIVE,
+    'DFup': POSITIVE,
+    'DE': POSITIVE,
+    'DF': POSITIVE,
     'wlow': lambda value, path: (
-        None if value is None or str(value).lower() == 'none' else _FRACTION(value, path)
+        None if value is None or str(value).lower() == 'none' else FRACTION(value, path)
     ),
-    'reftype': _one_of('all', 'bulk', 'cluster'),
-    'seed': _INT,
-    'energy': _one_of('convex_hull', 'cohesive'),
+    'reftype': one_of('all', 'bulk', 'cluster'),
+    'seed': INT,
+    'energy': one_of('convex_hull', 'cohesive'),
 }
 WEIGHTING_TYPES = ('EnergyBasedWeightingPolicy', 'ExternalWeightingPolicy')
 
 
 def _check_weighting(value: t.Any, path: str) -> None:
-    _mapping(value, path)
+    mapping(value, path)
     kind = value.get('type')
     if kind == 'UniformWeightingPolicy':
         raise ConfigError(
@@ -431,8 +324,8 @@ def _check_weighting(value: t.Any, path: str) -> None:
             'not stage: put per-structure weights (w_energy, w_forces) into the training set'
         )
     if kind not in WEIGHTING_TYPES:
-        raise _bad_value(f'{path}.type', kind, WEIGHTING_TYPES, 'weighting type')
-    _check_section(value, path, WEIGHTING_SCHEMA)
+        raise bad_value(f'{path}.type', kind, WEIGHTING_TYPES, 'weighting type')
+    check_section(value, path, WEIGHTING_SCHEMA)
 
 
 def _check_ladder_step(value: t.Any, path: str) -> None:
@@ -466,36 +359,36 @@ OPTIMIZERS = {
 }
 # pyace/generalfit.py (GeneralACEFit: fit_config), pyace/const.py (FIT_*_KW), pyace/fitadapter.py
 FIT_SCHEMA: dict[str, Checker] = {
-    'loss': _section(LOSS_SCHEMA),
-    'optimizer': _STRING,  # checked against the evaluator in validate_pacemaker_parameters
-    'options': _mapping,  # scipy.optimize.minimize options
-    'maxiter': _POSITIVE_INT,
-    'repulsion': _one_of('auto'),
+    'loss': section(LOSS_SCHEMA),
+    'optimizer': STRING,  # checked against the evaluator in validate_pacemaker_parameters
+    'options': mapping,  # scipy.optimize.minimize options
+    'maxiter': POSITIVE_INT,
+    'repulsion': one_of('auto'),
     'ladder_step': _check_ladder_step,
-    'ladder_type': _one_of('body_order', 'power_order'),  # pyace/basisextension.py, sort_funcspecs_list
+    'ladder_type': one_of('body_order', 'power_order'),  # pyace/basisextension.py, sort_funcspecs_list
     'weighting': _check_weighting,
-    'fit_cycles': _POSITIVE_INT,
-    'noise_relative_sigma': _NON_NEGATIVE,
-    'noise_absolute_sigma': _NON_NEGATIVE,
-    'randomize_func_coeffs': _NON_NEGATIVE,
-    'trainable_parameters': _of_type((str, list, dict), 'a string, list or dict'),
-    'callbacks': _list_of(_STRING),
-    'early_stopping_patience': _POSITIVE_INT,
-    'min_relative_train_loss_per_iter': _POSITIVE,
-    'min_relative_test_loss_per_iter': _POSITIVE,
+    'fit_cycles': POSITIVE_INT,
+    'noise_relative_sigma': NON_NEGATIVE,
+    'noise_absolute_sigma': NON_NEGATIVE,
+    'randomize_func_coeffs': NON_NEGATIVE,
+    'trainable_parameters': of_type((str, list, dict), 'a string, list or dict'),
+    'callbacks': list_of(STRING),
+    'early_stopping_patience': POSITIVE_INT,
+    'min_relative_train_loss_per_iter': POSITIVE,
+    'min_relative_test_loss_per_iter': POSITIVE,
 }
 # pyace/fitadapter.py, pyace/const.py (BACKEND_*_KW), pyace/cli/pacemaker.py (imagetype),
 # pyace/paralleldataexecutor.py (parallel modes), tensorpotential/compat/pace/constants.py (gpu_config)
 BACKEND_SCHEMA: dict[str, Checker] = {
-    'evaluator': _one_of('tensorpot', 'pyace'),
-    'batch_size': _POSITIVE_INT,
-    'batch_size_reduction': _BOOL,
-    'batch_size_reduction_factor': _number(minimum=1, strict=True),
-    'display_step': _POSITIVE_INT,
-    'gpu_config': _section({'gpu_ind': _INT, 'mem_limit': _NON_NEGATIVE_INT}),
-    'n_workers': _POSITIVE_INT,
-    'parallel_mode': _one_of('serial', 'process', 'mpi'),
-    'imagetype': _STRING,
+    'evaluator': one_of('tensorpot', 'pyace'),
+    'batch_size': POSITIVE_INT,
+    'batch_size_reduction': BOOL,
+    'batch_size_reduction_factor': number(minimum=1, strict=True),
+    'display_step': POSITIVE_INT,
+    'gpu_config': section({'gpu_ind': INT, 'mem_limit': NON_NEGATIVE_INT}),
+    'n_workers': POSITIVE_INT,
+    'parallel_mode': one_of('serial', 'process', 'mpi'),
+    'imagetype': STRING,
 }
 
 
@@ -516,26 +409,26 @@ def _check_test_size(value: t.Any, path: str) -> None:
 def _check_reference_energy(value: t.Any, path: str) -> None:
     """pyace/preparedata.py (ACEDataset.process_dataset): eV, `auto`, a preset or {element: eV, shift: eV}."""
     if isinstance(value, str):
-        _one_of('auto', 'VASP_PBE_500_0.125_0.1_NM')(value, path)  # presets: pyace/process_df.py
+        one_of('auto', 'VASP_PBE_500_0.125_0.1_NM')(value, path)  # presets: pyace/process_df.py
     elif isinstance(value, Mapping):
-        _check_section(value, path, {symbol: _REAL for symbol in [*chemical_symbols[1:], 'shift']})
+        check_section(value, path, {symbol: REAL for symbol in [*chemical_symbols[1:], 'shift']})
     else:
-        _REAL(value, path)
+        REAL(value, path)
 
 
 # pyace/preparedata.py (ACEDataset), pyace/cli/pacemaker.py (data `seed`)
 DATA_SCHEMA: dict[str, Checker] = {
     'test_size': _check_test_size,
     'reference_energy': _check_reference_energy,
-    'ignore_weights': _BOOL,
-    'aug_factor': _NON_NEGATIVE,
-    'seed': _INT,
+    'ignore_weights': BOOL,
+    'aug_factor': NON_NEGATIVE,
+    'seed': INT,
 }
 DATA_REFUSED = dict.fromkeys(_STAGED_DATA_KEYS, _DATA_STAGED)
 
 
 def _metadata(value: t.Any, path: str) -> None:
-    _mapping(value, path)
+    mapping(value, path)
     for key, item in value.items():
         if not isinstance(item, str | int | float):
             raise ConfigError(f'`{path}.{key}` must be a string or a number, got {item!r}')
@@ -543,12 +436,12 @@ def _metadata(value: t.Any, path: str) -> None:
 
 TOP_SCHEMA: dict[str, Checker] = {
     'cutoff': _checked_cutoff,
-    'seed': _INT,
+    'seed': INT,
     'metadata': _metadata,
-    'potential': _ANY,
-    'fit': _section(FIT_SCHEMA),
-    'backend': _section(BACKEND_SCHEMA),
-    'data': _section(DATA_SCHEMA, DATA_REFUSED),
+    'potential': ANY,
+    'fit': section(FIT_SCHEMA),
+    'backend': section(BACKEND_SCHEMA),
+    'data': section(DATA_SCHEMA, DATA_REFUSED),
 }
 
 
@@ -575,7 +468,7 @@ def validate_pacemaker_parameters(
     """
     if not isinstance(parameters, Mapping):
         raise ConfigError(f'pacemaker parameters must be a dict, got {type(parameters).__name__}')
-    _check_section(parameters, '', TOP_SCHEMA)
+    check_section(parameters, '', TOP_SCHEMA)
     if (
         'backend' not in parameters
     ):  # pacemaker 0.4.0rc1: AttributeError `query_data` (pyace/cli/pacemaker.py)
@@ -586,7 +479,7 @@ def validate_pacemaker_parameters(
     fit, backend = parameters.get('fit', {}), parameters['backend']
     evaluator = backend.get('evaluator', 'pyace')  # pacemaker's default
     if 'optimizer' in fit and fit['optimizer'] not in OPTIMIZERS[evaluator]:
-        raise _bad_value('fit.optimizer', fit['optimizer'], OPTIMIZERS[evaluator], f'{evaluator} optimizer')
+        raise bad_value('fit.optimizer', fit['optimizer'], OPTIMIZERS[evaluator], f'{evaluator} optimizer')
     zbl = _zbl_configured(parameters)
     if evaluator == 'pyace' and backend.get('parallel_mode') == 'process' and zbl:
         raise ConfigError(
@@ -621,7 +514,7 @@ def active_set_rows(potential: Mapping[str, t.Any]) -> dict[str, tuple[int, int]
             'active set has one row per function): give it in `ace_basis_config`, or leave `active_set_size` '
             "out and set the active set's `full` option"
         )
-    _POSITIVE_INT(count, 'functions.number_of_functions_per_element')
+    POSITIVE_INT(count, 'functions.number_of_functions_per_element')
     embeddings = potential.get('embeddings') or {}
     rows = {}
     for element in potential.get('elements') or []:
@@ -644,7 +537,7 @@ def active_set_full(size: int, potential: Mapping[str, t.Any]) -> bool:
     :raises ConfigError: if ``size`` is not a positive integer, or the basis has no
         ``number_of_functions_per_element``.
     """
-    _POSITIVE_INT(size, 'active_set_size')
+    POSITIVE_INT(size, 'active_set_size')
     active_set_rows(potential)  # checks that the size of the basis is known
     return size > int(potential['functions']['number_of_functions_per_element'])
 
@@ -663,7 +556,7 @@ _FLAT_ROUTES: dict[str, tuple[str, ...]] = {
     'metadata': ('metadata',),
 }
 _VERBATIM_SECTIONS = ('fit', 'backend', 'data')
-_ZBL_PARAMETERS = {'r_in': _POSITIVE, 'delta_in': _NON_NEGATIVE}  # Å
+_ZBL_PARAMETERS = {'r_in': POSITIVE, 'delta_in': NON_NEGATIVE}  # Å
 
 
 _YAML12_FLOAT = re.compile(r'^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$')
@@ -725,21 +618,21 @@ class TrainerConfig:
     active_set_size: int | None = None
 
     def __post_init__(self) -> None:
-        blocks = dict.fromkeys(('embeddings', 'bonds', 'functions'), _mapping)
-        basis_schema = {**dict.fromkeys([*POTENTIAL_SCHEMA, *_BASIS_SHORTCUTS], _ANY), **blocks}
+        blocks = dict.fromkeys(('embeddings', 'bonds', 'functions'), mapping)
+        basis_schema = {**dict.fromkeys([*POTENTIAL_SCHEMA, *_BASIS_SHORTCUTS], ANY), **blocks}
         basis_schema['cutoff'] = _checked_cutoff
-        _check_section(self.ace_basis_config, 'ace_basis_config', basis_schema)
+        check_section(self.ace_basis_config, 'ace_basis_config', basis_schema)
         if self.physics_baseline not in BASELINES:
-            raise _bad_value('physics_baseline', self.physics_baseline, BASELINES, 'baseline')
+            raise bad_value('physics_baseline', self.physics_baseline, BASELINES, 'baseline')
         if self.physics_baseline == 'zbl':
-            _check_section(self.baseline_parameters, 'baseline_parameters', _ZBL_PARAMETERS)
+            check_section(self.baseline_parameters, 'baseline_parameters', _ZBL_PARAMETERS)
         else:
-            _mapping(self.baseline_parameters, 'baseline_parameters')
+            mapping(self.baseline_parameters, 'baseline_parameters')
         params_schema = {
-            **dict.fromkeys(_FLAT_ROUTES, _ANY),
-            **dict.fromkeys([*_VERBATIM_SECTIONS, 'loss'], _mapping),
+            **dict.fromkeys(_FLAT_ROUTES, ANY),
+            **dict.fromkeys([*_VERBATIM_SECTIONS, 'loss'], mapping),
         }
-        _check_section(self.fitting_params, 'fitting_params', params_schema)
+        check_section(self.fitting_params, 'fitting_params', params_schema)
         if self.active_set_size is not None:
             active_set_full(self.active_set_size, self._render_potential()[1])
         try:
@@ -833,7 +726,7 @@ class TrainerConfig:
                 'ZBL with the pyace backend needs r_in: give baseline_parameters r_in (Å) or the '
                 "training data's shortest interatomic distance as min_distance"
             )
-        _POSITIVE(r_in, 'r_in')
+        POSITIVE(r_in, 'r_in')
         bond = {**DEFAULTS['zbl_bond'], 'r_in': r_in}
         if 'delta_in' in self.baseline_parameters:
             bond['delta_in'] = self.baseline_parameters['delta_in']
@@ -877,7 +770,7 @@ class TrainerConfig:
     def from_dict(cls, dictionary: Mapping[str, t.Any]) -> TrainerConfig:
         """Inverse of :meth:`to_dict`; unknown keys are refused with the closest field name."""
         fields = [field.name for field in dataclasses.fields(cls)]
-        _check_section(dictionary, 'TrainerConfig', dict.fromkeys(fields, _ANY))
+        check_section(dictionary, 'TrainerConfig', dict.fromkeys(fields, ANY))
         if 'ace_basis_config' not in dictionary:
             raise ConfigError('`TrainerConfig.ace_basis_config` is missing')
         return cls(**copy.deepcopy(dict(dictionary)))

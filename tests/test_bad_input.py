@@ -485,7 +485,7 @@ CASES: list[Case] = [
             kit, parameters=orm.Dict({'fill_to_max': True, 'fill_by': 'diversity', 'max_structures': 2})
         ),
         ValueError,
-        r'`fill_by` must be one of grade, random, got \'diversity\'',
+        r'`fill_by` = \'diversity\' is not a valid value; valid: grade, random',
     ),
     (
         'select-fill-not-bool',

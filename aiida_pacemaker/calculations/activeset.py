@@ -11,9 +11,10 @@ from aiida_pacemaker.data.active_set import NONLINEAR_FILENAME, ActiveSetData
 from aiida_pacemaker.data.potential import PacePotentialData
 from aiida_pacemaker.data.training_set import TrainingSetData
 from aiida_pacemaker.filenames import ACTIVE_SET_ASI, POTENTIAL_YAML
+from aiida_pacemaker.schema import BOOL, number
 
 from .base import PaceBaseCalculation
-from .options import OptionSpec, check_options, to_cmdline
+from .options import MEMORY, Option, check_options, integer_or_auto, to_cmdline
 
 if t.TYPE_CHECKING:
     from aiida.engine import CalcJobProcessSpec
@@ -21,15 +22,15 @@ if t.TYPE_CHECKING:
 __all__ = ('ACTIVESET_OPTIONS', 'PaceActiveSetCalculation')
 
 #: parameters of pace_activeset; see `pace_activeset --help`
-ACTIVESET_OPTIONS: dict[str, OptionSpec] = {
-    'full': OptionSpec('-f', 'bool'),
-    'batch_size': OptionSpec('-b', 'int_or_auto', 1),
-    'gamma_tolerance': OptionSpec('-g', 'float', 1.0, exclusive_minimum=True),
-    'maxvol_iters': OptionSpec('-i', 'int', 1),
-    'maxvol_refinement': OptionSpec('-r', 'int', 1),
-    'memory_limit': OptionSpec('-m', 'memory'),
-    'error_force_threshold': OptionSpec('-e', 'float', 0.0),
-    'all_atoms': OptionSpec('-a', 'bool'),
+ACTIVESET_OPTIONS: dict[str, Option] = {
+    'full': Option('-f', BOOL),
+    'batch_size': Option('-b', integer_or_auto(1)),
+    'gamma_tolerance': Option('-g', number(minimum=1.0, strict=True)),
+    'maxvol_iters': Option('-i', number(integer=True, minimum=1)),
+    'maxvol_refinement': Option('-r', number(integer=True, minimum=1)),
+    'memory_limit': Option('-m', MEMORY),
+    'error_force_threshold': Option('-e', number(minimum=0.0)),
+    'all_atoms': Option('-a', BOOL),
 }
 
 

@@ -12,27 +12,28 @@ from aiida.common import CalcInfo
 from aiida_pacemaker.data.active_set import ActiveSetData
 from aiida_pacemaker.data.potential import PacePotentialData
 from aiida_pacemaker.filenames import ACTIVE_SET_ASI, POTENTIAL_YAML
+from aiida_pacemaker.schema import BOOL, REAL, list_of, number
 from aiida_pacemaker.scripts import script_text
 
 from .base import PaceBaseCalculation
-from .options import OptionSpec, check_options
+from .options import Option, check_options
 
 if t.TYPE_CHECKING:
     from aiida.engine import CalcJobProcessSpec
 
 __all__ = ('EXPLORE_DEFAULTS', 'EXPLORE_OPTIONS', 'PaceExploreCalculation')
 
-EXPLORE_OPTIONS: dict[str, OptionSpec] = {
-    'temperatures': OptionSpec(None, 'floats', 0.0, exclusive_minimum=True),  # K
-    'steps': OptionSpec(None, 'int', 1),
-    'timestep': OptionSpec(None, 'float', 0.0, exclusive_minimum=True),  # fs
-    'pressure': OptionSpec(None, 'float'),  # GPa; NPT (Berendsen) when given
-    'gamma_select': OptionSpec(None, 'float', 0.0),
-    'gamma_stop': OptionSpec(None, 'float', 0.0, exclusive_minimum=True),
-    'sample_interval': OptionSpec(None, 'int', 1),
-    'min_distance': OptionSpec(None, 'float', 0.0),  # Å; closer atoms count as an explosion
-    'seed': OptionSpec(None, 'int', 0),
-    'keep_stop_structure': OptionSpec(None, 'bool'),  # keep the snapshot that reached gamma_stop
+EXPLORE_OPTIONS: dict[str, Option] = {
+    'temperatures': Option(None, list_of(number(minimum=0.0, strict=True), non_empty=True)),  # K
+    'steps': Option(None, number(integer=True, minimum=1)),
+    'timestep': Option(None, number(minimum=0.0, strict=True)),  # fs
+    'pressure': Option(None, REAL),  # GPa; NPT (Berendsen) when given
+    'gamma_select': Option(None, number(minimum=0.0)),
+    'gamma_stop': Option(None, number(minimum=0.0, strict=True)),
+    'sample_interval': Option(None, number(integer=True, minimum=1)),
+    'min_distance': Option(None, number(minimum=0.0)),  # Å; closer atoms count as an explosion
+    'seed': Option(None, number(integer=True, minimum=0)),
+    'keep_stop_structure': Option(None, BOOL),  # keep the snapshot that reached gamma_stop
 }
 EXPLORE_DEFAULTS: dict[str, t.Any] = {
     'temperatures': [300.0],

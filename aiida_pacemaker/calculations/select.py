@@ -16,10 +16,11 @@ from aiida_pacemaker.data.potential import PacePotentialData
 from aiida_pacemaker.data.structure_pool import ARRAYS_FILE, StructurePoolData, structure_arrays
 from aiida_pacemaker.data.training_set import TrainingSetData, write_structures_pickle
 from aiida_pacemaker.filenames import ACTIVE_SET_ASI, POTENTIAL_YAML
+from aiida_pacemaker.schema import BOOL, number, one_of
 from aiida_pacemaker.scripts import script_text
 
 from .base import PaceBaseCalculation, sibling_command
-from .options import OptionSpec, check_options, to_cmdline
+from .options import MEMORY, Option, check_options, integer_or_auto, to_cmdline
 
 if t.TYPE_CHECKING:
     from aiida.engine import CalcJobProcessSpec
@@ -27,24 +28,22 @@ if t.TYPE_CHECKING:
 __all__ = ('COVERAGE_STRATEGIES', 'SELECT_OPTIONS', 'PaceSelectCalculation')
 
 #: parameters of pace_select (with a flag) and of the plugin's gamma window (without)
-SELECT_OPTIONS: dict[str, OptionSpec] = {
-    'max_structures': OptionSpec('-m', 'int', 1),
-    'gamma_tolerance': OptionSpec('-g', 'float', 1.0, exclusive_minimum=True),
-    'batch_size': OptionSpec('-b', 'int_or_auto', 1),
-    'maxvol_iters': OptionSpec('-i', 'int', 1),
-    'maxvol_refinement': OptionSpec('-r', 'int', 1),
-    'memory_limit': OptionSpec('-mem', 'memory'),
-    'gamma_min': OptionSpec(None, 'float', 0.0),
-    'gamma_max': OptionSpec(None, 'float', 0.0, exclusive_minimum=True),
-    'fill_to_max': OptionSpec(None, 'bool'),
-    'fill_by': OptionSpec(None, 'choice', choices=('grade', 'random')),
-    'strategy': OptionSpec(
-        None, 'choice', choices=('maxvol', 'hybrid', 'lcmd', 'representative', 'maxdist', 'random')
-    ),
-    'tail_fraction': OptionSpec(None, 'float', 0.0),
-    'coverage': OptionSpec(None, 'choice', choices=('lcmd', 'representative')),
-    'seed': OptionSpec(None, 'int', 0),
-    'min_distance_factor': OptionSpec(None, 'float', 0.0, exclusive_minimum=True),
+SELECT_OPTIONS: dict[str, Option] = {
+    'max_structures': Option('-m', number(integer=True, minimum=1)),
+    'gamma_tolerance': Option('-g', number(minimum=1.0, strict=True)),
+    'batch_size': Option('-b', integer_or_auto(1)),
+    'maxvol_iters': Option('-i', number(integer=True, minimum=1)),
+    'maxvol_refinement': Option('-r', number(integer=True, minimum=1)),
+    'memory_limit': Option('-mem', MEMORY),
+    'gamma_min': Option(None, number(minimum=0.0)),
+    'gamma_max': Option(None, number(minimum=0.0, strict=True)),
+    'fill_to_max': Option(None, BOOL),
+    'fill_by': Option(None, one_of('grade', 'random')),
+    'strategy': Option(None, one_of('maxvol', 'hybrid', 'lcmd', 'representative', 'maxdist', 'random')),
+    'tail_fraction': Option(None, number(minimum=0.0)),
+    'coverage': Option(None, one_of('lcmd', 'representative')),
+    'seed': Option(None, number(integer=True, minimum=0)),
+    'min_distance_factor': Option(None, number(minimum=0.0, strict=True)),
 }
 
 #: strategies that measure coverage against the training structures (need ``training_set``)

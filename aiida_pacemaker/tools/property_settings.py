@@ -10,11 +10,22 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 import typing as t
 
 import numpy as np
 from ase import Atoms
+
+from aiida_pacemaker.schema import (
+    BOOL,
+    Checker,
+    expect,
+    first_error,
+    is_number,
+    number,
+    one_of,
+    optional,
+    section,
+)
 
 from . import properties
 from .properties import OPTIMIZERS
@@ -38,139 +49,84 @@ RELAX = 'relax'
 CUBIC_SPACE_GROUPS = range(195, 231)
 
 
-def _positive_number(value: t.Any) -> str | None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        return 'a positive number'
-    return None
+_POSITIVE = number(minimum=0, strict=True, noun='a positive number')
+_FRACTION = number(minimum=0, strict=True, maximum=0.5, max_strict=True, noun='a number between 0 and 0.5')
+_POSITIVE_INTEGER = number(integer=True, minimum=1, noun='a positive integer')
+_NON_NEGATIVE_INTEGER = number(integer=True, minimum=0, noun='a non-negative integer')
+_EVEN_POINTS = expect(
+    lambda value: is_number(value, integer=True) and value >= 1 and value % 2 == 0,
+    'a positive even integer (strained cells, as many compressed as stretched)',
+)
+_AT_LEAST_FIVE = number(integer=True, minimum=5, noun='an integer of at least 5')
+_THREE_INTEGERS = expect(
+    lambda value: (
+        isinstance(value, list | tuple)
+        and len(value) == 3
+        and all(is_number(n, integer=True) and n >= 1 for n in value)
+    ),
+    'three positive integers, e.g. [3, 3, 3]',
+)
+_SUPERCELL = optional(_THREE_INTEGERS)
+_LABELS = optional(
+    expect(
+        lambda value: (
+            isinstance(value, list | tuple) and bool(value) and all(isinstance(v, str) for v in value)
+        ),
+        'a list of names of `structures`',
+    )
+)
+_NON_POSITIVE = number(maximum=0, noun='a number of at most 0 (THz)')
+_TEMPERATURES = expect(
+    lambda value: (
+        isinstance(value, list | tuple) and bool(value) and all(is_number(v) and v > 0 for v in value)
+    ),
+    'a list of positive temperatures (K)',
+)
+_PATH = optional(
+    expect(
+        lambda value: isinstance(value, str) and bool(value.strip()),
+        'a path of special points in ASE notation, e.g. "GXWKGLUWLK,UX"',
+    )
+)
 
 
-def _fraction(value: t.Any) -> str | None:
-    if _positive_number(value) or value >= 0.5:
-        return 'a number between 0 and 0.5'
-    return None
-
-
-def _positive_integer(value: t.Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        return 'a positive integer'
-    return None
-
-
-def _non_negative_integer(value: t.Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        return 'a non-negative integer'
-    return None
-
-
-def _even_points(value: t.Any) -> str | None:
-    if _positive_integer(value) or value % 2:
-        return 'a positive even integer (strained cells, as many compressed as stretched)'
-    return None
-
-
-def _at_least_five(value: t.Any) -> str | None:
-    if _positive_integer(value) or value < 5:
-        return 'an integer of at least 5'
-    return None
-
-
-def _boolean(value: t.Any) -> str | None:
-    return None if isinstance(value, bool) else 'true or false'
-
-
-def _three_integers(value: t.Any) -> str | None:
-    if not isinstance(value, list | tuple) or len(value) != 3 or any(_positive_integer(n) for n in value):
-        return 'three positive integers, e.g. [3, 3, 3]'
-    return None
-
-
-def _supercell(value: t.Any) -> str | None:
-    if value is None:
-        return None
-    return _three_integers(value)
-
-
-def _labels(value: t.Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, list | tuple) or not value or not all(isinstance(v, str) for v in value):
-        return 'a list of names of `structures`'
-    return None
-
-
-def _optional_positive(value: t.Any) -> str | None:
-    return None if value is None else _positive_number(value)
-
-
-def _non_positive(value: t.Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value > 0:
-        return 'a number of at most 0 (THz)'
-    return None
-
-
-def _temperatures(value: t.Any) -> str | None:
-    if not isinstance(value, list | tuple) or not value or any(_positive_number(v) for v in value):
-        return 'a list of positive temperatures (K)'
-    return None
-
-
-def _one_of(*choices: str) -> t.Callable[[t.Any], str | None]:
-    def check(value: t.Any) -> str | None:
-        return None if value in choices else f'one of {", ".join(choices)}'
-
-    return check
-
-
-def _equation_of_state_name(value: t.Any) -> str | None:
+def _equation_of_state_name(value: t.Any, path: str) -> None:
     from ase.eos import eos_names
 
-    return None if value in eos_names else f'one of {", ".join(eos_names)}'
-
-
-def _path(value: t.Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        return 'a path of special points in ASE notation, e.g. "GXWKGLUWLK,UX"'
-    return None
+    one_of(*eos_names)(value, path)
 
 
 @dataclasses.dataclass(frozen=True)
 class Setting:
-    """One setting of a property: its default, a check returning what is expected (or None) and its
-    meaning, with its unit."""
+    """One setting of a property: its default, its check (:mod:`aiida_pacemaker.schema`) and its meaning,
+    with its unit."""
 
     default: t.Any
-    check: t.Callable[[t.Any], str | None]
+    check: Checker
     help: str
 
 
-_STRUCTURES = Setting(None, _labels, 'names of `structures` to compute it for (default: all of them)')
-_OPTIMIZER = Setting('BFGS', _one_of(*OPTIMIZERS), 'ASE optimiser of the relaxations')
+_STRUCTURES = Setting(None, _LABELS, 'names of `structures` to compute it for (default: all of them)')
+_OPTIMIZER = Setting('BFGS', one_of(*OPTIMIZERS), 'ASE optimiser of the relaxations')
 
 #: per property (and ``relax``): its settings, their defaults and checks
 PROPERTY_SETTINGS: dict[str, dict[str, Setting]] = {
     RELAX: {
         'cell': Setting(
             True,
-            _boolean,
+            BOOL,
             'relax the cell as well as the positions (a cubic cell only isotropically, so that it stays cubic)',
         ),
-        'fmax': Setting(1e-3, _positive_number, 'force tolerance, eV/Å (cell: virial per atom, eV)'),
-        'max_steps': Setting(200, _positive_integer, 'most optimiser steps'),
+        'fmax': Setting(1e-3, _POSITIVE, 'force tolerance, eV/Å (cell: virial per atom, eV)'),
+        'max_steps': Setting(200, _POSITIVE_INTEGER, 'most optimiser steps'),
         'optimizer': _OPTIMIZER,
     },
     'eos': {
         'structures': _STRUCTURES,
         'volume_range': Setting(
-            0.06, _fraction, 'volumes from (1 - x) V0 to (1 + x) V0 (V0: relaxed volume)'
+            0.06, _FRACTION, 'volumes from (1 - x) V0 to (1 + x) V0 (V0: relaxed volume)'
         ),
-        'points': Setting(7, _at_least_five, 'number of volumes'),
+        'points': Setting(7, _AT_LEAST_FIVE, 'number of volumes'),
         'eos': Setting(
             'birchmurnaghan', _equation_of_state_name, 'the form fitted by ase.eos.EquationOfState'
         ),
@@ -178,63 +134,63 @@ PROPERTY_SETTINGS: dict[str, dict[str, Setting]] = {
     'elastic': {
         'structures': _STRUCTURES,
         'method': Setting(
-            'stress', _one_of('stress', 'energy'), 'stress: slope of stress vs strain; energy: curvature of E'
+            'stress', one_of('stress', 'energy'), 'stress: slope of stress vs strain; energy: curvature of E'
         ),
-        'strain': Setting(0.005, _fraction, 'largest strain (dimensionless, engineering strain for shear)'),
-        'points': Setting(4, _even_points, 'strained cells per strain, half compressed, half stretched'),
-        'relax_atoms': Setting(True, _boolean, 'relax the positions in each strained cell (internal strain)'),
-        'fmax': Setting(1e-3, _positive_number, 'force tolerance of the internal relaxation, eV/Å'),
-        'max_steps': Setting(100, _positive_integer, 'most optimiser steps of each internal relaxation'),
+        'strain': Setting(0.005, _FRACTION, 'largest strain (dimensionless, engineering strain for shear)'),
+        'points': Setting(4, _EVEN_POINTS, 'strained cells per strain, half compressed, half stretched'),
+        'relax_atoms': Setting(True, BOOL, 'relax the positions in each strained cell (internal strain)'),
+        'fmax': Setting(1e-3, _POSITIVE, 'force tolerance of the internal relaxation, eV/Å'),
+        'max_steps': Setting(100, _POSITIVE_INTEGER, 'most optimiser steps of each internal relaxation'),
         'optimizer': _OPTIMIZER,
     },
     'vacancy': {
         'structures': _STRUCTURES,
         'supercell': Setting(
             None,
-            _supercell,
+            _SUPERCELL,
             'repetitions of the cell (default: the smallest with widths of twice the cutoff)',
         ),
-        'site': Setting(0, _non_negative_integer, 'index of the atom removed from the supercell'),
-        'fmax': Setting(0.01, _positive_number, 'force tolerance of the relaxation, eV/Å'),
-        'max_steps': Setting(300, _positive_integer, 'most optimiser steps'),
+        'site': Setting(0, _NON_NEGATIVE_INTEGER, 'index of the atom removed from the supercell'),
+        'fmax': Setting(0.01, _POSITIVE, 'force tolerance of the relaxation, eV/Å'),
+        'max_steps': Setting(300, _POSITIVE_INTEGER, 'most optimiser steps'),
         'optimizer': _OPTIMIZER,
     },
     'phonons': {
         'structures': _STRUCTURES,
         'supercell': Setting(
             None,
-            _supercell,
+            _SUPERCELL,
             'repetitions of the cell (default: the smallest with widths of twice the cutoff)',
         ),
-        'displacement': Setting(0.01, _positive_number, 'finite displacement, Å'),
-        'path': Setting(None, _path, 'band path in ASE notation (default: the path ASE gives the lattice)'),
-        'npoints': Setting(100, _positive_integer, 'q-points on the band path'),
-        'mesh': Setting([12, 12, 12], _three_integers, 'q-point mesh of the density of states'),
+        'displacement': Setting(0.01, _POSITIVE, 'finite displacement, Å'),
+        'path': Setting(None, _PATH, 'band path in ASE notation (default: the path ASE gives the lattice)'),
+        'npoints': Setting(100, _POSITIVE_INTEGER, 'q-points on the band path'),
+        'mesh': Setting([12, 12, 12], _THREE_INTEGERS, 'q-point mesh of the density of states'),
         'imaginary_threshold': Setting(
-            -0.1, _non_positive, 'frequencies below this (THz) are imaginary modes'
+            -0.1, _NON_POSITIVE, 'frequencies below this (THz) are imaginary modes'
         ),
     },
     'md': {
         'structures': _STRUCTURES,
         'supercell': Setting(
             None,
-            _supercell,
+            _SUPERCELL,
             'repetitions of the cell (default: the smallest with widths of twice the cutoff)',
         ),
-        'temperatures': Setting([300.0], _temperatures, 'one NVT Langevin run per temperature, K'),
-        'steps': Setting(500, _positive_integer, 'MD steps per temperature'),
-        'timestep': Setting(2.0, _positive_number, 'fs'),
-        'friction': Setting(0.01, _positive_number, 'Langevin friction, 1/fs'),
-        'seed': Setting(0, _non_negative_integer, 'seed of the initial velocities and the thermostat'),
+        'temperatures': Setting([300.0], _TEMPERATURES, 'one NVT Langevin run per temperature, K'),
+        'steps': Setting(500, _POSITIVE_INTEGER, 'MD steps per temperature'),
+        'timestep': Setting(2.0, _POSITIVE, 'fs'),
+        'friction': Setting(0.01, _POSITIVE, 'Langevin friction, 1/fs'),
+        'seed': Setting(0, _NON_NEGATIVE_INTEGER, 'seed of the initial velocities and the thermostat'),
         'min_distance': Setting(
             None,
-            _optional_positive,
+            optional(_POSITIVE),
             'stop when two atoms come closer than this, Å (default: half the shortest distance at the start)',
         ),
         'gamma_stop': Setting(
-            25.0, _positive_number, 'stop when the extrapolation grade reaches this (with an active set)'
+            25.0, _POSITIVE, 'stop when the extrapolation grade reaches this (with an active set)'
         ),
-        'interval': Setting(10, _positive_integer, 'steps between two points of the recorded trace'),
+        'interval': Setting(10, _POSITIVE_INTEGER, 'steps between two points of the recorded trace'),
     },
 }
 
@@ -250,13 +206,10 @@ def check_property_parameters(parameters: t.Mapping[str, t.Any]) -> str | None:
             continue
         if not isinstance(settings, t.Mapping):
             return f'`parameters.{name}` must be a dictionary of settings (or empty for the defaults)'
-        known = PROPERTY_SETTINGS[name]
-        for key, value in settings.items():
-            if key not in known:
-                return f'`parameters.{name}` has an unknown key `{key}`: {did_you_mean(key, known, "known")}'
-            expected = known[key].check(value)
-            if expected:
-                return f'`parameters.{name}.{key}` must be {expected}, got {value!r}'
+        checks = {key: setting.check for key, setting in PROPERTY_SETTINGS[name].items()}
+        message = first_error(section(checks), settings, f'parameters.{name}')
+        if message:
+            return message
     if not any(name in PROPERTIES for name in parameters):
         return f'`parameters` asks for no property: give at least one of {", ".join(PROPERTIES)}'
     return None

@@ -6,7 +6,7 @@
 
 ``option-table``
     The options of a small parameter dict (`pace_activeset`, `pace_select`, exploration): a module-level
-    dict of `aiida_pacemaker.calculations.options.OptionSpec`, with optional defaults.
+    dict of `aiida_pacemaker.calculations.options.Option`, with optional defaults.
 
 ``rendered-trainer-config``
     The pacemaker sections that `TrainerConfig` renders for the fields given as YAML in the
@@ -107,31 +107,17 @@ class OptionTable(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         specs = _import(self.arguments[0])
         defaults = _import(self.options['defaults']) if 'defaults' in self.options else {}
-        kinds = {
-            'bool': 'true/false',
-            'int': 'integer',
-            'float': 'number',
-            'floats': 'list of numbers',
-            'memory': '"auto" or a size ("2GB", "500MB")',
-            'int_or_auto': 'integer or "auto"',
-        }
+        from aiida_pacemaker.schema import expected
+
         rows = []
-        for key, spec in specs.items():
-            bound = ''
-            if spec.minimum is not None:
-                bound = f'{">" if spec.exclusive_minimum else ">="} {spec.minimum:g}'
-            flag = _literal(spec.flag) if spec.flag else 'none (used by the plugin)'
+        for key, option in specs.items():
+            flag = _literal(option.flag) if option.flag else 'none (used by the plugin)'
             if key in defaults:
                 default = _literal(repr(defaults[key]))
             else:
-                default = "(the tool's)" if spec.flag else '(see the text)'
-            kind = (
-                f'one of {", ".join(spec.choices)}'
-                if spec.kind == 'choice'
-                else kinds.get(spec.kind, spec.kind)
-            )
-            rows.append([_literal(key), flag, kind, bound, default])
-        return [_table(['key', 'command-line flag', 'type', 'bound', 'default'], rows, [20, 16, 20, 10, 16])]
+                default = "(the tool's)" if option.flag else '(see the text)'
+            rows.append([_literal(key), flag, expected(option.check), default])
+        return [_table(['key', 'command-line flag', 'accepted values', 'default'], rows, [20, 16, 30, 16])]
 
 
 class RenderedTrainerConfig(SphinxDirective):

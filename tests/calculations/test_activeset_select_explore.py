@@ -132,10 +132,10 @@ def test_active_set_refuses_another_potential(aiida_profile):
     [
         ({'max_structure': 3}, 'did you mean `max_structures`'),
         ({'memory_limit': '__import__("os")'}, 'memory_limit'),
-        ({'gamma_tolerance': 0.5}, 'greater than 1.0'),
+        ({'gamma_tolerance': 0.5}, 'must be a number > 1.0, got 0.5'),
         ({'gamma_min': 5.0, 'gamma_max': 2.0}, 'smaller than `gamma_max`'),
         ({'strategy': 'lcmd'}, 'set `max_structures`'),
-        ({'strategy': 'kmeans', 'max_structures': 2}, 'must be one of'),
+        ({'strategy': 'kmeans', 'max_structures': 2}, 'is not a valid value; valid: '),
         ({'strategy': 'maxvol', 'tail_fraction': 0.3}, 'MaxVol share of `strategy: hybrid`'),
         ({'strategy': 'hybrid', 'tail_fraction': 1.5, 'max_structures': 2}, 'between 0 and 1'),
         ({'strategy': 'maxdist', 'max_structures': 2}, "give the potential's `training_set`"),
@@ -144,9 +144,9 @@ def test_active_set_refuses_another_potential(aiida_profile):
             {'strategy': 'lcmd', 'coverage': 'representative', 'max_structures': 2},
             'use `strategy: representative`',
         ),
-        ({'strategy': 'hybrid', 'coverage': 'kmeans', 'max_structures': 2}, 'must be one of'),
+        ({'strategy': 'hybrid', 'coverage': 'kmeans', 'max_structures': 2}, 'is not a valid value; valid: '),
         ({'min_distance_factor': 0.7}, "give the potential's `training_set`"),
-        ({'min_distance_factor': 0.0}, 'greater than 0.0'),
+        ({'min_distance_factor': 0.0}, 'must be a number > 0.0, got 0.0'),
     ],
 )
 def test_select_refuses_bad_parameters(aiida_profile, aiida_localhost, parameters, message):

@@ -232,7 +232,7 @@ def _cubic_but_not_cubic_crystal():
         (
             None,
             {'eos': {'point': 9}},
-            ['`parameters.eos` has an unknown key `point`: did you mean `points`?'],
+            ['unknown key `parameters.eos.point`; did you mean `points`?'],
         ),
         (None, {'eos': {'points': 3}}, ['`parameters.eos.points` must be an integer of at least 5, got 3']),
         (
