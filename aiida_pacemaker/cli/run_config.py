@@ -43,6 +43,7 @@ import yaml
 from aiida import orm
 
 from aiida_pacemaker.data.training_set import TrainingSetData
+from aiida_pacemaker.schema import ConfigError
 from aiida_pacemaker.tools import io
 from aiida_pacemaker.tools.suggest import did_you_mean
 from aiida_pacemaker.tools.yaml_files import load_yaml
@@ -78,7 +79,7 @@ TRAIN_KEYS = (*COMMON_KEYS, 'initial_potential')
 _UUID = re.compile(r'^[0-9a-f]{8}(-?[0-9a-f]{4}){3}-?[0-9a-f]{12}$', re.IGNORECASE)
 
 
-class RunConfigError(ValueError):
+class RunConfigError(ConfigError):
     """Raised for a run configuration that cannot be used."""
 
 
