@@ -166,15 +166,14 @@ def run_train(kit: Kit, **changes: t.Any) -> t.Callable[[], t.Any]:
     return lambda: engine.run(PaceTrainCalculation, **inputs)
 
 
+def run_with_potential(process: type, kit: Kit, inputs: dict[str, t.Any]) -> t.Callable[[], t.Any]:
+    """Run ``process`` (explore, select) with the kit's code, potential and active set and ``inputs``."""
+    inputs = {'code': kit.code, 'potential': kit.potential, 'active_set': kit.active_set, **inputs}
+    return lambda: engine.run(process, **inputs)
+
+
 def run_explore(kit: Kit, **changes: t.Any) -> t.Callable[[], t.Any]:
-    inputs = {
-        'code': kit.code,
-        'potential': kit.potential,
-        'active_set': kit.active_set,
-        'structures': kit.structures(1),
-        **changes,
-    }
-    return lambda: engine.run(PaceExploreCalculation, **inputs)
+    return run_with_potential(PaceExploreCalculation, kit, {'structures': kit.structures(1), **changes})
 
 
 def builder_from_protocol(kit: Kit, **kwargs: t.Any) -> t.Callable[[], t.Any]:
@@ -184,14 +183,7 @@ def builder_from_protocol(kit: Kit, **kwargs: t.Any) -> t.Callable[[], t.Any]:
 
 
 def run_select(kit: Kit, **changes: t.Any) -> t.Callable[[], t.Any]:
-    inputs = {
-        'code': kit.code,
-        'potential': kit.potential,
-        'active_set': kit.active_set,
-        'candidates': kit.structures(2),
-        **changes,
-    }
-    return lambda: engine.run(PaceSelectCalculation, **inputs)
+    return run_with_potential(PaceSelectCalculation, kit, {'candidates': kit.structures(2), **changes})
 
 
 def pool_of(*atoms: Atoms) -> StructurePoolData:
