@@ -96,7 +96,7 @@ class Kit:
                 'process': orm.Str('pacemaker.label_ase'),
                 'inputs': {'calculator': orm.Str('ase.calculators.emt.EMT')},
             },
-            'train': {'train': {'code': self.code, 'parameters': orm.Dict(fast_parameters())}},
+            'train': self.fit_inputs(),
             'activeset': {'code': self.code},
             'select': {'code': self.code},
         }
@@ -106,6 +106,10 @@ class Kit:
             else:
                 inputs[key] = value
         return inputs
+
+    def fit_inputs(self, **changes: t.Any) -> dict[str, t.Any]:
+        """The active learning's `train` namespace: the code and :func:`parameters` with ``changes``."""
+        return {'train': {'code': self.code, 'parameters': orm.Dict(parameters(**changes))}}
 
     def file(self, name: str, content: str):
         path = self.tmp_path / name
@@ -723,9 +727,7 @@ CASES: list[Case] = [
         'al-ladder-with-fine-tuning',
         lambda kit: run_active_learning(
             kit,
-            train={
-                'train': {'code': kit.code, 'parameters': orm.Dict(parameters(fit__ladder_step=[10, 0.2]))}
-            },
+            train=kit.fit_inputs(fit__ladder_step=[10, 0.2]),
         ),
         ValueError,
         r'`fit.ladder_step` grows the basis from an empty potential, which fine-tuning cannot continue',
@@ -737,9 +739,7 @@ CASES: list[Case] = [
             training_set=kit.alloy_training_set,
             pool={'p': orm.StructureData(ase=bulk('Al', 'fcc', a=4.05, cubic=True)).store()},
             initial_potential=kit.potential,
-            train={
-                'train': {'code': kit.code, 'parameters': orm.Dict(parameters(potential__elements=['Al']))}
-            },
+            train=kit.fit_inputs(potential__elements=['Al']),
         ),
         ValueError,
         r"`initial_potential` PacePotentialData<\d+> has the elements \['Cu'\], the fit \['Al'\]",
@@ -750,9 +750,7 @@ CASES: list[Case] = [
             kit,
             initial_potential=kit.potential,
             fine_tune=orm.Bool(False),
-            train={
-                'train': {'code': kit.code, 'parameters': orm.Dict(parameters(fit__ladder_step=[10, 0.2]))}
-            },
+            train=kit.fit_inputs(fit__ladder_step=[10, 0.2]),
         ),
         ValueError,
         r'`fit.ladder_step` grows a new basis from an empty potential, which would discard the `initial_potential`',
