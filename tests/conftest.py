@@ -46,6 +46,39 @@ def fast_parameters(maxiter: int = 15, **fit: object) -> dict:
     }
 
 
+def run_train(code, training_set, parameters: dict, **inputs):
+    """Fit for real: ``pacemaker.train`` with ``parameters`` (the input.yaml sections) and any other
+    ``inputs``, checked to finish ok: ``(results, node)``."""
+    from aiida import engine, orm
+    from aiida.plugins import CalculationFactory
+
+    results, node = engine.run_get_node(
+        CalculationFactory('pacemaker.train'),
+        code=code,
+        training_set=training_set,
+        parameters=orm.Dict(parameters),
+        **inputs,
+    )
+    assert node.is_finished_ok, node.exit_message
+    return results, node
+
+
+def run_activeset(code, potential, training_set):
+    """The active set of ``potential``, built for real by pace_activeset from all atoms of ``training_set``."""
+    from aiida import engine, orm
+    from aiida.plugins import CalculationFactory
+
+    results, node = engine.run_get_node(
+        CalculationFactory('pacemaker.activeset'),
+        code=code,
+        potential=potential,
+        training_set=training_set,
+        parameters=orm.Dict({'all_atoms': True}),
+    )
+    assert node.is_finished_ok, node.exit_message
+    return results['active_set']
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run the services tier last.
 
@@ -227,9 +260,6 @@ def al_graph(aiida_profile) -> dict:
 @pytest.fixture(scope='session')
 def fitted(aiida_profile):
     """A potential fitted for real on 30 EMT Cu cells, with its codes and data (fitted once)."""
-    from aiida import engine, orm
-    from aiida.plugins import CalculationFactory
-
     from aiida_pacemaker.codes import get_or_create_localhost, setup_codes
     from aiida_pacemaker.data import TrainingSetData
     from aiida_pacemaker.tools.examples import emt_label, random_bulk_structures
@@ -239,13 +269,7 @@ def fitted(aiida_profile):
     codes = setup_codes(computer)
     structures = emt_label(random_bulk_structures(30, seed=3))
     training_set = TrainingSetData.from_ase(structures).store()
-    results, node = engine.run_get_node(
-        CalculationFactory('pacemaker.train'),
-        code=codes['pacemaker'],
-        training_set=training_set,
-        parameters=orm.Dict(fast_parameters(maxiter=40)),
-    )
-    assert node.is_finished_ok, node.exit_message
+    results, _ = run_train(codes['pacemaker'], training_set, fast_parameters(maxiter=40))
     return {
         'codes': codes,
         'training_set': training_set,
@@ -257,18 +281,7 @@ def fitted(aiida_profile):
 @pytest.fixture(scope='session')
 def fitted_active_set(fitted):
     """The active set of the `fitted` potential, built for real by pace_activeset from all atoms."""
-    from aiida import engine, orm
-    from aiida.plugins import CalculationFactory
-
-    results, node = engine.run_get_node(
-        CalculationFactory('pacemaker.activeset'),
-        code=fitted['codes']['pace_activeset'],
-        potential=fitted['potential'],
-        training_set=fitted['training_set'],
-        parameters=orm.Dict({'all_atoms': True}),
-    )
-    assert node.is_finished_ok, node.exit_message
-    return results['active_set']
+    return run_activeset(fitted['codes']['pace_activeset'], fitted['potential'], fitted['training_set'])
 
 
 @pytest.fixture(autouse=True)

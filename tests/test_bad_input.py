@@ -96,7 +96,7 @@ class Kit:
                 'process': orm.Str('pacemaker.label_ase'),
                 'inputs': {'calculator': orm.Str('ase.calculators.emt.EMT')},
             },
-            'train': {'train': {'code': self.code, 'parameters': orm.Dict(fast_parameters())}},
+            'train': self.fit_inputs(),
             'activeset': {'code': self.code},
             'select': {'code': self.code},
         }
@@ -106,6 +106,10 @@ class Kit:
             else:
                 inputs[key] = value
         return inputs
+
+    def fit_inputs(self, **changes: t.Any) -> dict[str, t.Any]:
+        """The active learning's `train` namespace: the code and :func:`parameters` with ``changes``."""
+        return {'train': {'code': self.code, 'parameters': orm.Dict(parameters(**changes))}}
 
     def file(self, name: str, content: str):
         path = self.tmp_path / name
@@ -166,15 +170,14 @@ def run_train(kit: Kit, **changes: t.Any) -> t.Callable[[], t.Any]:
     return lambda: engine.run(PaceTrainCalculation, **inputs)
 
 
+def run_with_potential(process: type, kit: Kit, inputs: dict[str, t.Any]) -> t.Callable[[], t.Any]:
+    """Run ``process`` (explore, select) with the kit's code, potential and active set and ``inputs``."""
+    inputs = {'code': kit.code, 'potential': kit.potential, 'active_set': kit.active_set, **inputs}
+    return lambda: engine.run(process, **inputs)
+
+
 def run_explore(kit: Kit, **changes: t.Any) -> t.Callable[[], t.Any]:
-    inputs = {
-        'code': kit.code,
-        'potential': kit.potential,
-        'active_set': kit.active_set,
-        'structures': kit.structures(1),
-        **changes,
-    }
-    return lambda: engine.run(PaceExploreCalculation, **inputs)
+    return run_with_potential(PaceExploreCalculation, kit, {'structures': kit.structures(1), **changes})
 
 
 def builder_from_protocol(kit: Kit, **kwargs: t.Any) -> t.Callable[[], t.Any]:
@@ -184,14 +187,7 @@ def builder_from_protocol(kit: Kit, **kwargs: t.Any) -> t.Callable[[], t.Any]:
 
 
 def run_select(kit: Kit, **changes: t.Any) -> t.Callable[[], t.Any]:
-    inputs = {
-        'code': kit.code,
-        'potential': kit.potential,
-        'active_set': kit.active_set,
-        'candidates': kit.structures(2),
-        **changes,
-    }
-    return lambda: engine.run(PaceSelectCalculation, **inputs)
+    return run_with_potential(PaceSelectCalculation, kit, {'candidates': kit.structures(2), **changes})
 
 
 def pool_of(*atoms: Atoms) -> StructurePoolData:
@@ -731,9 +727,7 @@ CASES: list[Case] = [
         'al-ladder-with-fine-tuning',
         lambda kit: run_active_learning(
             kit,
-            train={
-                'train': {'code': kit.code, 'parameters': orm.Dict(parameters(fit__ladder_step=[10, 0.2]))}
-            },
+            train=kit.fit_inputs(fit__ladder_step=[10, 0.2]),
         ),
         ValueError,
         r'`fit.ladder_step` grows the basis from an empty potential, which fine-tuning cannot continue',
@@ -745,9 +739,7 @@ CASES: list[Case] = [
             training_set=kit.alloy_training_set,
             pool={'p': orm.StructureData(ase=bulk('Al', 'fcc', a=4.05, cubic=True)).store()},
             initial_potential=kit.potential,
-            train={
-                'train': {'code': kit.code, 'parameters': orm.Dict(parameters(potential__elements=['Al']))}
-            },
+            train=kit.fit_inputs(potential__elements=['Al']),
         ),
         ValueError,
         r"`initial_potential` PacePotentialData<\d+> has the elements \['Cu'\], the fit \['Al'\]",
@@ -758,9 +750,7 @@ CASES: list[Case] = [
             kit,
             initial_potential=kit.potential,
             fine_tune=orm.Bool(False),
-            train={
-                'train': {'code': kit.code, 'parameters': orm.Dict(parameters(fit__ladder_step=[10, 0.2]))}
-            },
+            train=kit.fit_inputs(fit__ladder_step=[10, 0.2]),
         ),
         ValueError,
         r'`fit.ladder_step` grows a new basis from an empty potential, which would discard the `initial_potential`',

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from aiida import engine, orm
-from aiida.plugins import CalculationFactory
+from aiida import orm
 
 from aiida_pacemaker.baselines import LennardJonesBaseline, dimer_curve
 from aiida_pacemaker.calculations.functions import subtract_baseline_from_training_set
 from aiida_pacemaker.config import TrainerConfig
 from aiida_pacemaker.data import TrainingSetData
 from aiida_pacemaker.tools.examples import emt_label, random_bulk_structures
+
+from .conftest import run_train
 
 SHORT = np.array([0.6, 0.9, 1.2, 1.5, 1.8, 2.1])  # Å, below the nearest-neighbour distances (2.5-2.9 Å)
 
@@ -25,18 +26,6 @@ def binary_structures(count: int, seed: int = 0):
         symbols[rng.choice(len(atoms), size=max(1, len(atoms) // 4), replace=False)] = 'Al'
         atoms.set_chemical_symbols(symbols.tolist())
     return emt_label(structures)
-
-
-def train(codes, training_set, parameters, **extra):
-    results, node = engine.run_get_node(
-        CalculationFactory('pacemaker.train'),
-        code=codes['pacemaker'],
-        training_set=training_set,
-        parameters=orm.Dict(parameters),
-        **extra,
-    )
-    assert node.is_finished_ok, node.exit_message
-    return results
 
 
 def assert_repulsive_wall(calculator, pair):
@@ -75,8 +64,8 @@ def test_lennard_jones_delta_learning(aiida_profile, pacemaker_codes):
     parameters = orm.Dict({'type': 'lj', **baseline.to_parameters()})
     residual = subtract_baseline_from_training_set(original, parameters)
     assert residual.base.links.get_incoming().first().node.inputs.training_set.uuid == original.uuid
-    results = train(
-        pacemaker_codes,
+    results, _ = run_train(
+        pacemaker_codes['pacemaker'],
         residual,
         config(['Al', 'Cu'], 'lj').to_pacemaker_parameters(),
         baseline=parameters,
@@ -106,7 +95,9 @@ def test_lennard_jones_delta_learning(aiida_profile, pacemaker_codes):
 @pytest.mark.pacemaker
 def test_zbl_pair_fit(aiida_profile, pacemaker_codes):
     training_set = TrainingSetData.from_ase(binary_structures(20, seed=1)).store()
-    results = train(pacemaker_codes, training_set, config(['Al', 'Cu'], 'zbl').to_pacemaker_parameters())
+    results, _ = run_train(
+        pacemaker_codes['pacemaker'], training_set, config(['Al', 'Cu'], 'zbl').to_pacemaker_parameters()
+    )
     potential = results['potential']
     assert potential.physics_baseline == 'zbl'
     calculator = potential.get_ase_calculator()

@@ -38,6 +38,19 @@ def exit_unless_finished_ok(node: orm.ProcessNode) -> None:
         echo.echo_critical(f'{node.process_label}<{node.pk}> did not succeed ({state}){message}')
 
 
+def _launch(builder: t.Any, daemon: bool, follow: str) -> orm.ProcessNode | None:
+    """Run ``builder`` here until it succeeds (exit 1 unless it does) and return its node; with ``daemon``,
+    submit it, say which command ``follow`` (``{pk}`` filled in) shows its progress, and return None.
+    """
+    if daemon:
+        node = submit_to_daemon(builder)
+        echo.echo_report(f'follow it with `{follow.format(pk=node.pk)}`')
+        return None
+    node = run_in_foreground(builder)
+    exit_unless_finished_ok(node)
+    return node
+
+
 @cmd_run.command('active-learning')
 @_CONFIG
 @_DAEMON
@@ -89,12 +102,9 @@ def run_active_learning(config: pathlib.Path, daemon: bool, previous: orm.Workfl
             f'continuing {previous.process_label}<{previous.pk}>: from {start}, with '
             f'TrainingSetData<{state.training_set.pk}> ({state.training_set.num_structures} structures)'
         )
-    if daemon:
-        node = submit_to_daemon(builder)
-        echo.echo_report(f'follow it with `aiida-pacemaker report {node.pk}`')
+    node = _launch(builder, daemon, 'aiida-pacemaker report {pk}')
+    if node is None:
         return
-    node = run_in_foreground(builder)
-    exit_unless_finished_ok(node)
     echo_learning_curve(t.cast(orm.WorkflowNode, node))
     echo.echo_success(
         f'{node.process_label}<{node.pk}> finished: potential PacePotentialData<{node.outputs.potential.pk}>, '
@@ -121,12 +131,9 @@ def run_train(config: pathlib.Path, daemon: bool) -> None:
     """
     settings = run_config.read_config(config, run_config.TRAIN_KEYS)
     builder = run_config.train_builder(settings, config.resolve().parent)
-    if daemon:
-        node = submit_to_daemon(builder)
-        echo.echo_report(f'follow it with `verdi process status {node.pk}`')
+    node = _launch(builder, daemon, 'verdi process status {pk}')
+    if node is None:
         return
-    node = run_in_foreground(builder)
-    exit_unless_finished_ok(node)
     metrics = node.outputs.metrics.get_dict()
     pairs = [('potential', f'PacePotentialData<{node.outputs.potential.pk}>')]
     for split in ('train', 'test'):

@@ -213,10 +213,7 @@ class _Builder:
     def add(
         self,
         index: int,
-        numbers: t.Any,
-        positions: t.Any,
-        cell: t.Any,
-        pbc: t.Any,
+        atoms: ase.Atoms,
         energy: t.Any,
         forces: t.Any,
         stress: t.Any = None,
@@ -224,7 +221,8 @@ class _Builder:
         w_energy: float | None = None,
         w_forces: float | None = None,
     ) -> None:
-        numbers = np.asarray(numbers, dtype=np.int32).reshape(-1)
+        """Add structure ``index``: the geometry of ``atoms`` with these labels (eV, eV/Å, eV/Å³)."""
+        numbers = np.asarray(atoms.numbers, dtype=np.int32).reshape(-1)
         natoms = numbers.size
         label = f'structure {index}' + (f' ({name})' if name else '')
         if energy is None:
@@ -240,7 +238,7 @@ class _Builder:
             raise TrainingSetError(
                 f'{label} has forces of shape {forces.shape}, expected ({natoms}, 3) for {natoms} atoms'
             )
-        positions = np.asarray(positions, dtype=np.float64)
+        positions = np.asarray(atoms.positions, dtype=np.float64)
         if positions.shape != (natoms, 3):
             raise TrainingSetError(
                 f'{label} has positions of shape {positions.shape}, expected ({natoms}, 3)'
@@ -256,8 +254,8 @@ class _Builder:
         self.numbers.append(numbers)
         self.positions.append(positions)
         self.forces.append(forces)
-        self.cells.append(np.asarray(cell, dtype=np.float64).reshape(3, 3))
-        self.pbc.append(np.asarray(pbc, dtype=bool).reshape(3))
+        self.cells.append(np.asarray(atoms.cell.array, dtype=np.float64).reshape(3, 3))
+        self.pbc.append(np.asarray(atoms.pbc, dtype=bool).reshape(3))
         self.energy.append(energy_value)
         self.names.append(str(name) if name is not None else f'structure_{index}')
         self.stress.append(stress)
@@ -354,10 +352,7 @@ class TrainingSetData(Data):
                 )
             builder.add(
                 index,
-                atoms.numbers,
-                atoms.positions,
-                atoms.cell.array,
-                atoms.pbc,
+                atoms,
                 results.get('energy', results.get('free_energy')),
                 results.get('forces'),
                 results.get('stress'),
@@ -399,17 +394,7 @@ class TrainingSetData(Data):
             name = (
                 names[index] if names else structure.label or f'{atoms.get_chemical_formula()}_{structure.pk}'
             )
-            builder.add(
-                index,
-                atoms.numbers,
-                atoms.positions,
-                atoms.cell.array,
-                atoms.pbc,
-                energy,
-                force,
-                stress,
-                name,
-            )
+            builder.add(index, atoms, energy, force, stress, name)
         return cls(arrays=builder.arrays())
 
     # ------------------------------------------------------------------ reading

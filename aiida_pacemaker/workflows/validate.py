@@ -279,7 +279,8 @@ class PaceValidateWorkChain(WorkChain):
         self.report(f'relaxed: {"; ".join(notes)}')
 
     def _compute(self, name: str) -> t.Any:
-        """Compute property ``name`` for its structures with both models; an exit code if one fails."""
+        """Compute property ``name`` for its structures with both models and report the numbers; an exit
+        code if one fails."""
         settings = self.ctx.settings[name]
         for label in _labels_of(settings, self.inputs.structures):
             structure = self.inputs.structures[label]
@@ -298,6 +299,7 @@ class PaceValidateWorkChain(WorkChain):
                     )
                 self.out(f'{name}.{label}.{model}', outputs)
                 self.ctx.results[f'{model}_{name}_{label}'] = outputs['result']
+        self.report(self._summary(name))
         return None
 
     def _summary(self, name: str) -> str:
@@ -320,10 +322,7 @@ class PaceValidateWorkChain(WorkChain):
 
     def compute_equation_of_state(self) -> t.Any:
         """E(V), equilibrium volume and bulk modulus."""
-        failed = self._compute('eos')
-        if failed is None:
-            self.report(self._summary('eos'))
-        return failed
+        return self._compute('eos')
 
     def wants_elastic_constants(self) -> bool:
         """Whether ``parameters`` asks for the cubic elastic constants."""
@@ -331,10 +330,7 @@ class PaceValidateWorkChain(WorkChain):
 
     def compute_elastic_constants(self) -> t.Any:
         """C11, C12 and C44."""
-        failed = self._compute('elastic')
-        if failed is None:
-            self.report(self._summary('elastic'))
-        return failed
+        return self._compute('elastic')
 
     def wants_vacancy_formation_energy(self) -> bool:
         """Whether ``parameters`` asks for the vacancy formation energy."""
@@ -342,10 +338,7 @@ class PaceValidateWorkChain(WorkChain):
 
     def compute_vacancy_formation_energy(self) -> t.Any:
         """The relaxed vacancy formation energy."""
-        failed = self._compute('vacancy')
-        if failed is None:
-            self.report(self._summary('vacancy'))
-        return failed
+        return self._compute('vacancy')
 
     def wants_phonons(self) -> bool:
         """Whether ``parameters`` asks for phonons."""
@@ -353,10 +346,7 @@ class PaceValidateWorkChain(WorkChain):
 
     def compute_phonons(self) -> t.Any:
         """Phonon bands and DOS."""
-        failed = self._compute('phonons')
-        if failed is None:
-            self.report(self._summary('phonons'))
-        return failed
+        return self._compute('phonons')
 
     def wants_md_stability(self) -> bool:
         """Whether ``parameters`` asks for MD stability."""
@@ -364,10 +354,7 @@ class PaceValidateWorkChain(WorkChain):
 
     def run_md_stability(self) -> t.Any:
         """NVT MD at each temperature."""
-        failed = self._compute('md')
-        if failed is None:
-            self.report(self._summary('md'))
-        return failed
+        return self._compute('md')
 
     def tabulate(self) -> None:
         """Put the potential's and the reference's numbers side by side."""

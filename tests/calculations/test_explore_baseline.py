@@ -23,7 +23,7 @@ from aiida_pacemaker.baselines import LennardJonesBaseline
 from aiida_pacemaker.calculations.explore import PaceExploreCalculation
 from aiida_pacemaker.filenames import ACTIVE_SET_ASI, POTENTIAL_YAML
 
-from ..conftest import fast_parameters
+from ..conftest import fast_parameters, run_activeset, run_train
 
 #: stronger than the default (0.01 eV), so that the LJ part of the forces is far above the tolerances
 BASELINE = LennardJonesBaseline.default_for(['Cu'], epsilon=0.05)
@@ -121,26 +121,12 @@ def lj_fit(aiida_profile):
     parameters = fast_parameters(maxiter=5)
     parameters['backend'] = {'evaluator': 'pyace', 'parallel_mode': 'serial'}  # no TensorFlow start-up
     parameters['data'] = {'reference_energy': {'Cu': REFERENCE_ENERGY}}
-    results, node = engine.run_get_node(
-        CalculationFactory('pacemaker.train'),
-        code=codes['pacemaker'],
-        training_set=residual,
-        parameters=orm.Dict(parameters),
-        baseline=baseline,
-    )
-    assert node.is_finished_ok, node.exit_message
+    results, _ = run_train(codes['pacemaker'], residual, parameters, baseline=baseline)
     potential = results['potential']
     assert potential.physics_baseline == 'lj'
     assert potential.reference_energies == {'Cu': pytest.approx(REFERENCE_ENERGY)}
-    results, node = engine.run_get_node(
-        CalculationFactory('pacemaker.activeset'),
-        code=codes['pace_activeset'],
-        potential=potential,
-        training_set=residual,
-        parameters=orm.Dict({'all_atoms': True}),
-    )
-    assert node.is_finished_ok, node.exit_message
-    return {'codes': codes, 'potential': potential, 'active_set': results['active_set']}
+    active_set = run_activeset(codes['pace_activeset'], potential, residual)
+    return {'codes': codes, 'potential': potential, 'active_set': active_set}
 
 
 def ace_alone(potential, active_set, directory):

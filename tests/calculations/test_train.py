@@ -9,7 +9,7 @@ from aiida import engine, orm
 
 from aiida_pacemaker.data import PacePotentialData, TrainingSetData
 
-from ..conftest import DUMMY_POTENTIAL, FAKE_YAML2YACE, METRICS_HEADER, fast_parameters
+from ..conftest import DUMMY_POTENTIAL, FAKE_YAML2YACE, METRICS_HEADER, fast_parameters, run_train
 
 
 def fake_pacemaker_body(
@@ -181,19 +181,12 @@ def test_fake_pacemaker_failures(aiida_profile, training_set, fake_codes, kwargs
 # ---------------------------------------------------------------------------- the real pacemaker
 @pytest.mark.pacemaker
 def test_real_fit_and_fine_tune(aiida_profile, pacemaker_codes, emt_structures):
-    from aiida.plugins import CalculationFactory
-
     structures = emt_structures(24)
     training = TrainingSetData.from_ase(structures).store()
     test_set = TrainingSetData.from_ase(emt_structures(6, seed=11)).store()
-    results, node = engine.run_get_node(
-        CalculationFactory('pacemaker.train'),
-        code=pacemaker_codes['pacemaker'],
-        training_set=training,
-        test_set=test_set,
-        parameters=orm.Dict(fast_parameters(maxiter=30)),
+    results, node = run_train(
+        pacemaker_codes['pacemaker'], training, fast_parameters(maxiter=30), test_set=test_set
     )
-    assert node.is_finished_ok, node.exit_message
     potential, metrics = results['potential'], results['metrics'].get_dict()
     assert potential.elements == ['Cu'] and potential.number_of_functions == 12 and potential.cutoff == 5.0
     assert potential.has_yace and potential.get_yace_content().strip()
@@ -216,14 +209,9 @@ def test_real_fit_and_fine_tune(aiida_profile, pacemaker_codes, emt_structures):
     assert rmse == pytest.approx(metrics['train_energy_rmse'], rel=0.5, abs=5.0)
 
     # fine-tune from the first potential (pacemaker -p): same basis, a better or equal fit
-    tuned, tuned_node = engine.run_get_node(
-        CalculationFactory('pacemaker.train'),
-        code=pacemaker_codes['pacemaker'],
-        training_set=training,
-        parameters=orm.Dict(fast_parameters(maxiter=15)),
-        initial_potential=potential,
+    tuned, _ = run_train(
+        pacemaker_codes['pacemaker'], training, fast_parameters(maxiter=15), initial_potential=potential
     )
-    assert tuned_node.is_finished_ok, tuned_node.exit_message
     assert tuned['potential'].number_of_functions == potential.number_of_functions
     assert tuned['metrics']['metrics' if False else 'loss'] <= metrics['loss'] * 1.05
     assert tuned['metrics']['initial_loss'] < 0.5 * node.outputs.metrics['initial_loss']
@@ -231,18 +219,11 @@ def test_real_fit_and_fine_tune(aiida_profile, pacemaker_codes, emt_structures):
 
 @pytest.mark.pacemaker
 def test_real_zbl_fit(aiida_profile, pacemaker_codes, training_set):
-    from aiida.plugins import CalculationFactory
-
     from aiida_pacemaker.baselines import dimer_curve
 
-    parameters = fast_parameters(maxiter=10, repulsion='auto')
-    results, node = engine.run_get_node(
-        CalculationFactory('pacemaker.train'),
-        code=pacemaker_codes['pacemaker'],
-        training_set=training_set,
-        parameters=orm.Dict(parameters),
+    results, _ = run_train(
+        pacemaker_codes['pacemaker'], training_set, fast_parameters(maxiter=10, repulsion='auto')
     )
-    assert node.is_finished_ok, node.exit_message
     potential = results['potential']
     assert potential.physics_baseline == 'zbl'
     energies, _ = dimer_curve(potential.get_ase_calculator(), ('Cu', 'Cu'), [0.6, 1.0, 1.4, 1.8])
@@ -254,7 +235,6 @@ def test_real_zbl_fit(aiida_profile, pacemaker_codes, training_set):
 def test_real_fit_with_automatic_reference_energy(aiida_profile, pacemaker_codes, emt_structures):
     """DFT-like total energies (-3 eV/atom offset): `reference_energy: auto`, and the deployed
     calculator adds pacemaker's per-element reference back to give total energies."""
-    from aiida.plugins import CalculationFactory
     from ase.calculators.singlepoint import SinglePointCalculator
 
     structures = []
@@ -266,13 +246,9 @@ def test_real_fit_with_automatic_reference_energy(aiida_profile, pacemaker_codes
         structures.append(shifted)
     parameters = fast_parameters(maxiter=30)
     parameters['data']['reference_energy'] = 'auto'
-    results, node = engine.run_get_node(
-        CalculationFactory('pacemaker.train'),
-        code=pacemaker_codes['pacemaker'],
-        training_set=TrainingSetData.from_ase(structures).store(),
-        parameters=orm.Dict(parameters),
+    results, _ = run_train(
+        pacemaker_codes['pacemaker'], TrainingSetData.from_ase(structures).store(), parameters
     )
-    assert node.is_finished_ok, node.exit_message
     potential = results['potential']
     assert potential.reference_energies['Cu'] == pytest.approx(-3.0, abs=0.5)
     calculator = potential.get_ase_calculator()

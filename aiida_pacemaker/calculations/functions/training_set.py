@@ -45,10 +45,7 @@ def extend_training_set(**kwargs: t.Any) -> dict[str, orm.Data]:
         stress = kwargs.get(f'stress_{key}')
         builder.add(
             (previous.num_structures if previous is not None else 0) + len(builder.energy),
-            atoms.numbers,
-            atoms.positions,
-            atoms.cell.array,
-            atoms.pbc,
+            atoms,
             kwargs[f'energy_{key}'].value,
             kwargs[f'forces_{key}'].get_array('forces'),
             stress.get_array('stress') if stress is not None else None,

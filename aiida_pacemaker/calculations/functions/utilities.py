@@ -297,18 +297,20 @@ def potential_with_core_repulsion(
     return {'potential': new, 'inner_cutoffs': orm.Dict(cutoffs)}
 
 
-def _summary(tool: str, stdout: orm.SinglefileData) -> dict[str, t.Any] | ExitCode:
+def _summary(tool: str, stdout: orm.SinglefileData, output: str) -> dict[str, orm.Data] | ExitCode:
+    """What ``tool`` printed, parsed, as the Dict ``output``; an exit code when it cannot be parsed."""
     # imported here: the package aiida_pacemaker.utilities imports this module
     from aiida_pacemaker.utilities.tool_output import parse_info_text, parse_timing_text
 
     parser = parse_info_text if tool == 'pace_info' else parse_timing_text
     text = stdout.get_content(mode='r')
     try:
-        return parser(text)
+        parsed = parser(text)
     except ValueError as exception:
         last = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), '')
         printed = f'; its last line: {_one_line(last)[-200:]}' if last else '; it printed nothing'
         return ExitCode(ERROR_UNPARSEABLE, f'{tool} printed nothing useful ({exception}){printed}')
+    return {output: orm.Dict(parsed)}
 
 
 @calcfunction
@@ -317,10 +319,7 @@ def potential_info_summary(
 ) -> dict[str, orm.Data] | ExitCode:
     """What ``pace_info`` printed about ``potential``, parsed (see
     :func:`~aiida_pacemaker.utilities.tool_output.parse_info_text`). Output: ``info`` (Dict)."""
-    parsed = _summary('pace_info', stdout)
-    if isinstance(parsed, ExitCode):
-        return parsed
-    return {'info': orm.Dict(parsed)}
+    return _summary('pace_info', stdout, 'info')
 
 
 @calcfunction
@@ -329,7 +328,4 @@ def potential_timing_summary(
 ) -> dict[str, orm.Data] | ExitCode:
     """What ``pace_timing`` measured for ``potential``, parsed (µs per atom and evaluation; see
     :func:`~aiida_pacemaker.utilities.tool_output.parse_timing_text`). Output: ``timing`` (Dict)."""
-    parsed = _summary('pace_timing', stdout)
-    if isinstance(parsed, ExitCode):
-        return parsed
-    return {'timing': orm.Dict(parsed)}
+    return _summary('pace_timing', stdout, 'timing')
