@@ -14,7 +14,7 @@ from aiida_pacemaker.filenames import ACTIVE_SET_ASI, POTENTIAL_YAML
 from aiida_pacemaker.schema import BOOL, number
 
 from .base import PaceBaseCalculation
-from .options import MEMORY, Option, check_options, integer_or_auto, to_cmdline
+from .options import MEMORY, Option, integer_or_auto, to_cmdline
 
 if t.TYPE_CHECKING:
     from aiida.engine import CalcJobProcessSpec
@@ -73,13 +73,9 @@ class PaceActiveSetCalculation(PaceBaseCalculation):
     @staticmethod
     def validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
         """Check the options and that the potential knows every element of the data."""
-        message = PaceBaseCalculation.validate_options(inputs)
+        message, options = PaceBaseCalculation.validate_parameters(inputs, ACTIVESET_OPTIONS)
         if message:
             return message
-        options = inputs['parameters'].get_dict() if 'parameters' in inputs else {}
-        message = check_options(options, ACTIVESET_OPTIONS)
-        if message:
-            return f'invalid `parameters`: {message}'
         if options.get('batch_size', 'auto') != 'auto' and not options.get('all_atoms', False):
             return 'pace_activeset needs `all_atoms: true` when a `batch_size` is given'
         potential, training_set = inputs.get('potential'), inputs.get('training_set')

@@ -12,6 +12,8 @@ from aiida.engine import CalcJob
 
 from aiida_pacemaker.filenames import EXIT_STATUS_FILE, STDOUT_FILE
 
+from .options import Option, check_options
+
 if t.TYPE_CHECKING:
     from aiida.engine import CalcJobProcessSpec
 
@@ -71,6 +73,19 @@ class PaceBaseCalculation(CalcJob):
                 "command; put those lines in the code's or the computer's append text instead"
             )
         return None
+
+    @staticmethod
+    def validate_parameters(
+        inputs: dict[str, t.Any], table: dict[str, Option], defaults: dict[str, t.Any] | None = None
+    ) -> tuple[str | None, dict[str, t.Any]]:
+        """The opening of a tool's ``validate_inputs``: :meth:`validate_options`, then the ``parameters``
+        (over ``defaults``) against the option ``table``. Returns the message (or None) and the options."""
+        options = {**(defaults or {}), **(inputs['parameters'].get_dict() if 'parameters' in inputs else {})}
+        message = PaceBaseCalculation.validate_options(inputs)
+        if message:
+            return message, options
+        message = check_options(options, table)
+        return (f'invalid `parameters`: {message}' if message else None), options
 
     @staticmethod
     def validate_potential_and_structures(inputs: dict[str, t.Any], namespace: str, noun: str) -> str | None:

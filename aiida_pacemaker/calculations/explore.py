@@ -16,7 +16,7 @@ from aiida_pacemaker.schema import BOOL, REAL, list_of, number
 from aiida_pacemaker.scripts import script_text
 
 from .base import PaceBaseCalculation
-from .options import Option, check_options
+from .options import Option
 
 if t.TYPE_CHECKING:
     from aiida.engine import CalcJobProcessSpec
@@ -103,13 +103,9 @@ class PaceExploreCalculation(PaceBaseCalculation):
     @staticmethod
     def validate_inputs(inputs: dict[str, t.Any], ctx: t.Any) -> str | None:
         """Check the MD settings, the potential/active-set pair and the seeds' elements."""
-        message = PaceBaseCalculation.validate_options(inputs)
+        message, options = PaceBaseCalculation.validate_parameters(inputs, EXPLORE_OPTIONS, EXPLORE_DEFAULTS)
         if message:
             return message
-        options = {**EXPLORE_DEFAULTS, **(inputs['parameters'].get_dict() if 'parameters' in inputs else {})}
-        message = check_options(options, EXPLORE_OPTIONS)
-        if message:
-            return f'invalid `parameters`: {message}'
         if options['gamma_select'] >= options['gamma_stop']:
             return '`gamma_select` must be smaller than `gamma_stop`'
         seeds = inputs.get('structures') or {}

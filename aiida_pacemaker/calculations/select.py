@@ -20,7 +20,7 @@ from aiida_pacemaker.schema import BOOL, number, one_of
 from aiida_pacemaker.scripts import script_text
 
 from .base import PaceBaseCalculation, sibling_command
-from .options import MEMORY, Option, check_options, integer_or_auto, to_cmdline
+from .options import MEMORY, Option, integer_or_auto, to_cmdline
 
 if t.TYPE_CHECKING:
     from aiida.engine import CalcJobProcessSpec
@@ -155,13 +155,9 @@ class PaceSelectCalculation(PaceBaseCalculation):
     @staticmethod
     def validate_inputs(inputs: dict[str, t.Any], ctx: t.Any) -> str | None:
         """Check options, the potential/active-set pair and the candidates' elements."""
-        message = PaceBaseCalculation.validate_options(inputs)
+        message, options = PaceBaseCalculation.validate_parameters(inputs, SELECT_OPTIONS)
         if message:
             return message
-        options = inputs['parameters'].get_dict() if 'parameters' in inputs else {}
-        message = check_options(options, SELECT_OPTIONS)
-        if message:
-            return f'invalid `parameters`: {message}'
         if options.get('gamma_min', 0.0) >= options.get('gamma_max', math.inf):
             return '`gamma_min` must be smaller than `gamma_max`'
         standalone = 'candidates' in ctx  # a workchain exposing these inputs sets max_structures itself

@@ -20,6 +20,8 @@ Schema (top-level keys; file paths are relative to the YAML file)::
       calculator: ase.calculators.emt.EMT  # optional; default: the ASE labeller's calculator
       kwargs: {}
     initial_potential: 1234        # start from this PacePotentialData (pacemaker -p; active learning: cycle 1)
+    augment: {max_seed_structures: 20}   # active learning: pace_augment every cycle (`true`: its defaults;
+                                   #   `code`: a pace_augment code, default the plugin's local one)
     codes: {pacemaker: pacemaker@cluster}   # optional; missing ones are registered on localhost
     label: my run                  # optional process label
     description: ...               # optional process description
@@ -74,6 +76,7 @@ ACTIVE_LEARNING_KEYS = (
     'labeller',
     'initial_potential',
     'validate',
+    'augment',
 )
 TRAIN_KEYS = (*COMMON_KEYS, 'initial_potential')
 _UUID = re.compile(r'^[0-9a-f]{8}(-?[0-9a-f]{4}){3}-?[0-9a-f]{12}$', re.IGNORECASE)
@@ -386,8 +389,31 @@ def active_learning_builder(
         builder.labeller.options = orm.Dict(options)
     if config.get('validate') is not None:
         _set_validation(builder, config['validate'], base)
+    if config.get('augment') not in (None, False):
+        _set_augment(builder, config['augment'])
     _set_metadata(builder, config)
     return builder
+
+
+def _set_augment(builder: t.Any, value: t.Any) -> None:
+    """``augment``: pace_augment's options (``true`` or ``{}`` for its defaults) and an optional ``code``."""
+    from aiida_pacemaker.calculations.options import check_options
+    from aiida_pacemaker.utilities.augment import AUGMENT_OPTIONS
+    from aiida_pacemaker.utilities.jobs import utility_code
+
+    options = dict(_check_keys({} if value is True else value, [*AUGMENT_OPTIONS, 'code'], 'in `augment`'))
+    identifier = options.pop('code', None)
+    message = check_options(options, AUGMENT_OPTIONS)
+    if message:
+        raise RunConfigError(f'`augment`: {message}')
+    code = None
+    if identifier is not None:
+        try:
+            code = orm.load_code(identifier)
+        except Exception as exception:  # NotExistent, MultipleObjectsError
+            raise RunConfigError(f'`augment.code`: no code {identifier!r}: {exception}') from None
+    builder.augment = orm.Dict(options)
+    builder.augment_code = utility_code('pace_augment', code)
 
 
 VALIDATE_KEYS = ('structures', 'properties', 'calculator', 'kwargs')

@@ -262,6 +262,7 @@ def rebuild_learning_curve(workchain: orm.WorkflowNode) -> list[dict[str, t.Any]
     """The learning curve rebuilt from the cycles' outputs and called processes (without
     ``previous_force_rmse``, which only the running workchain computes)."""
     from aiida_pacemaker.calculations.functions.learning_curve import learning_curve_row
+    from aiida_pacemaker.tools.fits import labelled_train_errors
 
     outputs = {link.link_label: link.node for link in workchain.base.links.get_outgoing().all()}
     rows = []
@@ -274,16 +275,23 @@ def rebuild_learning_curve(workchain: orm.WorkflowNode) -> list[dict[str, t.Any]
         refitted = any(link.link_label.endswith('_from_scratch') for link in calls)
         select = _called(workchain, f'select_cycle_{cycle}')
         merge = _called(workchain, f'merge_cycle_{cycle}')
+        labelled = t.cast(TrainingSetData, outputs[f'training_sets__cycle_{cycle}'])
+        fit_record: dict[str, t.Any] = {'refitted': refitted}
+        if fit.inputs.training_set.num_structures > labelled.num_structures:  # with pace_augment's structures
+            errors = fit.outputs.per_structure_errors if 'per_structure_errors' in fit.outputs else None
+            fit_record |= labelled_train_errors(
+                fit.inputs.training_set.num_structures, errors, labelled.get_arrays()['natoms']
+            )
         rows.append(
             learning_curve_row(
                 cycle,
                 fit.outputs.metrics.get_dict(),
-                t.cast(TrainingSetData, outputs[f'training_sets__cycle_{cycle}']),
+                labelled,
                 selection=select.outputs.report.get_dict()
                 if select is not None and 'report' in select.outputs
                 else None,
                 added=merge.outputs.added.get_dict() if merge is not None and merge.is_finished_ok else None,
-                fit={'refitted': refitted},
+                fit=fit_record,
                 potential=potential,
             )
         )

@@ -23,9 +23,11 @@ import typing as t
 from aiida import orm
 
 from aiida_pacemaker.calculations.functions.utilities import merge_training_sets, training_set_from_augmented
+from aiida_pacemaker.calculations.options import Option
 from aiida_pacemaker.data.active_set import ActiveSetData
 from aiida_pacemaker.data.potential import PacePotentialData
 from aiida_pacemaker.data.training_set import TrainingSetData
+from aiida_pacemaker.schema import POSITIVE, REAL, number
 from aiida_pacemaker.tools import provenance
 
 from .jobs import (
@@ -43,20 +45,21 @@ from .jobs import (
     utility_code,
 )
 
-__all__ = ('augment_training_set',)
+__all__ = ('AUGMENT_OPTIONS', 'augment_job_inputs', 'augment_training_set', 'augmented_training_set')
 
 UTILITY = 'pace_augment'
 SCRIPT = 'dataframe_to_npz.py'
 PICKLE = 'augmented.pkl.gz'
 ARRAYS = 'augmented.npz'
-_OPTIONS: dict[str, tuple[str, type]] = {
-    'max_seed_structures': ('-mss', int),
-    'max_atoms': ('-mnat', int),
-    'nn_distance_min': ('-nnmin', float),
-    'nn_distance_step': ('-nnstep', float),
-    'min_energy_per_atom': ('-minepa', float),
-    'max_energy_per_atom': ('-maxepa', float),
-    'reliable_energy_per_atom_max': ('-eparmax', float),
+#: pace_augment's options (``augment`` of the active-learning workchain takes the same keys)
+AUGMENT_OPTIONS: dict[str, Option] = {
+    'max_seed_structures': Option('-mss', number(integer=True, minimum=-1)),  # -1: all
+    'max_atoms': Option('-mnat', number(integer=True, minimum=-1)),  # -1: no limit
+    'nn_distance_min': Option('-nnmin', POSITIVE),  # Å
+    'nn_distance_step': Option('-nnstep', POSITIVE),  # Å
+    'min_energy_per_atom': Option('-minepa', REAL),  # eV/atom
+    'max_energy_per_atom': Option('-maxepa', REAL),  # eV/atom
+    'reliable_energy_per_atom_max': Option('-eparmax', REAL),  # eV/atom
 }
 
 
@@ -101,62 +104,89 @@ def augment_training_set(
         active_set = provenance.active_set_of(potential)
     if active_set is not None:
         active_set.check_potential(potential)
+    options = {
+        'max_seed_structures': max_seed_structures,
+        'max_atoms': max_atoms,
+        'nn_distance_min': nn_distance_min,
+        'nn_distance_step': nn_distance_step,
+        'min_energy_per_atom': min_energy_per_atom,
+        'max_energy_per_atom': max_energy_per_atom,
+        'reliable_energy_per_atom_max': reliable_energy_per_atom_max,
+    }
+    tool_options(AUGMENT_OPTIONS, **options)  # refuse bad options before a code is set up
+    code = utility_code(UTILITY, code)
+    inputs = augment_job_inputs(potential, training_set, active_set, options, code)
+    _, job = run_utility(**inputs)
+    augmented, message = augmented_training_set(job, potential)
+    if augmented is None:
+        return UtilityRun(UTILITY, job, message=message)
+    outputs: dict[str, orm.Data] = {'training_set': augmented}
+    if merge:
+        merged = merge_training_sets(training_set, augmented)
+        outputs['merged'] = merged['training_set']
+        message += f'; merged into TrainingSetData<{merged["training_set"].pk}>'
+    return UtilityRun(UTILITY, job, outputs, ok=True, message=message)
+
+
+def augment_job_inputs(
+    potential: PacePotentialData,
+    training_set: TrainingSetData,
+    active_set: ActiveSetData | None,
+    options: t.Mapping[str, t.Any],
+    code: orm.AbstractCode,
+) -> dict[str, t.Any]:
+    """The arguments of :func:`~aiida_pacemaker.utilities.jobs.run_utility` (and of
+    :func:`~aiida_pacemaker.utilities.jobs.shell_job_inputs`) for one pace_augment job: the input files
+    (calcfunction ``utility_input_files``), the command line and the conversion of its pickle.
+
+    :param options: keys of :data:`AUGMENT_OPTIONS` (``None`` values: pace_augment's defaults).
+    :raises ConfigError: for an unknown option or a bad value, before anything is stored.
+    """
+    arguments = tool_options(AUGMENT_OPTIONS, **options)
     files = input_files(potential=potential, active_set=active_set, training_set=training_set)
     nodes: dict[str, orm.Data] = {
         'potential': files['potential_yaml'],
         'training_set': files['training_set_pickle'],
         'script': script_node(SCRIPT),
     }
-    arguments = ['{potential}', '-d', '{training_set}', '-o', PICKLE]
+    command = ['{potential}', '-d', '{training_set}', '-o', PICKLE]
     if 'active_set_asi' in files:
         nodes['active_set'] = files['active_set_asi']
-        arguments += ['-a', '{active_set}']
-    arguments += tool_options(
-        _OPTIONS,
-        max_seed_structures=max_seed_structures,
-        max_atoms=max_atoms,
-        nn_distance_min=nn_distance_min,
-        nn_distance_step=nn_distance_step,
-        min_energy_per_atom=min_energy_per_atom,
-        max_energy_per_atom=max_energy_per_atom,
-        reliable_energy_per_atom_max=reliable_energy_per_atom_max,
-    )
-    code = utility_code(UTILITY, code)
+        command += ['-a', '{active_set}']
     append_text = after_tool(
         f'if [ $pacemaker_tool_status -eq 0 ] && [ -s {PICKLE} ]; then '
         f'{python_line(code, SCRIPT, "augment", PICKLE, ARRAYS)}; fi'
     )
-    _, job = run_utility(
-        UTILITY,
-        code,
-        arguments,
-        nodes,
-        filenames={'script': SCRIPT},
-        outputs=['augmented*.npz'],
-        append_text=append_text,
-        description=f'pace_augment for PacePotentialData<{potential.pk}>',
-    )
+    return {
+        'utility': UTILITY,
+        'code': code,
+        'arguments': command + arguments,
+        'nodes': nodes,
+        'filenames': {'script': SCRIPT},
+        'outputs': ['augmented*.npz'],
+        'append_text': append_text,
+        'description': f'pace_augment for PacePotentialData<{potential.pk}>',
+    }
+
+
+def augmented_training_set(
+    job: orm.CalcJobNode, potential: PacePotentialData
+) -> tuple[TrainingSetData | None, str]:
+    """The training set a finished pace_augment job made (calcfunction ``training_set_from_augmented``)
+    and one line on it; ``None`` and why when the job failed or made no structure."""
     if not job.is_finished_ok:
-        return UtilityRun(UTILITY, job, message=job_failure(UTILITY, job))
+        return None, job_failure(UTILITY, job)
     if 'augmented_npz' not in job.outputs:
         tail = job_output_tail(job) or 'it printed nothing'
-        return UtilityRun(
-            UTILITY, job, message=f'pace_augment (ShellJob<{job.pk}>) made no structure: {tail}'
-        )
+        return None, f'pace_augment (ShellJob<{job.pk}>) made no structure: {tail}'
     results, function = run_function(
         training_set_from_augmented, potential=potential, arrays=job.outputs.augmented_npz
     )
     if not function.is_finished_ok:
         message = f'pace_augment (ShellJob<{job.pk}>) gave no training set: {function.exit_message}'
-        return UtilityRun(UTILITY, job, message=one_line(message))
+        return None, one_line(message)
     augmented = t.cast(TrainingSetData, results['training_set'])
-    outputs: dict[str, orm.Data] = {'training_set': augmented}
-    message = (
+    return augmented, (
         f'TrainingSetData<{augmented.pk}>: {augmented.num_structures} ZBL-labelled compressed structures '
         f'for PacePotentialData<{potential.pk}> (ShellJob<{job.pk}>)'
     )
-    if merge:
-        merged = merge_training_sets(training_set, augmented)
-        outputs['merged'] = merged['training_set']
-        message += f'; merged into TrainingSetData<{merged["training_set"].pk}>'
-    return UtilityRun(UTILITY, job, outputs, ok=True, message=message)

@@ -30,9 +30,11 @@ from aiida import orm
 
 from aiida_pacemaker.calculations.base import sibling_command
 from aiida_pacemaker.calculations.functions.utilities import potential_with_core_repulsion
+from aiida_pacemaker.calculations.options import Option
 from aiida_pacemaker.data.active_set import ActiveSetData
 from aiida_pacemaker.data.potential import PacePotentialData
 from aiida_pacemaker.data.training_set import TrainingSetData
+from aiida_pacemaker.schema import POSITIVE, number
 from aiida_pacemaker.tools import provenance
 
 from .jobs import (
@@ -56,12 +58,12 @@ OUTPUT_YACE = 'corerep.yace'
 #: what ``-d``/``-a`` name when pace_corerep only sets given inner cutoffs (it requires both options
 #: but reads neither then)
 UNUSED = ('unused.pckl.gzip', 'unused.asi')
-_OPTIONS: dict[str, tuple[str, type]] = {
-    'num_structures': ('-n', int),
-    'gamma_max': ('-g', float),
-    'nn_distance_min': ('-nnmin', float),
-    'nn_distance_max': ('-nnmax', float),
-    'nn_distance_step': ('-nnstep', float),
+_OPTIONS: dict[str, Option] = {
+    'num_structures': Option('-n', number(integer=True, minimum=1)),
+    'gamma_max': Option('-g', POSITIVE),
+    'nn_distance_min': Option('-nnmin', POSITIVE),  # Å
+    'nn_distance_max': Option('-nnmax', POSITIVE),  # Å
+    'nn_distance_step': Option('-nnstep', POSITIVE),  # Å
 }
 _BOND = re.compile(r'^([A-Z][a-z]?)(?:-([A-Z][a-z]?))?$')
 

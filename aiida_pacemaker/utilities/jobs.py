@@ -20,7 +20,9 @@ import typing as t
 from aiida import orm
 
 from aiida_pacemaker.calculations.base import sibling_command
+from aiida_pacemaker.calculations.options import Option, check_options, to_cmdline
 from aiida_pacemaker.codes import find_executable, get_or_create_code, get_or_create_localhost, setup_codes
+from aiida_pacemaker.schema import ConfigError
 from aiida_pacemaker.scripts import script_text
 
 __all__ = (
@@ -34,6 +36,7 @@ __all__ = (
     'run_utility',
     'script_node',
     'setup_utility_codes',
+    'shell_job_inputs',
     'tool_options',
     'utility_code',
 )
@@ -104,15 +107,17 @@ def python_line(code: orm.AbstractCode, script: str, *arguments: str) -> str:
     return f'{" ".join(words)} >> {STDOUT} 2>&1'
 
 
-def tool_options(flags: t.Mapping[str, tuple[str, type]], **values: float | None) -> list[str]:
-    """The tool's command-line options for the ``values`` given (``None``: the tool's default), from
-    ``flags``: the option and its type (``int`` or ``float``) by keyword."""
-    words: list[str] = []
-    for key, value in values.items():
-        if value is not None:
-            flag, kind = flags[key]
-            words += [flag, str(kind(value))]
-    return words
+def tool_options(table: t.Mapping[str, Option], **values: t.Any) -> list[str]:
+    """The tool's command-line options for the ``values`` given (``None``: the tool's default), checked
+    against ``table`` (flag and check by keyword).
+
+    :raises ConfigError: (a ``ValueError``) naming the keyword, what it accepts and the value given.
+    """
+    given = {key: value for key, value in values.items() if value is not None}
+    message = check_options(given, dict(table))
+    if message:
+        raise ConfigError(message)
+    return to_cmdline(given, dict(table))
 
 
 @dataclasses.dataclass
@@ -181,6 +186,46 @@ def job_failure(utility: str, job: orm.CalcJobNode) -> str:
     return f'{text}: {tail}' if tail else text
 
 
+def shell_job_inputs(
+    utility: str,
+    code: orm.AbstractCode,
+    arguments: list[str],
+    nodes: t.Mapping[str, orm.Data],
+    filenames: dict[str, str] | None = None,
+    outputs: list[str] | None = None,
+    append_text: str = '',
+    description: str = '',
+    call_link_label: str | None = None,
+) -> dict[str, t.Any]:
+    """The inputs of a ShellJob that runs ``code`` with ``arguments`` (for :func:`run_utility`, or for a
+    workchain to submit).
+
+    Standard error joins standard output (pacemaker's tools log to standard error, which aiida-shell would
+    otherwise count as a failure, exit code 410). ``outputs`` should be glob patterns (``name*.ext``):
+    aiida-shell reports a missing plain name (exit code 303) before a non-zero exit status (400), which
+    would hide why the tool failed.
+    """
+    from aiida_shell.launch import prepare_shell_job_inputs
+
+    options: dict[str, t.Any] = {
+        'redirect_stderr': True,
+        'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1},
+        'withmpi': False,
+    }
+    if append_text:
+        options['append_text'] = append_text
+    metadata: dict[str, t.Any] = {
+        'label': utility,
+        'description': description or f'{utility} (aiida-pacemaker)',
+        'options': options,
+    }
+    if call_link_label:
+        metadata['call_link_label'] = call_link_label
+    return prepare_shell_job_inputs(
+        code, arguments=arguments, nodes=dict(nodes), filenames=filenames, outputs=outputs, metadata=metadata
+    )
+
+
 def run_utility(
     utility: str,
     code: orm.AbstractCode,
@@ -191,36 +236,14 @@ def run_utility(
     append_text: str = '',
     description: str = '',
 ) -> tuple[dict[str, orm.Data], orm.CalcJobNode]:
-    """Run ``code`` with ``arguments`` as a ShellJob and return its outputs and node.
+    """Run ``code`` with ``arguments`` as a ShellJob (:func:`shell_job_inputs`); its outputs and node."""
+    from aiida.engine import run_get_node
+    from aiida_shell import ShellJob
 
-    Standard error joins standard output (pacemaker's tools log to standard error, which aiida-shell would
-    otherwise count as a failure, exit code 410). ``outputs`` should be glob patterns (``name*.ext``):
-    aiida-shell reports a missing plain name (exit code 303) before a non-zero exit status (400), which
-    would hide why the tool failed.
-    """
-    from aiida_shell import launch_shell_job
-
-    options: dict[str, t.Any] = {
-        'redirect_stderr': True,
-        'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1},
-        'withmpi': False,
-    }
-    if append_text:
-        options['append_text'] = append_text
-    metadata = {
-        'label': utility,
-        'description': description or f'{utility} (aiida-pacemaker)',
-        'options': options,
-    }
-    results, node = launch_shell_job(
-        code,
-        arguments=arguments,
-        nodes=dict(nodes),
-        filenames=filenames,
-        outputs=outputs,
-        metadata=metadata,
-    )
-    return results, t.cast(orm.CalcJobNode, node)
+    inputs = shell_job_inputs(utility, code, arguments, nodes, filenames, outputs, append_text, description)
+    results, node = run_get_node(ShellJob, inputs)
+    kept = {label: result for label, result in results.items() if label not in ('retrieved', 'remote_folder')}
+    return kept, t.cast(orm.CalcJobNode, node)
 
 
 def run_function(function: t.Any, **inputs: t.Any) -> tuple[dict[str, orm.Data], orm.CalcFunctionNode]:

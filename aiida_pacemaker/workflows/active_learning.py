@@ -17,6 +17,7 @@ from aiida_pacemaker.calculations.functions import (
     learning_curve_row,
     subtract_baseline_from_training_set,
 )
+from aiida_pacemaker.calculations.functions.utilities import merge_training_sets
 from aiida_pacemaker.calculations.monitors import progress_monitors
 from aiida_pacemaker.calculations.select import COVERAGE_STRATEGIES, DEFAULT_STRATEGY, PaceSelectCalculation
 from aiida_pacemaker.data.active_set import ActiveSetData
@@ -25,7 +26,7 @@ from aiida_pacemaker.data.training_set import TrainingSetData, atoms_hash
 from aiida_pacemaker.labellers import LabellerError, is_process_function, load_labeller, validate_labeller
 from aiida_pacemaker.labellers.ase import check_ase_labeller_inputs, label_with_ase
 from aiida_pacemaker.labellers.batch import BatchLabellingError, label_in_bulk, merge_inputs_of
-from aiida_pacemaker.tools.fits import force_rmse_of_first, has_stalled
+from aiida_pacemaker.tools.fits import force_rmse_of_first, has_stalled, labelled_train_errors
 
 from .input_checks import check_loop_settings, check_structures
 from .protocols import ProtocolMixin
@@ -81,6 +82,34 @@ def _validation_reference(
     return own
 
 
+def _merged(first: TrainingSetData, second: TrainingSetData, link: str) -> TrainingSetData:
+    """``first`` then the structures of ``second`` not in it (calcfunction ``merge_training_sets``, called
+    with the link label ``link``)."""
+    results = merge_training_sets(first, second, metadata={'call_link_label': link})  # type: ignore[call-arg]  # aiida types a calcfunction's call without `metadata`
+    return t.cast(TrainingSetData, results['training_set'])
+
+
+def _check_augment(augment: orm.Dict | None, code: orm.AbstractCode | None) -> str | None:
+    """Why the ``augment`` settings cannot run (None if they can, or if augmentation is off)."""
+    if augment is None:
+        return None
+    from aiida_pacemaker.calculations.options import check_options
+    from aiida_pacemaker.utilities.augment import AUGMENT_OPTIONS
+    from aiida_pacemaker.utilities.jobs import SHELL_PLUGIN
+
+    message = check_options(augment.get_dict(), AUGMENT_OPTIONS)
+    if message:
+        return f'`augment`: {message}'
+    if code is None:
+        return '`augment` needs `augment_code`, the pace_augment code: `aiida-pacemaker utilities setup` registers it'
+    if code.default_calc_job_plugin != SHELL_PLUGIN:
+        return (
+            f'`augment_code` {code.full_label} runs {code.default_calc_job_plugin}, not an aiida-shell job '
+            f'({SHELL_PLUGIN}): use the pace_augment code of `aiida-pacemaker utilities setup`'
+        )
+    return None
+
+
 def _validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
     if 'training_set' not in inputs and not inputs.get('structures'):
         return 'give an initial labelled `training_set` or unlabelled `structures` to label first'
@@ -132,6 +161,9 @@ def _validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
                     'do not include: add them to the elements (`ace_basis_config.elements`, or `elements` in a '
                     'run configuration)'
                 )
+    message = _check_augment(inputs.get('augment'), inputs.get('augment_code'))
+    if message:
+        return message
     validate = inputs.get('validate') or {}
     if validate:
         potential_elements = elements or (sorted(training_set.elements) if training_set is not None else [])
@@ -300,6 +332,22 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             "potential's by more than this fraction has stalled: the cycle refits from scratch and keeps the fit "
             'of lower training loss (a large value never refits, -1 refits after every fine-tuned fit).',
         )
+        spec.input(
+            'augment',
+            valid_type=orm.Dict,
+            required=False,
+            serializer=orm.to_aiida_type,
+            help='Run pace_augment after every cycle but the last: ZBL-labelled compressed structures (weighted '
+            "down by pacemaker's `data.aug_factor`) join the next fits' training data. Keys: the options of "
+            "`aiida_pacemaker.utilities.augment.AUGMENT_OPTIONS` (`{}`: pace_augment's defaults).",
+        )
+        spec.input(
+            'augment_code',
+            valid_type=orm.AbstractCode,
+            required=False,
+            help='The pace_augment code (an aiida-shell code: `aiida_pacemaker.utilities.setup_utility_codes`), '
+            'needed with `augment`.',
+        )
         spec.inputs.validator = _validate_inputs
 
         # plumpy types every outline step as Callable[[WorkChain], ...], which a method of a subclass is not
@@ -318,6 +366,7 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
                 cls.select,  # type: ignore[arg-type]  # plumpy outline typing
                 cls.inspect_select,  # type: ignore[arg-type]  # plumpy outline typing
                 cls.decide_next_cycle,  # type: ignore[arg-type]  # plumpy outline typing
+                if_(cls.should_augment)(cls.augment, cls.inspect_augment),  # type: ignore[arg-type]  # plumpy outline typing
                 if_(cls.should_label)(cls.take_selected_structures, cls.label, cls.merge),  # type: ignore[arg-type]  # plumpy outline typing
             ),
             cls.results,  # type: ignore[arg-type]  # plumpy outline typing
@@ -331,6 +380,12 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         spec.output('learning_curve', valid_type=orm.List, help='One row per cycle (see the docs).')
         spec.output_namespace('potentials', dynamic=True, help='The potential of every cycle.')
         spec.output_namespace('training_sets', valid_type=TrainingSetData, dynamic=True, help='Per cycle.')
+        spec.output_namespace(
+            'augmented',
+            valid_type=TrainingSetData,
+            dynamic=True,
+            help='With `augment`: the structures pace_augment made in each cycle (`cycle_N`).',
+        )
         spec.exit_code(401, 'ERROR_TRAINING_FAILED', message='Training failed in cycle {cycle}: {message}')
         spec.exit_code(
             402, 'ERROR_ACTIVE_SET_FAILED', message='The active set failed in cycle {cycle}: {message}'
@@ -354,6 +409,7 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         spec.exit_code(
             405, 'ERROR_EXPLORATION_FAILED', message='Exploration failed in cycle {cycle}: {message}'
         )
+        spec.exit_code(407, 'ERROR_AUGMENT_FAILED', message='pace_augment failed in cycle {cycle}: {message}')
 
     @classmethod
     def get_builder_from_protocol(
@@ -467,6 +523,7 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         self.ctx.learning_curve = []
         self.ctx.curve_inputs = {}
         self.ctx.pool = dict(self.inputs.get('pool', {}))
+        self.ctx.augmented = None  # the augmented structures of every cycle so far (with `augment`)
         # the checkpointed context holds data only: the labeller is loaded from its input when used
 
     def has_unlabelled_structures(self) -> bool:
@@ -585,6 +642,8 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         self.ctx.cycle += 1
         inputs = AttributeDict(self.exposed_inputs(PaceTrainWorkChain, 'train'))
         training_set, test_set = self.ctx.training_set, self.inputs.get('test_set')
+        if self.ctx.augmented is not None:  # labelled structures first: the stall check reads the first ones
+            training_set = _merged(training_set, self.ctx.augmented, f'with_augmented_cycle_{self.ctx.cycle}')
         if 'baseline' in self.inputs:
             label = {'call_link_label': f'residual_cycle_{self.ctx.cycle}'}
             training_set = subtract_baseline_from_training_set(
@@ -607,8 +666,10 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         how = 'from scratch'
         if 'initial_potential' in inputs.train:
             how = f'continuing from PacePotentialData<{inputs.train["initial_potential"].pk}>'
+        augmented = training_set.num_structures - self.ctx.training_set.num_structures
+        plus = f' and {augmented} augmented' if augmented else ''
         self.report(
-            f'cycle {self.ctx.cycle}: training on {self.ctx.training_set.num_structures} structures ({how})'
+            f'cycle {self.ctx.cycle}: training on {self.ctx.training_set.num_structures} structures{plus} ({how})'
         )
         return ToContext(train=self.submit(PaceTrainWorkChain, **inputs))
 
@@ -676,6 +737,12 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         metrics = node.outputs.metrics
         self.out(f'potentials.cycle_{self.ctx.cycle}', self.ctx.potential)
         self.out(f'training_sets.cycle_{self.ctx.cycle}', self.ctx.training_set)
+        if self.ctx.augmented is not None:  # the curve's training errors: on the labelled structures only
+            self.ctx.fit_choice |= labelled_train_errors(
+                node.inputs.train.training_set.num_structures,
+                node.outputs.per_structure_errors if 'per_structure_errors' in node.outputs else None,
+                self.ctx.training_set.get_arrays()['natoms'],
+            )
         fit = orm.Dict(self.ctx.fit_choice)
         row = learning_curve_row(
             self.ctx.cycle,
@@ -838,6 +905,45 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         elif target is not None and test_rmse is not None and test_rmse <= target.value:
             self.report(f'stopping: test force RMSE {test_rmse:.1f} <= target {target.value} meV/Å')
             self.ctx.done = True
+
+    def should_augment(self) -> bool:
+        """Whether pace_augment runs in this cycle (``augment`` given, and another fit follows)."""
+        return 'augment' in self.inputs and not self.ctx.done
+
+    def augment(self) -> t.Any:
+        """pace_augment with this cycle's potential and active set, seeded from the labelled structures."""
+        from aiida_shell import ShellJob
+
+        from aiida_pacemaker.utilities.augment import augment_job_inputs
+        from aiida_pacemaker.utilities.jobs import shell_job_inputs
+
+        job = augment_job_inputs(
+            self.ctx.potential,
+            self.ctx.training_set,
+            self.ctx.active_set,
+            self.inputs.augment.get_dict(),
+            self.inputs.augment_code,
+        )
+        inputs = shell_job_inputs(**job, call_link_label=f'augment_cycle_{self.ctx.cycle}')
+        return ToContext(augment=self.submit(ShellJob, inputs))
+
+    def inspect_augment(self) -> t.Any:
+        """Keep what pace_augment made for the next fits; a run that found nothing to add is reported."""
+        from aiida_pacemaker.utilities.augment import augmented_training_set
+
+        job = self.ctx.augment
+        augmented, message = augmented_training_set(job, self.ctx.potential)
+        if augmented is None:
+            if job.is_finished_ok:  # nothing unreliable to add: not an error
+                self.report(f'cycle {self.ctx.cycle}: {message}')
+                return None
+            return self.exit_codes.ERROR_AUGMENT_FAILED.format(cycle=self.ctx.cycle, message=message)
+        self.out(f'augmented.cycle_{self.ctx.cycle}', augmented)
+        if self.ctx.augmented is not None:
+            augmented = _merged(self.ctx.augmented, augmented, f'augmented_so_far_cycle_{self.ctx.cycle}')
+        self.ctx.augmented = augmented
+        self.report(f'cycle {self.ctx.cycle}: {message}; {augmented.num_structures} augmented in all')
+        return None
 
     def should_label(self) -> bool:
         """Whether selected structures are to be labelled (not after the last cycle)."""

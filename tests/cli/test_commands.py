@@ -456,14 +456,24 @@ AL_BASE = {
             {'labeller': {'ase': {'calculator': 'ase.calculators.emt.EMT', 'kwargs': {'asap_cutof': True}}}},
             ('takes no argument `asap_cutof`', 'did you mean `asap_cutoff`?'),
         ),
+        (
+            {'augment': {'max_seed_structures': 'all'}},
+            ("`augment`: `max_seed_structures` must be an integer >= -1, got 'all'",),
+        ),
+        (
+            {'augment': {'nn_distance_mn': 1.0}},
+            ('unknown key `nn_distance_mn` in `augment`', 'did you mean `nn_distance_min`?'),
+        ),
     ],
 )
 def test_refused_run_stores_nothing(aiida_profile, tmp_path, changes, fragments):
-    """Settings that cannot work are refused in one line before anything runs, and nothing is stored."""
-    before = orm.QueryBuilder().append(orm.Node).count()
+    """Settings that cannot work are refused in one line before anything runs, and nothing is stored (the
+    tools registered as codes on localhost are set-up, not data, and stay)."""
+    not_a_code = {'node_type': {'!like': 'data.core.code.%'}}
+    before = orm.QueryBuilder().append(orm.Node, filters=not_a_code).count()
     config = write_config(tmp_path, {**AL_BASE, **changes})
     assert_one_line_error(run_cli(['run', 'active-learning', config], ok=False), *fragments)
-    assert orm.QueryBuilder().append(orm.Node).count() == before
+    assert orm.QueryBuilder().append(orm.Node, filters=not_a_code).count() == before
 
 
 def test_refused_config_with_a_duplicate_key_or_a_slab(aiida_profile, tmp_path):
@@ -503,6 +513,13 @@ def test_examples_are_valid(aiida_profile):
     builder = run_config.active_learning_builder(config, EXAMPLES)
     assert builder.labeller.process.value == 'pacemaker.label_ase'
     assert len(builder.pool) == config['pool']['example']['count']
+
+    # `augment`: pace_augment's options and its aiida-shell code
+    builder = run_config.active_learning_builder({**config, 'augment': {'max_seed_structures': 20}}, EXAMPLES)
+    assert builder.augment.get_dict() == {'max_seed_structures': 20}
+    assert builder.augment_code.default_calc_job_plugin == 'core.shell'
+    assert builder.augment_code.filepath_executable.name == 'pace_augment'
+    assert run_config.active_learning_builder({**config, 'augment': True}, EXAMPLES).augment.get_dict() == {}
 
 
 @pytest.mark.pacemaker

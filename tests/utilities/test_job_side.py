@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -148,3 +149,37 @@ def test_setup_registers_the_utilities_once(aiida_profile):
         assert code.default_calc_job_plugin == 'core.shell'
         assert code.filepath_executable.name == utility
         assert code.computer.label == 'localhost-pacemaker'
+
+
+@pytest.mark.parametrize(
+    ('options', 'message'),
+    [
+        ({'max_seed_structures': 2.5}, '`max_seed_structures` must be an integer >= -1, got 2.5'),
+        ({'nn_distance_step': 0}, '`nn_distance_step` must be a number > 0, got 0'),
+        ({'max_energy_per_atom': 'high'}, "`max_energy_per_atom` must be a number, got 'high'"),
+    ],
+)
+def test_augment_refuses_bad_options_before_storing_anything(training_set, options, message):
+    """A bad pace_augment option is one line naming it, and no node (code, files, job) is stored."""
+    from aiida import orm
+
+    from aiida_pacemaker.data import PacePotentialData
+    from aiida_pacemaker.utilities import augment_training_set
+
+    potential = PacePotentialData(DUMMY_POTENTIAL).store()
+    before = orm.QueryBuilder().append(orm.Node).count()
+    with pytest.raises(ValueError, match=f'^{re.escape(message)}$'):
+        augment_training_set(potential, training_set=training_set, **options)
+    assert orm.QueryBuilder().append(orm.Node).count() == before
+
+
+def test_tool_options_in_the_order_given_with_flags():
+    from aiida_pacemaker.utilities.augment import AUGMENT_OPTIONS
+    from aiida_pacemaker.utilities.jobs import tool_options
+
+    assert tool_options(AUGMENT_OPTIONS, max_atoms=-1, nn_distance_min=0.8, max_seed_structures=None) == [
+        '-mnat',
+        '-1',
+        '-nnmin',
+        '0.8',
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -147,3 +148,109 @@ def test_active_learning_carries_baseline(aiida_profile, pacemaker_codes):
         assert {k: v for k, v in row.items() if k != 'previous_force_rmse'} == {
             k: v for k, v in other.items() if k != 'previous_force_rmse'
         }
+
+
+@pytest.mark.pacemaker
+def test_active_learning_with_augment(aiida_profile, pacemaker_codes, training_set):
+    """`augment`: pace_augment runs after cycle 1 (not after the last cycle); its ZBL-labelled structures
+    join cycle 2's fit after the labelled ones, while the learning curve and `training_sets` count labels."""
+    from aiida_pacemaker.utilities import setup_utility_codes
+
+    codes = setup_utility_codes(pacemaker_codes['pacemaker'].computer)
+    builder = PaceActiveLearningWorkChain.get_builder_from_protocol(
+        pacemaker_codes,
+        training_set=training_set,
+        pool=pool_structures(8, seed=12),
+        protocol='fast',
+        overrides={
+            'max_cycles': 2,
+            'max_new_structures_per_cycle': 2,
+            'gamma_select': 0.0,
+            'trainer': {'fitting_params': {'maxiter': 15}},
+            'refit_tolerance': 100.0,  # one fit per cycle
+        },
+    )
+    builder.augment = {'max_seed_structures': 3}
+    builder.augment_code = codes['pace_augment']
+    results, node = engine.run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+
+    calls = {
+        link.link_label: link.node
+        for link in node.base.links.get_outgoing(link_type=LinkType.CALL_CALC).all()
+    }
+    assert 'augment_cycle_1' in calls and 'augment_cycle_2' not in calls  # no fit follows the last cycle
+    job = calls['augment_cycle_1']
+    assert job.process_label.startswith('ShellJob') and job.is_finished_ok
+    augmented = results['augmented']['cycle_1']
+    assert augmented.num_structures >= 1
+    assert all(name.startswith('augmented/zbl/Cu') for name in augmented.names)
+    conversion = augmented.base.links.get_incoming(node_class=orm.CalcFunctionNode).one().node
+    assert conversion.inputs.arrays.uuid == job.outputs.augmented_npz.uuid
+
+    # cycle 2 trains on the labelled set, then the augmented structures; the curve counts labels
+    labelled = results['training_sets']['cycle_2']
+    fit = calls_of(node, 'train_cycle_2').called[0]
+    trained_on = fit.inputs.training_set
+    assert trained_on.structure_hashes() == labelled.structure_hashes() + augmented.structure_hashes()
+    curve = results['learning_curve'].get_list()
+    assert [row['num_structures'] for row in curve] == [training_set.num_structures, labelled.num_structures]
+    assert results['training_set'].uuid == labelled.uuid
+    # the stall check reads the previous cycle's (labelled) structures, the first ones of cycle 2's fit
+    first = results['training_sets']['cycle_1']
+    errors = fit.outputs.per_structure_errors.get_array('forces')
+    natoms = first.get_arrays()['natoms']
+    expected = np.sqrt(np.sum(natoms * errors[: first.num_structures] ** 2) / np.sum(natoms))
+    assert curve[1]['previous_force_rmse'] == pytest.approx(expected)
+
+    # the curve's training errors are those of the labelled structures (pacemaker's own include the
+    # ZBL-labelled ones, eV/atom off), and the rebuilt curve agrees
+    assert [row['num_augmented'] for row in curve] == [0, augmented.num_structures]
+    energies = fit.outputs.per_structure_errors.get_array('energy')[: labelled.num_structures]
+    assert curve[1]['train_energy_rmse'] == pytest.approx(np.sqrt(np.mean(energies**2)))
+    assert curve[1]['train_energy_rmse'] < fit.outputs.metrics['train_energy_rmse']
+    from aiida_pacemaker.tools.provenance import rebuild_learning_curve
+
+    for row, other in zip(curve, rebuild_learning_curve(node), strict=True):
+        assert set(row) == set(other)
+        for key in set(row) - {'previous_force_rmse'}:  # the workchain's floats went through the database
+            expected = pytest.approx(other[key], rel=1e-12) if isinstance(other[key], float) else other[key]
+            assert row[key] == expected, key
+
+
+def calls_of(node: orm.WorkflowNode, label: str) -> orm.WorkflowNode:
+    """The process ``node`` called with the link label ``label``."""
+    return node.base.links.get_outgoing(link_label_filter=label).one().node
+
+
+@pytest.mark.parametrize(
+    ('augment', 'code', 'message'),
+    [
+        (
+            {'max_seed_structure': 3},
+            'augment',
+            'unknown key `max_seed_structure`; did you mean `max_seed_structures`?',
+        ),
+        ({'nn_distance_step': -0.1}, 'augment', '`nn_distance_step` must be a number > 0, got -0.1'),
+        ({}, None, '`augment` needs `augment_code`'),
+        ({}, 'pacemaker', 'not an aiida-shell job'),
+    ],
+)
+def test_active_learning_refuses_bad_augment(
+    aiida_profile, aiida_localhost, training_set, augment, code, message
+):
+    """Bad `augment` settings are refused before anything runs, with nothing stored."""
+    from aiida_pacemaker.codes import setup_codes
+    from aiida_pacemaker.utilities import setup_utility_codes
+
+    codes = setup_codes(aiida_localhost) | {'augment': setup_utility_codes(aiida_localhost)['pace_augment']}
+    builder = PaceActiveLearningWorkChain.get_builder_from_protocol(
+        codes, training_set=training_set, pool=pool_structures(2, seed=1), protocol='fast'
+    )
+    builder.augment = augment
+    if code is not None:
+        builder.augment_code = codes[code]
+    before = orm.QueryBuilder().append(orm.ProcessNode).count()
+    with pytest.raises(ValueError, match=re.escape(message)):
+        engine.run(builder)
+    assert orm.QueryBuilder().append(orm.ProcessNode).count() == before

@@ -45,7 +45,9 @@ def learning_curve_row(
     meV/Å), ``iterations``, ``stopped_by``, ``refitted`` (the fine-tuned fit stalled and a fit from
     scratch was kept), ``previous_force_rmse`` (meV/Å: the kept potential on the previous cycle's
     structures), ``num_candidates``, ``max_gamma``, ``num_selected``, ``gamma`` (sorted max gamma of
-    every candidate), ``strategy``, ``num_labelled``.
+    every candidate), ``strategy``, ``num_labelled``, ``num_augmented`` (pace_augment's structures in the
+    fit's data beside the ``num_structures`` labelled ones; the training RMSEs are then those of the labelled
+    structures alone).
     """
     row: dict[str, t.Any] = {
         'cycle': cycle,
@@ -55,8 +57,13 @@ def learning_curve_row(
         'potential_uuid': potential.uuid if potential is not None else None,
     }
     row.update({key: metrics.get(key) for key in LEARNING_CURVE_METRICS})
-    row['refitted'] = bool((fit or {}).get('refitted', False))
-    row['previous_force_rmse'] = (fit or {}).get('previous_force_rmse')
+    fit = fit or {}
+    if fit.get('num_augmented'):  # a fit with augmented structures: the errors on the labelled ones
+        row['train_energy_rmse'] = fit['labelled_train_energy_rmse']
+        row['train_force_rmse'] = fit['labelled_train_force_rmse']
+    row['num_augmented'] = fit.get('num_augmented', 0)
+    row['refitted'] = bool(fit.get('refitted', False))
+    row['previous_force_rmse'] = fit.get('previous_force_rmse')
     if selection is not None:
         row.update(
             num_candidates=selection['num_candidates'],
