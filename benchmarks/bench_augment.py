@@ -9,7 +9,8 @@ from the same distribution.
 - augmented: pace_augment with the plain potential, its active set and the training set as seeds
   (``aiida_pacemaker.utilities.augment_training_set``, pace_augment's defaults), merged into the
   training set, and the same fit from scratch on the merged set (the ZBL-labelled structures weighted
-  down by pacemaker's ``data.aug_factor``, 1e-4, as in the active-learning workchain).
+  down by pacemaker's ``data.aug_factor``, 1e-4 unless ``--aug-factor`` says otherwise; both fits get
+  the same setting).
 
 Measured for both potentials: force and energy RMSE on the test set (what augmentation may cost), and
 MD stability: NVT (Langevin, 1 fs, friction 0.02/fs) from ``--md-cells`` test cells (repeated to at
@@ -49,26 +50,23 @@ def make_data(system: str, seed: int, count: int, test: int) -> tuple[list, list
 
 
 def fit(codes: dict, training_set, test_set, args: argparse.Namespace):
-    """The potential fitted by ``PaceTrainWorkChain`` (protocol fast, convergence stop) and its node."""
+    """The potential fitted by ``PaceTrainWorkChain`` (protocol fast, convergence stop)."""
     from aiida import engine
 
     from aiida_pacemaker.workflows.train import PaceTrainWorkChain
 
-    builder = PaceTrainWorkChain.get_builder_from_protocol(
-        codes['pacemaker'],
-        training_set,
-        test_set=test_set,
-        protocol='fast',
-        overrides={
-            'trainer': {
-                'ace_basis_config': {'number_of_functions_per_element': args.functions},
-                'fitting_params': {
-                    'maxiter': args.maxiter,
-                    'min_relative_train_loss_per_iter': 2e-3,
-                    'early_stopping_patience': 20,
-                },
-            }
+    trainer: dict = {
+        'ace_basis_config': {'number_of_functions_per_element': args.functions},
+        'fitting_params': {
+            'maxiter': args.maxiter,
+            'min_relative_train_loss_per_iter': 2e-3,
+            'early_stopping_patience': 20,
         },
+    }
+    if args.aug_factor is not None:  # a flat key of pacemaker's `data` section
+        trainer['fitting_params']['aug_factor'] = args.aug_factor
+    builder = PaceTrainWorkChain.get_builder_from_protocol(
+        codes['pacemaker'], training_set, test_set=test_set, protocol='fast', overrides={'trainer': trainer}
     )
     results, node = engine.run_get_node(builder)
     assert node.is_finished_ok, f'PaceTrainWorkChain<{node.pk}>: {node.exit_message}'
@@ -210,6 +208,12 @@ def main() -> None:
     parser.add_argument('--compress', type=float, default=0.1, help='volume compression of the MD cells')
     parser.add_argument(
         '--floor', type=float, default=0.6, help="fraction of the training set's shortest distance"
+    )
+    parser.add_argument(
+        '--aug-factor',
+        type=float,
+        default=None,
+        help="pacemaker's data.aug_factor: the augmented structures' weight factor (default: pacemaker's, 1e-4)",
     )
     parser.add_argument('--output', default='augment')
     args = parser.parse_args()
