@@ -467,14 +467,20 @@ def main() -> None:
     parser.add_argument('--md-floor', type=float, default=0.6, help='x the shortest distance of the test set')
     parser.add_argument('--md-gamma', type=float, default=25.0)
     parser.add_argument('--output', default='active_learning_strategies')
-    parser.add_argument('--combine', nargs='+', metavar='NAME', help='summarise result files run separately')
+    parser.add_argument(
+        '--combine',
+        nargs='+',
+        metavar='NAME',
+        help='summarise result files run separately (NAME.partial: the seeds of a run so far)',
+    )
     args = parser.parse_args()
 
     if args.combine:
         results: dict = {}
         for name in args.combine:
             stored = json.loads((_common.results_folder() / f'{name}.json').read_text())
-            for system, runs in stored['runs'].items():
+            # a finished run's file, or the `.partial` one of a run still going (its seeds so far)
+            for system, runs in stored.get('runs', stored).items():
                 results.setdefault(system, {}).update({int(seed): run for seed, run in runs.items()})
         settings = {'combined': args.combine}
     else:
