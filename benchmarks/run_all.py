@@ -23,6 +23,7 @@ FULL = [
     ('bench_orchestration.py', ['--repeats', '3', '--busy', '2', '--output', 'orchestration_busy2']),
     ('bench_pool.py', ['--sizes', '2000', '20000', '--nodes-up-to', '2000']),
     ('bench_cli.py', ['--repeats', '3']),
+    ('bench_augment.py', ['--seeds', '0', '1', '--md-steps', '1000', '--temperatures', '3000', '6000']),
     *(
         (
             'bench_active_learning.py',
@@ -41,6 +42,13 @@ QUICK = [
     ('bench_orchestration.py', ['--repeats', '1', '--structures', '10']),
     ('bench_pool.py', ['--sizes', '200', '--nodes-up-to', '200']),
     ('bench_cli.py', ['--repeats', '1', '--output', 'cli']),
+    (
+        'bench_augment.py',
+        [
+            *('--systems', 'cu', '--seeds', '0', '--structures', '20', '--test', '10'),
+            *('--md-cells', '3', '--md-steps', '100', '--maxiter', '100'),
+        ],
+    ),
     (
         'bench_active_learning.py',
         ['--pool', '60', '--test', '20', '--cycles', '2', '--maxiter', '20', '--functions', '12'],
