@@ -43,8 +43,12 @@ def labelled_train_errors(
     """
     return {
         'num_augmented': num_fitted - len(labelled_natoms),
-        'labelled_train_energy_rmse': energy_rmse_of_first(errors, len(labelled_natoms)) if errors else None,
-        'labelled_train_force_rmse': force_rmse_of_first(errors, labelled_natoms) if errors else None,
+        'labelled_train_energy_rmse': energy_rmse_of_first(errors, len(labelled_natoms))
+        if errors is not None
+        else None,
+        'labelled_train_force_rmse': force_rmse_of_first(errors, labelled_natoms)
+        if errors is not None
+        else None,
     }
 
 
