@@ -79,6 +79,8 @@ def al_overrides(args: argparse.Namespace) -> dict:
     select = {'fill_to_max': True, 'strategy': args.strategy}
     if args.strategy == 'hybrid':
         select['tail_fraction'] = args.tail_fraction
+        if args.tail_min_gamma is not None:
+            select['tail_min_gamma'] = args.tail_min_gamma
         if args.coverage:
             select['coverage'] = args.coverage
     if args.min_distance_factor:
@@ -450,6 +452,12 @@ def main() -> None:
         default='maxvol',
     )
     parser.add_argument('--tail-fraction', type=float, default=0.5)
+    parser.add_argument(
+        '--tail-min-gamma',
+        type=float,
+        default=None,
+        help="hybrid: the lowest grade of MaxVol's share (e.g. 1: only what extrapolates); the rest to coverage",
+    )
     parser.add_argument(
         '--coverage', choices=('lcmd', 'representative'), default=None, help='how hybrid spends the rest'
     )

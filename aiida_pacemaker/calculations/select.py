@@ -41,6 +41,7 @@ SELECT_OPTIONS: dict[str, Option] = {
     'fill_by': Option(None, one_of('grade', 'random')),
     'strategy': Option(None, one_of('maxvol', 'hybrid', 'lcmd', 'representative', 'maxdist', 'random')),
     'tail_fraction': Option(None, number(minimum=0.0)),
+    'tail_min_gamma': Option(None, number(minimum=0.0)),
     'coverage': Option(None, one_of('lcmd', 'representative')),
     'seed': Option(None, number(integer=True, minimum=0)),
     'min_distance_factor': Option(None, number(minimum=0.0, strict=True)),
@@ -84,7 +85,9 @@ class PaceSelectCalculation(PaceBaseCalculation):
     - ``maxdist``: greedy farthest point from the ``training_set`` atoms.
     - ``hybrid``: ``tail_fraction`` (default 0.5) of the budget by MaxVol, the rest by the
       ``coverage`` strategy (``lcmd``, the default, or ``representative``) with MaxVol's picks
-      counted as covered.
+      counted as covered. With ``tail_min_gamma`` (e.g. 1: what extrapolates) MaxVol's share takes
+      only candidates graded at least that high, and leaves the places it cannot fill to coverage:
+      the tail while the potential extrapolates, the typical structures once it no longer does.
     - ``random``: a draw seeded with ``seed`` (a control arm).
 
     The coverage strategies need ``training_set`` and spend the whole budget while candidates
@@ -173,6 +176,11 @@ class PaceSelectCalculation(PaceBaseCalculation):
                 )
             if not 0.0 <= options['tail_fraction'] <= 1.0:
                 return f'`tail_fraction` must lie between 0 and 1, got {options["tail_fraction"]!r}'
+        if 'tail_min_gamma' in options and strategy != 'hybrid':
+            return (
+                '`tail_min_gamma` is the lowest grade of the MaxVol share of `strategy: hybrid`: '
+                'set that strategy or drop it'
+            )
         if 'coverage' in options and strategy != 'hybrid':
             return (
                 '`coverage` chooses how `strategy: hybrid` spends the rest of its budget: set that strategy, '
@@ -224,6 +232,7 @@ class PaceSelectCalculation(PaceBaseCalculation):
                 'strategy': strategy,
                 'max_structures': options['max_structures'],
                 'tail_fraction': options.get('tail_fraction', DEFAULT_TAIL_FRACTION),
+                'tail_min_gamma': options.get('tail_min_gamma', 0.0),
                 'coverage': options.get('coverage', 'lcmd'),
                 'seed': options.get('seed', 0),
                 'potential': POTENTIAL_YAML,

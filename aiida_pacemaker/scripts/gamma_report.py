@@ -12,7 +12,7 @@ Usage:
       writes selected.json: the names pace_select chose, in its order ([] if none).
   python gamma_report.py choose SETTINGS.json
       the strategies beyond MaxVol (see selection.py): reads the settings (strategy, max_structures,
-      tail_fraction, seed, the potential, the in-window candidates, the training structures and
+      tail_fraction, tail_min_gamma, seed, the potential, the in-window candidates, the training structures and
       pace_select's choice) and writes choice.json: [[name, reason], ...] in the order chosen.
 
 The candidates arrive as arrays (``.npz``, read with ``allow_pickle=False``); every pickle read here
@@ -186,7 +186,13 @@ def choose(settings_file: str) -> None:
                 maxvol = json.load(handle)
             tail = round(float(settings['tail_fraction']) * budget)
             index = {name: i for i, name in enumerate(names)}
-            picked = [index[name] for name in maxvol[:tail]]
+            # the tail is what extrapolates: MaxVol's picks graded below `tail_min_gamma` leave their
+            # places to the coverage strategy (gamma.json: written by this job's filter step)
+            threshold = float(settings.get('tail_min_gamma', 0.0))
+            with open('gamma.json') as handle:
+                gamma = json.load(handle)
+            tail_picks = [name for name in maxvol if gamma[name] >= threshold]
+            picked = [index[name] for name in tail_picks[:tail]]
         rest = budget - len(picked)
         coverage = strategy if strategy != 'hybrid' else settings.get('coverage', 'lcmd')
         if strategy == 'maxdist':

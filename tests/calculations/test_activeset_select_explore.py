@@ -138,6 +138,11 @@ def test_active_set_refuses_another_potential(aiida_profile):
         ({'strategy': 'kmeans', 'max_structures': 2}, 'is not a valid value; valid: '),
         ({'strategy': 'maxvol', 'tail_fraction': 0.3}, 'MaxVol share of `strategy: hybrid`'),
         ({'strategy': 'hybrid', 'tail_fraction': 1.5, 'max_structures': 2}, 'between 0 and 1'),
+        (
+            {'strategy': 'lcmd', 'tail_min_gamma': 1.0, 'max_structures': 2},
+            'lowest grade of the MaxVol share',
+        ),
+        ({'strategy': 'hybrid', 'tail_min_gamma': -1.0, 'max_structures': 2}, 'tail_min_gamma'),
         ({'strategy': 'maxdist', 'max_structures': 2}, "give the potential's `training_set`"),
         ({'strategy': 'representative', 'max_structures': 2}, "give the potential's `training_set`"),
         (

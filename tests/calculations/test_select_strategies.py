@@ -110,6 +110,40 @@ def test_outliers_are_kept_out_by_distance_and_grade(fitted, fitted_active_set, 
 
 
 @pytest.mark.pacemaker
+def test_hybrid_tail_takes_only_what_extrapolates(fitted, fitted_active_set, candidates):
+    """`tail_min_gamma`: MaxVol's share of a hybrid batch takes only candidates graded at least that
+    high; the places it leaves go to coverage, and the budget is still spent."""
+    plain, _ = select(fitted, fitted_active_set, candidates, max_structures=4, strategy='hybrid', seed=1)
+    gamma = plain['gamma']
+    typical = max(g for key, g in gamma.items() if key.startswith('t'))
+    outliers = min(gamma['x0'], gamma['x1'])
+    between = (typical + outliers) / 2
+    gated, _ = select(
+        fitted,
+        fitted_active_set,
+        candidates,
+        max_structures=4,
+        strategy='hybrid',
+        seed=1,
+        tail_min_gamma=between,
+    )
+    tail = [key for key, reason in gated['reasons'].items() if reason == 'maxvol']
+    assert tail and all(gamma[key] >= between for key in tail)
+    assert gated['num_selected'] == 4
+    nothing_extrapolates, _ = select(
+        fitted,
+        fitted_active_set,
+        candidates,
+        max_structures=4,
+        strategy='hybrid',
+        seed=1,
+        tail_min_gamma=10 * max(gamma.values()),
+    )
+    assert set(nothing_extrapolates['reasons'].values()) == {'lcmd'}
+    assert nothing_extrapolates['num_selected'] == 4
+
+
+@pytest.mark.pacemaker
 def test_a_pool_node_selects_as_the_candidates_do(fitted, fitted_active_set, candidates):
     """The same candidates as one `StructurePoolData`: the same grades and choice; only the selected
     structures become nodes, created by the selection from the pool."""
