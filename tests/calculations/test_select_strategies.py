@@ -26,6 +26,13 @@ def candidates(fitted):
     return pool()
 
 
+@pytest.fixture(scope='module')
+def hybrid_report(fitted, fitted_active_set, candidates):
+    """One hybrid selection of 4 (seed 1): the reference of the tests that vary its input."""
+    report, _ = select(fitted, fitted_active_set, candidates, max_structures=4, strategy='hybrid', seed=1)
+    return report
+
+
 def select(fitted, active_set, candidates, with_training_set=True, **parameters):
     inputs = {
         'code': fitted['codes']['pace_select'],
@@ -110,11 +117,10 @@ def test_outliers_are_kept_out_by_distance_and_grade(fitted, fitted_active_set, 
 
 
 @pytest.mark.pacemaker
-def test_hybrid_tail_takes_only_what_extrapolates(fitted, fitted_active_set, candidates):
+def test_hybrid_tail_takes_only_what_extrapolates(fitted, fitted_active_set, candidates, hybrid_report):
     """`tail_min_gamma`: MaxVol's share of a hybrid batch takes only candidates graded at least that
     high; the places it leaves go to coverage, and the budget is still spent."""
-    plain, _ = select(fitted, fitted_active_set, candidates, max_structures=4, strategy='hybrid', seed=1)
-    gamma = plain['gamma']
+    gamma = hybrid_report['gamma']
     typical = max(g for key, g in gamma.items() if key.startswith('t'))
     outliers = min(gamma['x0'], gamma['x1'])
     between = (typical + outliers) / 2
@@ -144,14 +150,14 @@ def test_hybrid_tail_takes_only_what_extrapolates(fitted, fitted_active_set, can
 
 
 @pytest.mark.pacemaker
-def test_a_pool_node_selects_as_the_candidates_do(fitted, fitted_active_set, candidates):
+def test_a_pool_node_selects_as_the_candidates_do(fitted, fitted_active_set, candidates, hybrid_report):
     """The same candidates as one `StructurePoolData`: the same grades and choice; only the selected
     structures become nodes, created by the selection from the pool."""
     from aiida.common.links import LinkType
 
     from aiida_pacemaker.data import StructurePoolData
 
-    report, _ = select(fitted, fitted_active_set, candidates, max_structures=4, strategy='hybrid', seed=1)
+    report = hybrid_report
     pool = StructurePoolData.from_structures(candidates).store()
     inputs = {
         'code': fitted['codes']['pace_select'],
