@@ -1,6 +1,8 @@
 """Data efficiency: active learning against random selection from the same pool, at equal label budgets.
 
-Two systems, both labelled with ASE's EMT:
+Two systems, both labelled with ASE's EMT (``--systems``; ``fcc-<element>`` and
+``alloy-<element>-<element>`` make the same kinds with other EMT elements, data the defaults were not
+chosen on):
 
 - ``cu``: distorted fcc Cu cells (4 or 8 atoms, volume strain up to ±8 %, rattle 0.02-0.25 Å);
 - ``alloy``: a random Cu-Au alloy (8 or 16 atoms, random composition, Vegard's law, a vacancy in
@@ -49,6 +51,28 @@ import time
 import _common
 
 SYSTEMS = ('cu', 'alloy')
+#: the same two kinds of system with other EMT elements (data the defaults were not chosen on)
+SYSTEM_PATTERNS = ('fcc-<element>', 'alloy-<element>-<element>')
+
+
+def parse_system(system: str) -> tuple[str, tuple[str, ...]]:
+    """``('fcc', (element,))`` or ``('alloy', (first, second))`` of a ``--systems`` name."""
+    from aiida_pacemaker.tools.examples import EMT_FCC_LATTICE_CONSTANTS
+
+    kind, *elements = {'cu': 'fcc-Cu', 'alloy': 'alloy-Cu-Au'}.get(system, system).split('-')
+    wanted = {'fcc': 1, 'alloy': 2}.get(kind)
+    unknown = [element for element in elements if element not in EMT_FCC_LATTICE_CONSTANTS]
+    if wanted is None or len(elements) != wanted or unknown or len(set(elements)) != len(elements):
+        raise argparse.ArgumentTypeError(
+            f'unknown system {system!r}: use {", ".join(SYSTEMS + SYSTEM_PATTERNS)} with EMT fcc elements '
+            f'({", ".join(EMT_FCC_LATTICE_CONSTANTS)})'
+        )
+    return kind, tuple(elements)
+
+
+def system_name(system: str) -> str:
+    parse_system(system)
+    return system
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -56,16 +80,27 @@ def make_data(system: str, seed: int, args: argparse.Namespace) -> tuple[list, l
     """(start, test, pool-of-candidates by key): ASE Atoms; the start and the test set are labelled."""
     import numpy as np
 
-    from aiida_pacemaker.tools.examples import emt_label, random_alloy_structures, random_bulk_structures
+    from aiida_pacemaker.tools.examples import (
+        EMT_FCC_LATTICE_CONSTANTS,
+        emt_label,
+        random_alloy_structures,
+        random_bulk_structures,
+    )
 
-    if system == 'cu':
-        distribution = {'strain': 0.08, 'rattle': (0.02, 0.25)}
+    kind, elements = parse_system(system)
+    if kind == 'fcc':
+        distribution = {
+            'strain': 0.08,
+            'rattle': (0.02, 0.25),
+            'element': elements[0],
+            'lattice_constant': EMT_FCC_LATTICE_CONSTANTS[elements[0]],
+        }
         pool = random_bulk_structures(args.pool, seed=100 + seed, **distribution)
         test = random_bulk_structures(args.test, seed=900 + seed, **distribution)
     else:
         outliers = max(1, round(0.02 * args.pool))
-        pool = random_alloy_structures(args.pool, seed=100 + seed, outliers=outliers)
-        test = random_alloy_structures(args.test, seed=900 + seed)
+        pool = random_alloy_structures(args.pool, elements=elements, seed=100 + seed, outliers=outliers)
+        test = random_alloy_structures(args.test, elements=elements, seed=900 + seed)
     rng = np.random.default_rng(seed)
     typical = [i for i, atoms in enumerate(pool) if not atoms.info.get('outlier')]
     start_indices = [typical[i] for i in rng.permutation(len(typical))[: args.start]]
@@ -412,7 +447,14 @@ def plot(results: dict, path: pathlib.Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--systems', nargs='+', choices=SYSTEMS, default=list(SYSTEMS))
+    parser.add_argument(
+        '--systems',
+        nargs='+',
+        type=system_name,
+        default=list(SYSTEMS),
+        help=f'{", ".join(SYSTEMS)} (Cu; Cu-Au), or the same kinds with other EMT elements: '
+        f'{", ".join(SYSTEM_PATTERNS)}, e.g. fcc-Ni, alloy-Ni-Pt',
+    )
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4, 5])
     parser.add_argument('--pool', type=int, default=400)
     parser.add_argument('--test', type=int, default=150)
