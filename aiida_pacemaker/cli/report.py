@@ -14,6 +14,7 @@ from aiida import orm
 from aiida.cmdline.utils import decorators, echo
 from aiida.common.links import LinkType
 
+from aiida_pacemaker.calculations.functions import num_extrapolating
 from aiida_pacemaker.data.potential import PacePotentialData
 from aiida_pacemaker.tools import provenance
 
@@ -31,6 +32,7 @@ LEARNING_CURVE_HEADERS = (
     'test E RMSE\n(meV/atom)',
     'test F RMSE\n(meV/Å)',
     'candidates',
+    'extrapolating\n(gamma >= 1)',
     'max gamma',
     'selected',
     'labelled',
@@ -51,6 +53,7 @@ def learning_curve_rows(curve: list[dict[str, t.Any]]) -> list[list[str]]:
             format_number(row.get('test_energy_rmse')),
             format_number(row.get('test_force_rmse'), 1),
             format_number(row.get('num_candidates')),
+            format_number(num_extrapolating(row)),
             format_number(row.get('max_gamma')),
             format_number(row.get('num_selected')),
             format_number(row.get('num_labelled')),

@@ -12,9 +12,11 @@ from aiida.engine import ToContext, WorkChain, if_, while_
 from aiida_pacemaker.calculations.activeset import PaceActiveSetCalculation
 from aiida_pacemaker.calculations.explore import PaceExploreCalculation
 from aiida_pacemaker.calculations.functions import (
+    EXTRAPOLATING,
     build_learning_curve,
     extend_training_set,
     learning_curve_row,
+    num_extrapolating,
     subtract_baseline_from_training_set,
 )
 from aiida_pacemaker.calculations.functions.utilities import merge_training_sets
@@ -880,7 +882,8 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         reasons = report.get_dict().get('reasons', {})
         why = ', '.join(f'{list(reasons.values()).count(r)} by {r}' for r in sorted(set(reasons.values())))
         self.report(
-            f'cycle {self.ctx.cycle}: {report["num_candidates"]} candidates, max gamma {gamma_max}, '
+            f'cycle {self.ctx.cycle}: {report["num_candidates"]} candidates '
+            f'({num_extrapolating(row)} extrapolating, gamma >= {EXTRAPOLATING:g}), max gamma {gamma_max}, '
             f'{len(self.ctx.selected)} selected' + (f' ({why})' if why else '')
         )
         return None

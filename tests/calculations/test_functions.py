@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 from aiida import orm
 
-from aiida_pacemaker.calculations.functions import build_learning_curve, extend_training_set
+from aiida_pacemaker.calculations.functions import (
+    build_learning_curve,
+    extend_training_set,
+    num_extrapolating,
+)
 from aiida_pacemaker.data import TrainingSetData
 from aiida_pacemaker.labellers.ase import label_with_ase, load_calculator_class
 from aiida_pacemaker.tools.examples import random_bulk_structures
@@ -74,3 +78,5 @@ def test_learning_curve_rows(aiida_profile, training_set):
     (row,) = curve.get_list()
     assert row['cycle'] == 1 and row['num_structures'] == training_set.num_structures
     assert row['gamma'] == [0.5, 4.0] and row['num_labelled'] == 0 and row['test_force_rmse'] is None
+    assert num_extrapolating(row) == 1  # the grade 4.0, not 0.5
+    assert num_extrapolating({'cycle': 1}) is None  # no selection in this cycle

@@ -258,7 +258,16 @@ def test_report(al_graph):
     output = run_cli(['report', workchain.pk])
     curve = provenance.learning_curve(workchain)
     assert 'finished' in output and f'PacePotentialData<{workchain.outputs.potential.pk}>' in output
-    for header in ('cycle', 'structures', 'train E RMSE', 'test F RMSE', 'max gamma', 'selected', 'labelled'):
+    for header in (
+        'cycle',
+        'structures',
+        'train E RMSE',
+        'test F RMSE',
+        'extrapolating',
+        'max gamma',
+        'selected',
+        'labelled',
+    ):
         assert header in output
     rows = [line.split() for line in output.splitlines() if line.strip()[:1].isdigit()]
     assert [row[0] for row in rows] == ['1', '2']

@@ -13,7 +13,16 @@ import typing as t
 from aiida import orm
 from aiida.engine import calcfunction
 
-__all__ = ('LEARNING_CURVE_METRICS', 'build_learning_curve', 'learning_curve_row')
+__all__ = (
+    'EXTRAPOLATING',
+    'LEARNING_CURVE_METRICS',
+    'build_learning_curve',
+    'learning_curve_row',
+    'num_extrapolating',
+)
+
+#: the extrapolation grade above which a potential extrapolates (its active set's hull ends at 1)
+EXTRAPOLATING = 1.0
 
 #: keys copied from the fit's ``metrics``
 LEARNING_CURVE_METRICS = (
@@ -74,6 +83,14 @@ def learning_curve_row(
         )
     row['num_labelled'] = len(added['added']) if added is not None else 0
     return row
+
+
+def num_extrapolating(row: dict[str, t.Any]) -> int | None:
+    """How many of a cycle's candidates the potential extrapolates to (grade at least :data:`EXTRAPOLATING`);
+    None for a row without a selection."""
+    if row.get('gamma') is None:
+        return None
+    return sum(1 for grade in row['gamma'] if grade >= EXTRAPOLATING)
 
 
 @calcfunction
