@@ -10,6 +10,7 @@ import pytest
 from aiida import engine, orm
 from aiida.common import LinkType
 
+from aiida_pacemaker.calculations.functions import num_extrapolating
 from aiida_pacemaker.labellers.batch import labels_of
 from aiida_pacemaker.tools.examples import random_bulk_structures
 from aiida_pacemaker.workflows.active_learning import PaceActiveLearningWorkChain
@@ -34,6 +35,11 @@ def test_active_learning_loop(al_graph):
     sizes = [row['num_structures'] for row in curve]
     assert sizes[0] == 8 and sizes == sorted(sizes) and sizes[-1] > 8
     assert all(row['test_force_rmse'] is not None for row in curve)
+    # each cycle's report line says how many candidates the potential extrapolates to
+    messages = [log.message for log in orm.Log.collection.get_logs_for(node)]
+    for row in (row for row in curve if row.get('gamma') is not None):
+        expected = f'{row["num_candidates"]} candidates ({num_extrapolating(row)} extrapolating, gamma >= 1)'
+        assert any(f'cycle {row["cycle"]}: {expected}' in message for message in messages), messages
     explore = [c for c in node.called_descendants if c.process_label == 'PaceExploreCalculation']
     assert len(explore) == 2 and all(c.exit_status in (0, 410) for c in explore)
 
