@@ -14,6 +14,7 @@ import yaml
 from aiida import orm
 from click.testing import CliRunner
 
+from aiida_pacemaker.calculations.functions import num_extrapolating
 from aiida_pacemaker.cli import cmd_root
 from aiida_pacemaker.data import TrainingSetData
 from aiida_pacemaker.tools import provenance
@@ -274,15 +275,16 @@ def test_report(al_graph):
     for row, expected in zip(rows, curve, strict=True):
         assert row[1] == str(expected['num_structures'])
         assert row[5] == f'{expected["test_force_rmse"]:.1f}'
-        assert row[7] == f'{expected["max_gamma"]:.2f}'
-        assert row[8] == str(expected['num_selected'])
-        assert row[9] == str(expected['num_labelled'])
-        assert row[10] == str(orm.load_node(expected['potential_uuid']).pk)
-        assert row[11] == str(orm.load_node(expected['training_set_uuid']).pk)
-    assert rows[-1][10] == str(workchain.outputs.potential.pk)
+        assert row[7] == str(num_extrapolating(expected))
+        assert row[8] == f'{expected["max_gamma"]:.2f}'
+        assert row[9] == str(expected['num_selected'])
+        assert row[10] == str(expected['num_labelled'])
+        assert row[11] == str(orm.load_node(expected['potential_uuid']).pk)
+        assert row[12] == str(orm.load_node(expected['training_set_uuid']).pk)
+    assert rows[-1][11] == str(workchain.outputs.potential.pk)
     assert 'selected not labelled (last cycle: no later fit would use them)' in output
     summary = json.loads(run_cli(['report', workchain.pk, '--json']))
-    assert [row['potential_pk'] for row in summary['learning_curve']] == [row[10] for row in rows]
+    assert [row['potential_pk'] for row in summary['learning_curve']] == [row[11] for row in rows]
     assert summary['state'] == 'finished' and summary['failed_steps'] == []
     # what the labels cost: the one labelled selection (cycle 1, one batch of 3), its time from the graph
     (batch,) = [
