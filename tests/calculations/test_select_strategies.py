@@ -124,27 +124,24 @@ def test_hybrid_tail_takes_only_what_extrapolates(fitted, fitted_active_set, can
     typical = max(g for key, g in gamma.items() if key.startswith('t'))
     outliers = min(gamma['x0'], gamma['x1'])
     between = (typical + outliers) / 2
-    gated, _ = select(
-        fitted,
-        fitted_active_set,
-        candidates,
-        max_structures=4,
-        strategy='hybrid',
-        seed=1,
-        tail_min_gamma=between,
-    )
-    tail = [key for key, reason in gated['reasons'].items() if reason == 'maxvol']
+
+    def gated(threshold: float) -> dict:
+        report, _ = select(
+            fitted,
+            fitted_active_set,
+            candidates,
+            max_structures=4,
+            strategy='hybrid',
+            seed=1,
+            tail_min_gamma=threshold,
+        )
+        return report
+
+    some = gated(between)
+    tail = [key for key, reason in some['reasons'].items() if reason == 'maxvol']
     assert tail and all(gamma[key] >= between for key in tail)
-    assert gated['num_selected'] == 4
-    nothing_extrapolates, _ = select(
-        fitted,
-        fitted_active_set,
-        candidates,
-        max_structures=4,
-        strategy='hybrid',
-        seed=1,
-        tail_min_gamma=10 * max(gamma.values()),
-    )
+    assert some['num_selected'] == 4
+    nothing_extrapolates = gated(10 * max(gamma.values()))
     assert set(nothing_extrapolates['reasons'].values()) == {'lcmd'}
     assert nothing_extrapolates['num_selected'] == 4
 
