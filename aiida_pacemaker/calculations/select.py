@@ -42,7 +42,7 @@ SELECT_OPTIONS: dict[str, Option] = {
     'strategy': Option(None, one_of('maxvol', 'hybrid', 'lcmd', 'representative', 'maxdist', 'random')),
     'tail_fraction': Option(None, number(minimum=0.0)),
     'tail_min_gamma': Option(None, number(minimum=0.0)),
-    'coverage': Option(None, one_of('lcmd', 'representative')),
+    'coverage': Option(None, one_of('lcmd', 'representative', 'random')),
     'seed': Option(None, number(integer=True, minimum=0)),
     'min_distance_factor': Option(None, number(minimum=0.0, strict=True)),
 }
@@ -84,8 +84,8 @@ class PaceSelectCalculation(PaceBaseCalculation):
       typical part of the pool first, an outlier counting as one atom.
     - ``maxdist``: greedy farthest point from the ``training_set`` atoms.
     - ``hybrid``: ``tail_fraction`` (default 0.5) of the budget by MaxVol, the rest by the
-      ``coverage`` strategy (``lcmd``, the default, or ``representative``) with MaxVol's picks
-      counted as covered. With ``tail_min_gamma`` (e.g. 1: what extrapolates) MaxVol's share takes
+      ``coverage`` strategy (``lcmd``, the default, ``representative``, or ``random``: a seeded
+      draw from the candidates MaxVol left) with MaxVol's picks counted as covered. With ``tail_min_gamma`` (e.g. 1: what extrapolates) MaxVol's share takes
       only candidates graded at least that high, and leaves the places it cannot fill to coverage:
       the tail while the potential extrapolates, the typical structures once it no longer does.
     - ``random``: a draw seeded with ``seed`` (a control arm).

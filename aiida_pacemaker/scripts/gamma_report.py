@@ -168,8 +168,27 @@ def choose(settings_file: str) -> None:
     budget = int(settings['max_structures'])
     strategy = settings['strategy']
     eligible = np.ones(len(names), dtype=bool)
-    if strategy == 'random':
-        chosen = selection.random_draw(eligible, budget, int(settings['seed']))
+    seed = int(settings['seed'])
+    coverage = strategy if strategy != 'hybrid' else settings.get('coverage', 'lcmd')
+    picked: list[int] = []
+    if strategy == 'hybrid':
+        with open(settings['maxvol']) as handle:
+            maxvol = json.load(handle)
+        tail = round(float(settings['tail_fraction']) * budget)
+        index = {name: i for i, name in enumerate(names)}
+        # the tail is what extrapolates: MaxVol's picks graded below `tail_min_gamma` leave their
+        # places to the coverage strategy (gamma.json: written by this job's filter step)
+        threshold = float(settings.get('tail_min_gamma', 0.0))
+        with open('gamma.json') as handle:
+            gamma = json.load(handle)
+        tail_picks = [name for name in maxvol if gamma[name] >= threshold]
+        picked = [index[name] for name in tail_picks[:tail]]
+    rest = budget - len(picked)
+    chosen = [(i, 'maxvol') for i in picked]
+    if coverage == 'random':
+        # no features needed: the rest is a seeded draw from the candidates MaxVol left
+        eligible[picked] = False
+        chosen += selection.random_draw(eligible, rest, seed)
     else:
         candidates, owners = atom_features(settings['potential'], frame['ase_atoms'])
         training: dict[int, np.ndarray] = {}
@@ -180,29 +199,12 @@ def choose(settings_file: str) -> None:
         for species in candidates:
             training.setdefault(species, np.zeros((0, candidates[species].shape[1])))
         features = selection.AtomFeatures(candidates, owners, training)
-        picked: list[int] = []
-        if strategy == 'hybrid':
-            with open(settings['maxvol']) as handle:
-                maxvol = json.load(handle)
-            tail = round(float(settings['tail_fraction']) * budget)
-            index = {name: i for i, name in enumerate(names)}
-            # the tail is what extrapolates: MaxVol's picks graded below `tail_min_gamma` leave their
-            # places to the coverage strategy (gamma.json: written by this job's filter step)
-            threshold = float(settings.get('tail_min_gamma', 0.0))
-            with open('gamma.json') as handle:
-                gamma = json.load(handle)
-            tail_picks = [name for name in maxvol if gamma[name] >= threshold]
-            picked = [index[name] for name in tail_picks[:tail]]
-        rest = budget - len(picked)
-        coverage = strategy if strategy != 'hybrid' else settings.get('coverage', 'lcmd')
         if strategy == 'maxdist':
             chosen = selection.max_distance(features, eligible, budget)
+        elif coverage == 'representative':
+            chosen += selection.representative(features, eligible, rest, picked, seed)
         else:
-            chosen = [(i, 'maxvol') for i in picked]
-            if coverage == 'representative':
-                chosen += selection.representative(features, eligible, rest, picked, int(settings['seed']))
-            else:
-                chosen += selection.largest_cluster_max_distance(features, eligible, rest, picked)
+            chosen += selection.largest_cluster_max_distance(features, eligible, rest, picked)
     with open('choice.json', 'w') as handle:
         json.dump([[names[index], reason] for index, reason in chosen], handle)
 

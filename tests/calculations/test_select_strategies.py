@@ -119,13 +119,14 @@ def test_outliers_are_kept_out_by_distance_and_grade(fitted, fitted_active_set, 
 @pytest.mark.pacemaker
 def test_hybrid_tail_takes_only_what_extrapolates(fitted, fitted_active_set, candidates, hybrid_report):
     """`tail_min_gamma`: MaxVol's share of a hybrid batch takes only candidates graded at least that
-    high; the places it leaves go to coverage, and the budget is still spent."""
+    high; the places it leaves go to coverage (here a random draw, then LCMD), and the budget is still
+    spent."""
     gamma = hybrid_report['gamma']
     typical = max(g for key, g in gamma.items() if key.startswith('t'))
     outliers = min(gamma['x0'], gamma['x1'])
     between = (typical + outliers) / 2
 
-    def gated(threshold: float) -> dict:
+    def gated(threshold: float, **extra) -> dict:
         report, _ = select(
             fitted,
             fitted_active_set,
@@ -134,12 +135,14 @@ def test_hybrid_tail_takes_only_what_extrapolates(fitted, fitted_active_set, can
             strategy='hybrid',
             seed=1,
             tail_min_gamma=threshold,
+            **extra,
         )
         return report
 
-    some = gated(between)
+    some = gated(between, coverage='random')
     tail = [key for key, reason in some['reasons'].items() if reason == 'maxvol']
     assert tail and all(gamma[key] >= between for key in tail)
+    assert set(some['reasons'].values()) == {'maxvol', 'random'}
     assert some['num_selected'] == 4
     nothing_extrapolates = gated(10 * max(gamma.values()))
     assert set(nothing_extrapolates['reasons'].values()) == {'lcmd'}
