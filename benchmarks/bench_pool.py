@@ -8,11 +8,13 @@ distorted 4-atom fcc cells, side by side in one run:
 - ``pool node``: ``StructurePoolData.from_ase`` (stored: one node, its files), then ``pacemaker.select``
   with ``pool`` (the grades of every candidate, pace_select, the report; only the selected structures
   become nodes);
+- ``pool node, ungraded``: the same with ``grade_candidates: false`` (no grading pass before
+  pace_select; the report has no grades);
 - ``StructureData nodes`` (small N only): the same candidates as one stored StructureData each, then
   ``pacemaker.select`` with ``candidates``: what the per-structure path costs.
 
 Wall times are split into making the input (the pickle by hand, the node(s) for the plugin) and the
-selection itself. Peak memory: the largest resident set, sampled every 0.1 s, of the selection's
+selection itself; with ``--repeats`` the arms alternate and each figure is the median. Peak memory: the largest resident set, sampled every 0.1 s, of the selection's
 processes (pace_select and the job's grading script) and, for the plugin, of this process's growth
 while it makes the pool and runs the step. Ratios are against ``by hand`` measured in the same run.
 Goal: the select step through the plugin <= 1.5 x the wall time and <= 2 x the peak memory.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -133,7 +136,9 @@ def by_hand(atoms_list: list, potential, active_set, budget: int, folder: pathli
     return {'input_s': written - start, 'select_s': done - written, 'peak_jobs_mib': memory.jobs}
 
 
-def through_plugin(atoms_list: list, potential, active_set, budget: int, code, as_pool: bool) -> dict:
+def through_plugin(
+    atoms_list: list, potential, active_set, budget: int, code, as_pool: bool, graded: bool = True
+) -> dict:
     from aiida import engine, orm
     from aiida.plugins import CalculationFactory
 
@@ -155,7 +160,7 @@ def through_plugin(atoms_list: list, potential, active_set, budget: int, code, a
             code=code,
             potential=potential,
             active_set=active_set,
-            parameters=orm.Dict({'max_structures': budget}),
+            parameters=orm.Dict({'max_structures': budget} | ({} if graded else {'grade_candidates': False})),
             **inputs,
         )
         done = time.perf_counter()
@@ -169,6 +174,11 @@ def through_plugin(atoms_list: list, potential, active_set, budget: int, code, a
     }
 
 
+def median_run(results: list[dict]) -> dict:
+    """Every figure of ``results`` (one dict per repeat) as its median over the repeats."""
+    return {key: statistics.median(result[key] for result in results) for key in results[0]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--sizes', type=int, nargs='+', default=[2000, 20000])
@@ -176,6 +186,7 @@ def main() -> None:
         '--nodes-up-to', type=int, default=2000, help='largest pool also run as StructureData nodes'
     )
     parser.add_argument('--budget', type=int, default=20)
+    parser.add_argument('--repeats', type=int, default=1, help='alternating runs of each arm (medians)')
     parser.add_argument('--output', default='pool')
     args = parser.parse_args()
 
@@ -190,21 +201,39 @@ def main() -> None:
     for size in args.sizes:
         atoms_list = random_bulk_structures(size, seed=size, strain=0.05, rattle=(0.02, 0.1))
         print(f'pool of {size} ({sum(len(a) for a in atoms_list)} atoms), load {os.getloadavg()[0]:.1f}')
-        hand = by_hand(
-            atoms_list, potential, active_set, args.budget, pathlib.Path(tempfile.mkdtemp()) / 'hand'
+        runs: dict[str, list[dict]] = {'by_hand': [], 'pool_node': [], 'pool_node_ungraded': []}
+        for repeat in range(args.repeats):
+            folder = pathlib.Path(tempfile.mkdtemp()) / 'hand'
+            runs['by_hand'].append(by_hand(atoms_list, potential, active_set, args.budget, folder))
+            runs['pool_node'].append(
+                through_plugin(atoms_list, potential, active_set, args.budget, codes['pace_select'], True)
+            )
+            runs['pool_node_ungraded'].append(
+                through_plugin(
+                    atoms_list, potential, active_set, args.budget, codes['pace_select'], True, graded=False
+                )
+            )
+            for arm, results in runs.items():
+                print(
+                    f'  run {repeat + 1}/{args.repeats} {arm}: {results[-1]}  (load {os.getloadavg()[0]:.1f})'
+                )
+        hand, pool, ungraded = (
+            median_run(runs[arm]) for arm in ('by_hand', 'pool_node', 'pool_node_ungraded')
         )
-        print(f'  by hand: {hand}')
-        pool = through_plugin(
-            atoms_list, potential, active_set, args.budget, codes['pace_select'], as_pool=True
-        )
-        print(f'  pool node: {pool}')
         row = {
             'size': size,
+            'runs': runs,
             'by_hand': hand,
             'pool_node': pool,
+            'pool_node_ungraded': ungraded,
             'select_ratio': pool['select_s'] / hand['select_s'],
             'total_ratio': (pool['input_s'] + pool['select_s']) / (hand['input_s'] + hand['select_s']),
             'memory_ratio': (pool['peak_jobs_mib'] + pool['peak_own_growth_mib']) / hand['peak_jobs_mib'],
+            'ungraded_select_ratio': ungraded['select_s'] / hand['select_s'],
+            'ungraded_total_ratio': (ungraded['input_s'] + ungraded['select_s'])
+            / (hand['input_s'] + hand['select_s']),
+            'ungraded_memory_ratio': (ungraded['peak_jobs_mib'] + ungraded['peak_own_growth_mib'])
+            / hand['peak_jobs_mib'],
         }
         if size <= args.nodes_up_to:
             nodes = through_plugin(
@@ -217,7 +246,8 @@ def main() -> None:
             )
         print(
             f'  ratios to by hand: select step {row["select_ratio"]:.2f}, with the input {row["total_ratio"]:.2f}, '
-            f'peak memory {row["memory_ratio"]:.2f}'
+            f'peak memory {row["memory_ratio"]:.2f}; ungraded: select step {row["ungraded_select_ratio"]:.2f}, '
+            f'with the input {row["ungraded_total_ratio"]:.2f}, peak memory {row["ungraded_memory_ratio"]:.2f}'
             + (
                 f'; StructureData nodes with the input {row["nodes_total_ratio"]:.2f}'
                 if 'nodes_total_ratio' in row

@@ -665,6 +665,14 @@ CASES: list[Case] = [
         r'the gamma window is empty: `gamma_max` \(2.0\) must be larger than `gamma_select` \(5\)',
     ),
     (
+        'al-ungraded-candidates',
+        lambda kit: run_active_learning(
+            kit, select={'code': kit.code, 'parameters': orm.Dict({'grade_candidates': False})}
+        ),
+        ValueError,
+        r'`select.parameters.grade_candidates: false` leaves the candidates ungraded.*: remove it',
+    ),
+    (
         'al-zero-budget',
         lambda kit: run_active_learning(kit, max_new_structures_per_cycle=orm.Int(0)),
         ValueError,

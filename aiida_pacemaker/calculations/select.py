@@ -45,7 +45,11 @@ SELECT_OPTIONS: dict[str, Option] = {
     'coverage': Option(None, one_of('lcmd', 'representative', 'random')),
     'seed': Option(None, number(integer=True, minimum=0)),
     'min_distance_factor': Option(None, number(minimum=0.0, strict=True)),
+    'grade_candidates': Option(None, BOOL),
 }
+
+#: the options that need every candidate's grade (refused with ``grade_candidates: false``)
+NEEDS_GRADES = ('gamma_min', 'gamma_max', 'fill_to_max', 'tail_min_gamma')
 
 #: strategies that measure coverage against the training structures (need ``training_set``)
 COVERAGE_STRATEGIES = ('hybrid', 'lcmd', 'representative', 'maxdist')
@@ -100,6 +104,11 @@ class PaceSelectCalculation(PaceBaseCalculation):
     ``min_distance_factor`` (a candidate with two atoms closer than this fraction of the
     shortest distance in ``training_set`` is left out; ``report.too_close`` lists them). ``report.reasons`` says why each structure was picked (``maxvol``, ``lcmd``,
     ``representative``, ``maxdist``, ``random``, ``fill``).
+
+    ``grade_candidates: false`` skips the grading pass before pace_select (a second computation of
+    every candidate's B-projections, which pace_select does again inside): for exploration-scale
+    pools that need no window, no fill and no gated tail; ``report.gamma`` is then empty and
+    ``report.max_gamma`` is ``None``.
     """
 
     ALL_CANDIDATES = 'candidates_all.npz'  # arrays, read with allow_pickle=False; the job writes the pickle
@@ -181,6 +190,15 @@ class PaceSelectCalculation(PaceBaseCalculation):
                 '`tail_min_gamma` is the lowest grade of the MaxVol share of `strategy: hybrid`: '
                 'set that strategy or drop it'
             )
+        if options.get('grade_candidates') is False:
+            needs = [key for key in NEEDS_GRADES if key in options]
+            if strategy == 'hybrid':
+                needs.append('strategy: hybrid')
+            if needs:
+                return (
+                    f'`grade_candidates: false` skips the grades that {", ".join(f"`{k}`" for k in needs)} '
+                    'need: drop them, or grade the candidates'
+                )
         if 'coverage' in options and strategy != 'hybrid':
             return (
                 '`coverage` chooses how `strategy: hybrid` spends the rest of its budget: set that strategy, '
@@ -278,6 +296,8 @@ class PaceSelectCalculation(PaceBaseCalculation):
         if 'pool' in self.inputs:  # the pool's arrays, copied as they are
             calcinfo.local_copy_list.append((self.inputs.pool.uuid, ARRAYS_FILE, self.ALL_CANDIDATES))
         mode = 'full' if self.inputs.active_set.base.attributes.get('mode', 'linear') == 'full' else 'linear'
+        if options.get('grade_candidates') is False:
+            mode = 'none'
         calcinfo.prepend_text = (
             f'{python} {self.SCRIPT} filter {POTENTIAL_YAML} {ACTIVE_SET_ASI} {self.ALL_CANDIDATES} {self.CANDIDATES} '
             f'{gamma_min!r} {gamma_max!r} {floor!r} {mode} > gamma.out 2>&1'

@@ -88,6 +88,7 @@ class PaceSelectParser(PaceBaseParser):
                 self.exit_codes.ERROR_SELECTION_MISSING.format(log_tail=f'unknown candidate keys {unknown}'),
             )
         parameters = self.node.inputs.parameters.get_dict() if 'parameters' in self.node.inputs else {}
+        graded = parameters.get('grade_candidates', True)
         window = (parameters.get('gamma_min', 0.0), parameters.get('gamma_max', float('inf')))
         strategy = parameters.get('strategy', 'maxvol')
         reasons = dict.fromkeys(selected, 'maxvol')
@@ -135,9 +136,13 @@ class PaceSelectParser(PaceBaseParser):
                     'gamma': gamma,
                     'selected': selected,
                     'num_selected': len(selected),
-                    'num_candidates': len(gamma),
-                    'num_in_window': sum(
-                        window[0] <= g < window[1] and key not in too_close for key, g in gamma.items()
+                    'num_candidates': len(pool.names)
+                    if pool is not None
+                    else len(self.node.inputs.candidates),
+                    'num_in_window': (
+                        sum(window[0] <= g < window[1] and key not in too_close for key, g in gamma.items())
+                        if graded
+                        else len(candidates) - len(too_close)
                     ),
                     'max_gamma': max(gamma.values(), default=None),
                     'filled': filled,

@@ -7,7 +7,8 @@ Usage:
       and, with FLOOR > 0 (Å), no two atoms closer than FLOOR (the others are listed in
       too_close.json); when none is left, also writes the marker file `nothing_to_select`. MODE
       `linear` or `full` (the active set's): the grades of all candidates from their B-projections at
-      once; without it, one calculator evaluation per candidate.
+      once; `none`: no grades (gamma.json is {}; only the floor is applied); without it, one
+      calculator evaluation per candidate.
   python gamma_report.py selected SELECTED.pkl.gz
       writes selected.json: the names pace_select chose, in its order ([] if none).
   python gamma_report.py choose SETTINGS.json
@@ -111,14 +112,19 @@ def filter_candidates(
     mode: str | None = None,
 ) -> None:
     frame = read_candidates(source)  # the arrays aiida-pacemaker wrote: never a pickle from a node
-    if mode in ('linear', 'full'):
-        grades = grades_by_projections(potential, asi, frame['ase_atoms'], full=mode == 'full')
-    else:  # jobs that name no active-set mode
-        grades = grades_by_calculator(potential, asi, frame['ase_atoms'])
-    gamma = {str(name): grade for name, grade in zip(frame['name'], grades, strict=True)}
-    with open('gamma.json', 'w') as handle:
-        json.dump(gamma, handle)
-    keep = [gamma_min <= gamma[str(name)] < gamma_max for name in frame['name']]
+    if mode == 'none':  # the job was asked not to grade: pace_select's own pass is the only one
+        with open('gamma.json', 'w') as handle:
+            json.dump({}, handle)
+        keep = [True] * len(frame)
+    else:
+        if mode in ('linear', 'full'):
+            grades = grades_by_projections(potential, asi, frame['ase_atoms'], full=mode == 'full')
+        else:  # jobs that name no active-set mode
+            grades = grades_by_calculator(potential, asi, frame['ase_atoms'])
+        gamma = {str(name): grade for name, grade in zip(frame['name'], grades, strict=True)}
+        with open('gamma.json', 'w') as handle:
+            json.dump(gamma, handle)
+        keep = [gamma_min <= gamma[str(name)] < gamma_max for name in frame['name']]
     if floor > 0:
         too_close = [shortest_distance(atoms, floor) < floor for atoms in frame['ase_atoms']]
         with open('too_close.json', 'w') as handle:

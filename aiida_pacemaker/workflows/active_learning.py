@@ -134,6 +134,12 @@ def _validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
     message = check_loop_settings(inputs)
     if message:
         return message
+    select_parameters = inputs.get('select', {}).get('parameters')
+    if select_parameters is not None and select_parameters.get('grade_candidates') is False:
+        return (
+            '`select.parameters.grade_candidates: false` leaves the candidates ungraded, but the loop selects '
+            'inside the gamma window and records the grades in its learning curve: remove it'
+        )
     training_set, test_set = inputs.get('training_set'), inputs.get('test_set')
     parameters = inputs.get('train', {}).get('train', {}).get('parameters')
     fine_tune = inputs.get('fine_tune')

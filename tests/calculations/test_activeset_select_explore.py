@@ -152,6 +152,16 @@ def test_active_set_refuses_another_potential(aiida_profile):
         ({'strategy': 'hybrid', 'coverage': 'kmeans', 'max_structures': 2}, 'is not a valid value; valid: '),
         ({'min_distance_factor': 0.7}, "give the potential's `training_set`"),
         ({'min_distance_factor': 0.0}, 'must be a number > 0.0, got 0.0'),
+        ({'grade_candidates': 'no'}, 'grade_candidates'),
+        ({'grade_candidates': False, 'gamma_min': 1.0}, 'skips the grades that `gamma_min` need'),
+        (
+            {'grade_candidates': False, 'fill_to_max': True, 'max_structures': 2},
+            'skips the grades that `fill_to_max` need',
+        ),
+        (
+            {'grade_candidates': False, 'strategy': 'hybrid', 'max_structures': 2},
+            'skips the grades that `strategy: hybrid` need',
+        ),
     ],
 )
 def test_select_refuses_bad_parameters(aiida_profile, aiida_localhost, parameters, message):
@@ -198,6 +208,26 @@ def test_select_command_line(aiida_profile, aiida_localhost, generate_calc_job):
     assert ' linear > gamma.out' in calcinfo.prepend_text  # the grades from the projections, all at once
     assert (potential.uuid, 'potential.yaml', 'potential.yaml') in calcinfo.local_copy_list
     assert {'gamma_report.py', 'candidates_all.npz'} <= set(folder.get_content_list())
+
+
+def test_select_without_grades_command_line(aiida_profile, aiida_localhost, generate_calc_job):
+    """`grade_candidates: false`: the job's filter step only writes pace_select's file, no grading pass."""
+    from ase.build import bulk
+
+    code = orm.InstalledCode(
+        computer=aiida_localhost, filepath_executable='/opt/pace/bin/pace_select'
+    ).store()
+    potential = PacePotentialData(DUMMY_POTENTIAL).store()
+    inputs = {
+        'code': code,
+        'potential': potential,
+        'active_set': ActiveSetData(asi=b'x', potential=potential).store(),
+        'candidates': {'a': orm.StructureData(ase=bulk('Cu'))},
+        'parameters': orm.Dict({'max_structures': 3, 'grade_candidates': False}),
+    }
+    _, calcinfo = generate_calc_job('pacemaker.select', inputs)
+    assert calcinfo.prepend_text.endswith(' none > gamma.out 2>&1')
+    assert calcinfo.codes_info[0].cmdline_params[-2:] == ['-m', '3']
 
 
 def test_activeset_command_line(aiida_profile, aiida_localhost, generate_calc_job, training_set):

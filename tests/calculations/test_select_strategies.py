@@ -181,6 +181,33 @@ def test_a_pool_node_selects_as_the_candidates_do(fitted, fitted_active_set, can
 
 
 @pytest.mark.pacemaker
+def test_an_ungraded_pool_selects_as_maxvol_does(fitted, fitted_active_set, candidates):
+    """`grade_candidates: false` (exploration-scale pools): no grading pass, pace_select's choice as with
+    the grades, which the report leaves out."""
+    from aiida_pacemaker.data import StructurePoolData
+
+    pool = StructurePoolData.from_structures(candidates).store()
+    reports = []
+    for graded in (True, False):
+        results, node = engine.run_get_node(
+            CalculationFactory('pacemaker.select'),
+            code=fitted['codes']['pace_select'],
+            potential=fitted['potential'],
+            active_set=fitted_active_set,
+            pool=pool,
+            parameters=orm.Dict({'max_structures': 3, 'grade_candidates': graded}),
+        )
+        assert node.is_finished_ok, node.exit_message
+        reports.append(results['report'].get_dict())
+        assert sorted(results['selected']) == sorted(reports[-1]['selected'])
+    graded_report, ungraded = reports
+    assert ungraded['selected'] == graded_report['selected'] and len(ungraded['selected']) == 3
+    assert ungraded['gamma'] == {} and ungraded['max_gamma'] is None
+    assert ungraded['num_candidates'] == graded_report['num_candidates'] == len(candidates)
+    assert ungraded['num_in_window'] == len(candidates)
+
+
+@pytest.mark.pacemaker
 def test_grades_from_projections_match_the_calculator(fitted, fitted_active_set, candidates, tmp_path):
     """The job grades all candidates from their B-projections at once; the grades are the calculator's."""
     import types

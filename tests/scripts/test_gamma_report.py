@@ -73,10 +73,14 @@ def test_hybrid_with_random_coverage_gates_the_tail_and_draws_the_rest(gamma_rep
     assert chosen(gamma_report, tmp_path, other_seed) != choice
 
 
-def test_random_coverage_takes_the_whole_budget_when_nothing_extrapolates(gamma_report, tmp_path, monkeypatch):
+def test_random_coverage_takes_the_whole_budget_when_nothing_extrapolates(
+    gamma_report, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     grades = {f'c{i}': 0.4 for i in range(6)}
-    settings = job_folder(tmp_path, grades, ['c1', 'c2'], max_structures=4, coverage='random', tail_min_gamma=1.0)
+    settings = job_folder(
+        tmp_path, grades, ['c1', 'c2'], max_structures=4, coverage='random', tail_min_gamma=1.0
+    )
     choice = chosen(gamma_report, tmp_path, settings)
     assert {reason for _, reason in choice} == {'random'}
     assert len(choice) == 4
