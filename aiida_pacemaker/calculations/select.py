@@ -89,8 +89,9 @@ class PaceSelectCalculation(PaceBaseCalculation):
     - ``maxdist``: greedy farthest point from the ``training_set`` atoms.
     - ``hybrid``: ``tail_fraction`` (default 0.5) of the budget by MaxVol, the rest by the
       ``coverage`` strategy (``lcmd``, the default, ``representative``, or ``random``: a seeded
-      draw from the candidates MaxVol left) with MaxVol's picks counted as covered. With ``tail_min_gamma`` (e.g. 1: what extrapolates) MaxVol's share takes
-      only candidates graded at least that high, and leaves the places it cannot fill to coverage:
+      draw from the candidates MaxVol left) with MaxVol's picks counted as covered. With
+      ``tail_min_gamma`` (e.g. 1: what extrapolates) MaxVol's share takes only candidates graded at
+      least that high, and leaves the places it cannot fill to coverage:
       the tail while the potential extrapolates, the typical structures once it no longer does.
     - ``random``: a draw seeded with ``seed`` (a control arm).
 

@@ -136,9 +136,7 @@ class PaceSelectParser(PaceBaseParser):
                     'gamma': gamma,
                     'selected': selected,
                     'num_selected': len(selected),
-                    'num_candidates': len(pool.names)
-                    if pool is not None
-                    else len(self.node.inputs.candidates),
+                    'num_candidates': len(candidates),
                     'num_in_window': (
                         sum(window[0] <= g < window[1] and key not in too_close for key, g in gamma.items())
                         if graded
