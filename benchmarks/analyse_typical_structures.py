@@ -17,9 +17,8 @@ import argparse
 import json
 import math
 
-import numpy as np
-
 import _common
+import numpy as np
 
 
 def main() -> None:
@@ -51,7 +50,9 @@ def main() -> None:
                 table.setdefault((q, budget), []).extend(zip(al[mask], random[mask], strict=True))
         print(f'seed {seed}: energy quartile edges (meV/atom above the lowest) {np.round(edges, 1).tolist()}')
     budgets = sorted({budget for _, budget in table})
-    print('\nper-structure force RMSE, AL / random (geometric mean over seeds and structures); medians in meV/Å')
+    print(
+        '\nper-structure force RMSE, AL / random (geometric mean over seeds and structures); medians in meV/Å'
+    )
     print('quartile  ' + '  '.join(f'{budget:>22d}' for budget in budgets))
     for q in range(args.quantiles):
         cells = []

@@ -92,9 +92,13 @@ def fit(code, parameters, atoms_list: list, weights: np.ndarray | None):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--aiida-path', required=True, help='AIIDA_PATH of a finished bench_active_learning run')
+    parser.add_argument(
+        '--aiida-path', required=True, help='AIIDA_PATH of a finished bench_active_learning run'
+    )
     parser.add_argument('--system', default='cu')
-    parser.add_argument('--seeds', type=int, nargs='+', required=True, help='the seeds of its AL workchains, in order')
+    parser.add_argument(
+        '--seeds', type=int, nargs='+', required=True, help='the seeds of its AL workchains, in order'
+    )
     parser.add_argument('--output', default='probe_density_weights')
     args = parser.parse_args()
 
@@ -111,7 +115,10 @@ def main() -> None:
 
     workchains = [
         node
-        for (node,) in orm.QueryBuilder().append(PaceActiveLearningWorkChain).order_by({PaceActiveLearningWorkChain: 'ctime'}).all()
+        for (node,) in orm.QueryBuilder()
+        .append(PaceActiveLearningWorkChain)
+        .order_by({PaceActiveLearningWorkChain: 'ctime'})
+        .all()
         if node.is_finished_ok
     ]
     data_args = argparse.Namespace(pool=400, test=150, start=10)
@@ -126,7 +133,11 @@ def main() -> None:
         al_set = node.outputs.training_set.to_ase()
         pool = [*(atoms.copy() for atoms in start), *candidates.values()]
         last_fit = max(
-            (c for c in node.called_descendants if c.process_type and c.process_type.endswith('pacemaker.train')),
+            (
+                c
+                for c in node.called_descendants
+                if c.process_type and c.process_type.endswith('pacemaker.train')
+            ),
             key=lambda c: c.ctime,
         )
         code, parameters = last_fit.inputs.code, last_fit.inputs.parameters
@@ -149,7 +160,9 @@ def main() -> None:
                     f'{row[f"{arm}_{variant}"]["median_force"]:.1f}',
                     flush=True,
                 )
-            print(f'  {arm} weights: min {weights.min():.2f}, median {np.median(weights):.2f}, max {weights.max():.2f}')
+            print(
+                f'  {arm} weights: min {weights.min():.2f}, median {np.median(weights):.2f}, max {weights.max():.2f}'
+            )
         rows.append(row)
         _common.write_result(args.output, {'settings': vars(args), 'rows': rows})
 
