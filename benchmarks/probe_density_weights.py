@@ -36,12 +36,15 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 def density_weights(potential, training_atoms: list, pool_atoms: list) -> np.ndarray:
     """One weight per training structure: its share of the pool's atoms per atom of its own (see above)."""
+    import tempfile
+
     from pyace import BBasisConfiguration
     from pyace.activelearning import compute_B_projections
 
     from aiida_pacemaker.scripts import selection
 
-    basis = BBasisConfiguration(_yaml_file(potential))
+    with tempfile.TemporaryDirectory() as folder:
+        basis = BBasisConfiguration(str(potential.write_yaml(os.path.join(folder, 'potential.yaml'))))
     train_proj, train_owner = compute_B_projections(basis, training_atoms, return_structure_ind_dict=True)
     pool_proj, _ = compute_B_projections(basis, pool_atoms, return_structure_ind_dict=True)
     scaled_pool, scaled_train = selection.standardise(pool_proj, train_proj)
@@ -54,20 +57,6 @@ def density_weights(potential, training_atoms: list, pool_atoms: list) -> np.nda
     return np.clip((mass + 0.1 * mean) / (1.1 * mean), 0.1, 10.0)
 
 
-_files: dict[str, str] = {}
-
-
-def _yaml_file(potential) -> str:
-    import tempfile
-
-    if potential.uuid not in _files:
-        handle = tempfile.NamedTemporaryFile('wb', suffix='.yaml', delete=False)
-        handle.write(potential.get_yaml_content())
-        handle.close()
-        _files[potential.uuid] = handle.name
-    return _files[potential.uuid]
-
-
 def fit(code, parameters, atoms_list: list, weights: np.ndarray | None):
     from aiida import engine
 
@@ -75,12 +64,11 @@ def fit(code, parameters, atoms_list: list, weights: np.ndarray | None):
     from aiida_pacemaker.data import TrainingSetData
 
     labelled = []
-    for index, atoms in enumerate(atoms_list):
-        atoms = atoms.copy()
-        atoms.calc = atoms_list[index].calc
+    for index, original in enumerate(atoms_list):
+        atoms = original.copy()  # copy() drops the calculator that holds the labels
+        atoms.calc = original.calc
         if weights is not None:
-            atoms.info['w_energy'] = float(weights[index])
-            atoms.info['w_forces'] = float(weights[index])
+            atoms.info['w_energy'] = atoms.info['w_forces'] = float(weights[index])
         labelled.append(atoms)
     training_set = TrainingSetData.from_ase(labelled).store()
     outputs, node = engine.run_get_node(

@@ -127,6 +127,21 @@ def test_active_set_refuses_another_potential(aiida_profile):
         active_set.check_potential(other)
 
 
+def select_inputs(computer, parameters: dict, candidates: dict | None = None) -> dict:
+    """`pacemaker.select` inputs on a placeholder potential (for validation and the job's command line)."""
+    from ase.build import bulk
+
+    code = orm.InstalledCode(computer=computer, filepath_executable='/opt/pace/bin/pace_select').store()
+    potential = PacePotentialData(DUMMY_POTENTIAL).store()
+    return {
+        'code': code,
+        'potential': potential,
+        'active_set': ActiveSetData(asi=b'x', potential=potential).store(),
+        'candidates': candidates or {'a': orm.StructureData(ase=bulk('Cu'))},
+        'parameters': orm.Dict(parameters),
+    }
+
+
 @pytest.mark.parametrize(
     ('parameters', 'message'),
     [
@@ -165,39 +180,19 @@ def test_active_set_refuses_another_potential(aiida_profile):
     ],
 )
 def test_select_refuses_bad_parameters(aiida_profile, aiida_localhost, parameters, message):
-    code = orm.InstalledCode(
-        computer=aiida_localhost, filepath_executable='/opt/pace/bin/pace_select'
-    ).store()
-    potential = PacePotentialData(DUMMY_POTENTIAL).store()
-    active_set = ActiveSetData(asi=b'x', potential=potential).store()
-    from ase.build import bulk
-
     with pytest.raises(ValueError, match=message):
-        engine.run(
-            CalculationFactory('pacemaker.select'),
-            code=code,
-            potential=potential,
-            active_set=active_set,
-            candidates={'a': orm.StructureData(ase=bulk('Cu'))},
-            parameters=orm.Dict(parameters),
-        )
+        engine.run(CalculationFactory('pacemaker.select'), **select_inputs(aiida_localhost, parameters))
 
 
 def test_select_command_line(aiida_profile, aiida_localhost, generate_calc_job):
     from ase.build import bulk
 
-    code = orm.InstalledCode(
-        computer=aiida_localhost, filepath_executable='/opt/pace/bin/pace_select'
-    ).store()
-    potential = PacePotentialData(DUMMY_POTENTIAL).store()
-    active_set = ActiveSetData(asi=b'x', potential=potential).store()
-    inputs = {
-        'code': code,
-        'potential': potential,
-        'active_set': active_set,
-        'candidates': {'b': orm.StructureData(ase=bulk('Cu')), 'a': orm.StructureData(ase=bulk('Cu', a=3.5))},
-        'parameters': orm.Dict({'max_structures': 3, 'gamma_min': 1.5, 'memory_limit': '2GB'}),
-    }
+    inputs = select_inputs(
+        aiida_localhost,
+        {'max_structures': 3, 'gamma_min': 1.5, 'memory_limit': '2GB'},
+        {'b': orm.StructureData(ase=bulk('Cu')), 'a': orm.StructureData(ase=bulk('Cu', a=3.5))},
+    )
+    potential = inputs['potential']
     folder, calcinfo = generate_calc_job('pacemaker.select', inputs)
     assert calcinfo.codes_info[0].cmdline_params == [
         'candidates.pckl.gzip', '-p', 'potential.yaml', '-a', 'potential.asi', '-o', 'selected.pkl.gz',
@@ -212,19 +207,7 @@ def test_select_command_line(aiida_profile, aiida_localhost, generate_calc_job):
 
 def test_select_without_grades_command_line(aiida_profile, aiida_localhost, generate_calc_job):
     """`grade_candidates: false`: the job's filter step only writes pace_select's file, no grading pass."""
-    from ase.build import bulk
-
-    code = orm.InstalledCode(
-        computer=aiida_localhost, filepath_executable='/opt/pace/bin/pace_select'
-    ).store()
-    potential = PacePotentialData(DUMMY_POTENTIAL).store()
-    inputs = {
-        'code': code,
-        'potential': potential,
-        'active_set': ActiveSetData(asi=b'x', potential=potential).store(),
-        'candidates': {'a': orm.StructureData(ase=bulk('Cu'))},
-        'parameters': orm.Dict({'max_structures': 3, 'grade_candidates': False}),
-    }
+    inputs = select_inputs(aiida_localhost, {'max_structures': 3, 'grade_candidates': False})
     _, calcinfo = generate_calc_job('pacemaker.select', inputs)
     assert calcinfo.prepend_text.endswith(' none > gamma.out 2>&1')
     assert calcinfo.codes_info[0].cmdline_params[-2:] == ['-m', '3']
