@@ -15,8 +15,8 @@ of 10 typical structures drawn from the pool (the same for both arms).
 - AL arm: ``PaceActiveLearningWorkChain`` (protocol ``fast`` with ``--functions`` functions and the
   fit settings below; fine-tuning on), ``--per-cycle`` new labels per cycle chosen by the selection
   ``--strategy`` among the candidates in the gamma window (by default all; for ``hybrid`` the
-  non-MaxVol part by ``--coverage``: ``lcmd``, ``representative`` or ``random``), the budget spent in full
-  (``fill_to_max``), labelled with EMT by the plugin's ASE labeller.
+  non-MaxVol part by ``--coverage``: ``lcmd``, ``representative``, ``stratified`` or ``random``),
+  the budget spent in full (``fill_to_max``), labelled with EMT by the plugin's ASE labeller.
 - random arm: the same fits (``PaceTrainWorkChain``, same parameters, test set and schedule, each
   continuing from the previous potential: like for like) on the start plus random picks from the
   pool's typical *and* outlier structures, at the same budgets. The random arm does not depend on
@@ -490,7 +490,7 @@ def main() -> None:
     )
     parser.add_argument(
         '--strategy',
-        choices=('maxvol', 'hybrid', 'lcmd', 'representative', 'maxdist', 'random'),
+        choices=('maxvol', 'hybrid', 'lcmd', 'representative', 'stratified', 'maxdist', 'random'),
         default='maxvol',
     )
     parser.add_argument('--tail-fraction', type=float, default=0.5)
@@ -502,7 +502,7 @@ def main() -> None:
     )
     parser.add_argument(
         '--coverage',
-        choices=('lcmd', 'representative', 'random'),
+        choices=('lcmd', 'representative', 'stratified', 'random'),
         default=None,
         help='how hybrid spends the rest',
     )

@@ -39,10 +39,12 @@ SELECT_OPTIONS: dict[str, Option] = {
     'gamma_max': Option(None, number(minimum=0.0, strict=True)),
     'fill_to_max': Option(None, BOOL),
     'fill_by': Option(None, one_of('grade', 'random')),
-    'strategy': Option(None, one_of('maxvol', 'hybrid', 'lcmd', 'representative', 'maxdist', 'random')),
+    'strategy': Option(
+        None, one_of('maxvol', 'hybrid', 'lcmd', 'representative', 'stratified', 'maxdist', 'random')
+    ),
     'tail_fraction': Option(None, number(minimum=0.0)),
     'tail_min_gamma': Option(None, number(minimum=0.0)),
-    'coverage': Option(None, one_of('lcmd', 'representative', 'random')),
+    'coverage': Option(None, one_of('lcmd', 'representative', 'stratified', 'random')),
     'seed': Option(None, number(integer=True, minimum=0)),
     'min_distance_factor': Option(None, number(minimum=0.0, strict=True)),
     'grade_candidates': Option(None, BOOL),
@@ -52,7 +54,7 @@ SELECT_OPTIONS: dict[str, Option] = {
 NEEDS_GRADES = ('gamma_min', 'gamma_max', 'fill_to_max', 'tail_min_gamma')
 
 #: strategies that measure coverage against the training structures (need ``training_set``)
-COVERAGE_STRATEGIES = ('hybrid', 'lcmd', 'representative', 'maxdist')
+COVERAGE_STRATEGIES = ('hybrid', 'lcmd', 'representative', 'stratified', 'maxdist')
 #: the default strategy and the share of a hybrid batch that MaxVol picks
 DEFAULT_STRATEGY = 'maxvol'
 DEFAULT_TAIL_FRACTION = 0.5
@@ -86,10 +88,14 @@ class PaceSelectCalculation(PaceBaseCalculation):
     - ``representative``: greedy facility location: the structure that most lowers the mean
       distance from a pool atom to its nearest ``training_set`` (or picked) atom: the dense,
       typical part of the pool first, an outlier counting as one atom.
+    - ``stratified``: distribution matching in energy: each pick goes to the quantile bin of the
+      candidates' predicted energy per atom (above a composition reference) in which the
+      ``training_set`` (with the picks so far) is furthest short of an equal share; LCMD inside it.
     - ``maxdist``: greedy farthest point from the ``training_set`` atoms.
     - ``hybrid``: ``tail_fraction`` (default 0.5) of the budget by MaxVol, the rest by the
-      ``coverage`` strategy (``lcmd``, the default, ``representative``, or ``random``: a seeded
-      draw from the candidates MaxVol left) with MaxVol's picks counted as covered. With
+      ``coverage`` strategy (``lcmd``, the default, ``representative``, ``stratified``, or
+      ``random``: a seeded draw from the candidates MaxVol left) with MaxVol's picks counted as
+      covered. With
       ``tail_min_gamma`` (e.g. 1: what extrapolates) MaxVol's share takes only candidates graded at
       least that high, and leaves the places it cannot fill to coverage:
       the tail while the potential extrapolates, the typical structures once it no longer does.
@@ -104,7 +110,7 @@ class PaceSelectCalculation(PaceBaseCalculation):
     ``gamma_max`` (an extrapolation grade that no physical candidate reaches) and
     ``min_distance_factor`` (a candidate with two atoms closer than this fraction of the
     shortest distance in ``training_set`` is left out; ``report.too_close`` lists them). ``report.reasons`` says why each structure was picked (``maxvol``, ``lcmd``,
-    ``representative``, ``maxdist``, ``random``, ``fill``).
+    ``representative``, ``stratified``, ``maxdist``, ``random``, ``fill``).
 
     ``grade_candidates: false`` skips the grading pass before pace_select (a second computation of
     every candidate's B-projections, which pace_select does again inside): for exploration-scale

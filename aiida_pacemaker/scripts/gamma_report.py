@@ -13,7 +13,7 @@ Usage:
       writes selected.json: the names pace_select chose, in its order ([] if none).
   python gamma_report.py choose SETTINGS.json
       the strategies beyond MaxVol (see selection.py): reads the settings (strategy, max_structures,
-      tail_fraction, tail_min_gamma, seed, the potential, the in-window candidates, the training structures and
+      tail_fraction, tail_min_gamma, coverage, seed, the potential, the in-window candidates, the training structures and
       pace_select's choice) and writes choice.json: [[name, reason], ...] in the order chosen.
 
 The candidates arrive as arrays (``.npz``, read with ``allow_pickle=False``); every pickle read here
@@ -163,6 +163,29 @@ def atom_features(
     return projections, owners
 
 
+def energies_above_composition(
+    potential: str, candidates: list[Atoms], training: list[Atoms]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The potential's predicted energy per atom above a composition reference fitted over the
+    candidates and the training structures together (eV/atom), for each of the two lists."""
+    import selection  # next to this script in the job folder
+    from pyace import PyACECalculator
+
+    calculator = PyACECalculator(potential)
+    structures = candidates + training
+    species = sorted({int(number) for atoms in structures for number in atoms.numbers})
+    compositions = np.array([[np.count_nonzero(a.numbers == z) for z in species] for a in structures])
+    energies = []
+    for atoms in structures:
+        atoms = atoms.copy()
+        atoms.calc = calculator
+        energies.append(float(atoms.get_potential_energy()))
+    residual = selection.energy_above_composition(
+        np.array(energies), compositions.reshape(len(structures), -1)
+    )
+    return residual[: len(candidates)], residual[len(candidates) :]
+
+
 def choose(settings_file: str) -> None:
     import selection  # next to this script in the job folder
 
@@ -205,7 +228,13 @@ def choose(settings_file: str) -> None:
         for species in candidates:
             training.setdefault(species, np.zeros((0, candidates[species].shape[1])))
         features = selection.AtomFeatures(candidates, owners, training)
-        if strategy == 'maxdist':
+        if coverage == 'stratified':
+            train_atoms = train_frame['ase_atoms'] if settings.get('training') else []
+            energy, training_energy = energies_above_composition(
+                settings['potential'], list(frame['ase_atoms']), list(train_atoms)
+            )
+            chosen += selection.stratified(features, eligible, rest, energy, training_energy, picked)
+        elif strategy == 'maxdist':
             chosen = selection.max_distance(features, eligible, budget)
         elif coverage == 'representative':
             chosen += selection.representative(features, eligible, rest, picked, seed)

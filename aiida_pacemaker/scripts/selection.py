@@ -32,12 +32,19 @@ Strategies (each returns an ordered list of ``(structure index, reason)``):
   outlier weighs as one far atom, not by how far it is. The demand (the pool atoms whose
   distances are summed) is a seeded sample of at most ``DEMAND`` atoms of each species; lazy
   greedy (the gains only shrink) keeps it fast.
+- :func:`stratified`: distribution matching in energy: the candidates are split into
+  ``STRATA`` quantile bins of their energy per atom above a composition reference (predicted by
+  the current potential; a measure of how distorted a cell is), and each pick goes to the bin in
+  which the training set (with the picks so far) falls furthest short of an equal share, by LCMD
+  inside that bin. MaxVol's tail fills the high-energy bins, so the rest of the batch goes to the
+  near-equilibrium cells that a test drawn from the pool is mostly made of (benchmarks/RESULTS.md §4:
+  what the other coverages left out).
 - :func:`random_draw`: a seeded random draw (the control arm of a benchmark, or a cheap
   baseline).
 
 ``hybrid`` (in ``gamma_report.py``) spends a share of the budget on MaxVol's choice (the
-tail: the most extrapolative structures) and the rest on a coverage strategy (LCMD or
-:func:`representative`) with those as centres.
+tail: the most extrapolative structures) and the rest on a coverage strategy (LCMD,
+:func:`representative`, :func:`stratified` or :func:`random_draw`) with those as centres.
 """
 
 from __future__ import annotations
@@ -49,11 +56,13 @@ import numpy as np
 
 __all__ = (
     'AtomFeatures',
+    'energy_above_composition',
     'largest_cluster_max_distance',
     'max_distance',
     'random_draw',
     'representative',
     'standardise',
+    'stratified',
 )
 
 #: rows of the candidate block compared with all centres at once (bounds the memory to
@@ -61,6 +70,8 @@ __all__ = (
 CHUNK = 4096
 #: most pool atoms per species whose distances :func:`representative` sums (a seeded sample)
 DEMAND = 4096
+#: quantile bins of the candidates' energies that :func:`stratified` fills
+STRATA = 5
 #: :func:`representative` caps every pool atom's distance to the training data at this quantile of
 #: those distances (a robust k-median: an outlier counts as one far atom, not as its distance)
 CAP_QUANTILE = 0.9
@@ -231,16 +242,84 @@ def largest_cluster_max_distance(
 ) -> list[tuple[int, str]]:
     """LCMD selection of up to ``budget`` eligible structures (see the module)."""
 
-    def choose(distance: np.ndarray, centre: np.ndarray, owner: np.ndarray) -> t.SupportsInt:
-        if not np.isfinite(distance).all():  # a species without any centre yet: start there
-            return t.cast(t.SupportsInt, owner[int(np.argmax(~np.isfinite(distance)))])
-        ids, inverse = np.unique(centre, return_inverse=True)
-        weight = np.bincount(inverse, weights=np.sqrt(distance), minlength=len(ids))
-        cluster = int(np.argmax(weight))
-        members = np.flatnonzero(inverse == cluster)
-        return t.cast(t.SupportsInt, owner[members[int(np.argmax(distance[members]))]])
+    return _greedy(features, eligible, budget, list(picked or []), _lcmd_choice, 'lcmd')
 
-    return _greedy(features, eligible, budget, list(picked or []), choose, 'lcmd')
+
+def _lcmd_choice(distance: np.ndarray, centre: np.ndarray, owner: np.ndarray) -> int:
+    """LCMD's next structure among the given atoms: the owner of the farthest atom of the cluster
+    with the largest sum of distances (a species without any centre yet goes first)."""
+    if not np.isfinite(distance).all():
+        return int(owner[int(np.argmax(~np.isfinite(distance)))])
+    ids, inverse = np.unique(centre, return_inverse=True)
+    weight = np.bincount(inverse, weights=np.sqrt(distance), minlength=len(ids))
+    cluster = int(np.argmax(weight))
+    members = np.flatnonzero(inverse == cluster)
+    return int(owner[members[int(np.argmax(distance[members]))]])
+
+
+def energy_above_composition(energies: np.ndarray, compositions: np.ndarray) -> np.ndarray:
+    """Energy per atom above a reference linear in composition (eV/atom).
+
+    :param energies: ``(n,)`` total energies of the structures (eV).
+    :param compositions: ``(n, species)`` number of atoms of each species in each structure.
+    :return: ``(energy - compositions @ mu) / atoms`` with ``mu`` (eV per atom of each species)
+        fitted by least squares over the ``n`` structures: how far each structure lies above what its
+        composition alone predicts; for one element, its energy per atom minus the mean.
+    """
+    energies = np.asarray(energies, dtype=float)
+    compositions = np.asarray(compositions, dtype=float)
+    if not len(energies):
+        return np.zeros(0)
+    mu, *_ = np.linalg.lstsq(compositions, energies, rcond=None)
+    atoms = np.maximum(compositions.sum(axis=1), 1.0)
+    residual: np.ndarray = (energies - compositions @ mu) / atoms
+    return residual
+
+
+def stratified(
+    features: AtomFeatures,
+    eligible: np.ndarray,
+    budget: int,
+    energies: np.ndarray,
+    training_energies: np.ndarray,
+    picked: list[int] | None = None,
+    strata: int = STRATA,
+) -> list[tuple[int, str]]:
+    """Up to ``budget`` eligible structures that make the training set's energy distribution match
+    the candidates' (see the module).
+
+    :param energies: one value per candidate structure, the quantity to stratify on (the
+        potential's predicted energy per atom above the composition reference, eV/atom).
+    :param training_energies: the same for every training structure.
+    :param picked: candidates already chosen (MaxVol's tail): centres, and counted in their stratum.
+    :param strata: number of quantile bins of the candidates' ``energies``.
+    """
+    picked = list(picked or [])
+    energies = np.asarray(energies, dtype=float)
+    if budget <= 0 or not len(energies):
+        return []
+    strata = max(1, min(int(strata), len(energies)))
+    edges = np.quantile(energies, np.linspace(0.0, 1.0, strata + 1)[1:-1])
+    stratum = np.searchsorted(edges, energies, side='right')
+    held = np.searchsorted(edges, np.asarray(training_energies, dtype=float), side='right')
+    counts = np.bincount(np.concatenate([held, stratum[picked]]).astype(int), minlength=strata).astype(float)
+    target = (len(held) + len(picked) + budget) / strata
+    coverage = _Coverage(features, np.array(eligible, dtype=bool), picked)
+    chosen: list[tuple[int, str]] = []
+    while len(chosen) < budget:
+        distance, centre, owner = coverage.atoms()
+        if not len(owner):
+            break
+        deficit = np.full(strata, -np.inf)
+        available = np.unique(stratum[owner])
+        deficit[available] = target - counts[available]
+        level = int(np.argmax(deficit))  # the most under-represented stratum (the lower on a tie)
+        mask = stratum[owner] == level
+        structure = _lcmd_choice(distance[mask], centre[mask], owner[mask])
+        chosen.append((structure, 'stratified'))
+        counts[level] += 1
+        coverage.add(structure)
+    return chosen
 
 
 class _Demand:

@@ -57,6 +57,7 @@ def select(fitted, active_set, candidates, with_training_set=True, **parameters)
         ('maxdist', None),
         ('hybrid', None),
         ('hybrid', 'representative'),
+        ('hybrid', 'stratified'),
         ('random', None),
     ],
 )

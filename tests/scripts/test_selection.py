@@ -185,3 +185,64 @@ def test_representative_samples_the_demand_of_a_large_pool(monkeypatch):
     demand = selection._Demand(features, [], seed=0)
     assert demand.points[0].shape == (16, features.candidates[0].shape[1])
     assert len(selection.representative(features, np.ones(45, bool), 5)) == 5
+
+
+def test_energy_above_composition_removes_what_composition_predicts():
+    # two species of -3 and -4 eV per atom, and what lies above that per structure
+    compositions = np.array([[8, 0], [4, 4], [0, 8], [6, 2], [2, 6]])
+    above = np.array([0.0, 0.1, 0.0, 0.3, 0.0])  # eV/atom
+    energies = compositions @ np.array([-3.0, -4.0]) + above * compositions.sum(axis=1)
+    residual = selection.energy_above_composition(energies, compositions)
+    assert residual.shape == (5,)
+    assert np.argmax(residual) == 3 and np.argsort(residual)[-2] == 1  # the order of `above` is kept
+    assert residual[[0, 2, 4]].max() < residual[[1, 3]].min()  # what lies above stands out
+    assert (
+        abs(residual.mean()) < 1e-9
+    )  # least squares over cells of 8 atoms: the reference sits in the middle
+    one_element = selection.energy_above_composition(np.array([-24.0, -23.2]), np.array([[8], [8]]))
+    assert np.allclose(one_element, [-0.05, 0.05])  # one element: energy per atom minus the mean
+    assert selection.energy_above_composition(np.zeros(0), np.zeros((0, 1))).shape == (0,)
+
+
+def stratified_pool():
+    """The clustered pool with an energy per structure: the dense cluster low (0-0.4), the sparse one
+    mid (1), the outlier high (5); training structures all high (the tail a MaxVol-led set holds)."""
+    candidates, owners, training = clustered_pool()
+    energies = np.concatenate([np.linspace(0.0, 0.4, 40), [1.0] * 4, [5.0]])
+    return selection.AtomFeatures(candidates, owners, training), energies, np.full(5, 3.0)
+
+
+def test_stratified_fills_the_strata_the_training_set_lacks():
+    features, energies, training_energies = stratified_pool()
+    chosen = selection.stratified(features, np.ones(45, bool), 6, energies, training_energies, strata=5)
+    indices = [index for index, _ in chosen]
+    assert len(set(indices)) == 6 and {reason for _, reason in chosen} == {'stratified'}
+    # the five training structures sit in the top stratum: every pick goes below it
+    edges = np.quantile(energies, [0.2, 0.4, 0.6, 0.8])
+    strata = np.searchsorted(edges, energies[indices], side='right')
+    assert (strata < 4).all()
+    assert set(strata) == {0, 1, 2, 3}  # spread over the lacking strata, not piled into one
+
+
+def test_stratified_counts_the_tail_picks_and_spends_the_budget():
+    features, energies, _ = stratified_pool()
+    no_training = np.zeros(0)
+    picked = [40, 41, 42, 43, 44]  # the tail: the sparse cluster and the outlier, strata 3-4
+    chosen = selection.stratified(features, np.ones(45, bool), 10, energies, no_training, picked)
+    indices = [index for index, _ in chosen]
+    assert len(indices) == len(set(indices)) == 10 and not set(indices) & set(picked)
+    assert all(index < 40 for index in indices)  # the low strata first, where nothing was picked
+    # determinism, and a budget beyond the candidates left gives all of them
+    assert chosen == selection.stratified(features, np.ones(45, bool), 10, energies, no_training, picked)
+    assert len(selection.stratified(features, np.ones(45, bool), 100, energies, no_training, picked)) == 40
+
+
+def test_stratified_only_eligible_and_caller_mask_untouched():
+    features, energies, training_energies = stratified_pool()
+    eligible = np.ones(45, dtype=bool)
+    eligible[:20] = False  # the lowest strata have nothing left: the picks go to what remains
+    chosen = selection.stratified(features, eligible, 8, energies, training_energies)
+    indices = [index for index, _ in chosen]
+    assert len(indices) == 8 and all(index >= 20 for index in indices)
+    assert not eligible[:20].any() and eligible[20:].all()
+    assert selection.stratified(features, eligible, 0, energies, training_energies) == []
