@@ -75,10 +75,13 @@ def test_strategy_spends_the_budget_reproducibly(fitted, fitted_active_set, cand
         assert list(report['reasons'].values()).count(rest) >= 2
     else:
         assert set(report['reasons'].values()) == {rest}
-    again, _ = select(
-        fitted, fitted_active_set, candidates, max_structures=5, strategy=strategy, seed=3, **extra
-    )
-    assert again['selected'] == report['selected']
+    if strategy in ('hybrid', 'random') and not coverage:
+        # reproducible for a seed: once through a real job for the strategy that computes features and
+        # runs pace_select, and for the seeded draw (every strategy's own determinism: test_selection.py)
+        again, _ = select(
+            fitted, fitted_active_set, candidates, max_structures=5, strategy=strategy, seed=3, **extra
+        )
+        assert again['selected'] == report['selected']
 
 
 @pytest.mark.pacemaker
@@ -91,7 +94,9 @@ def test_outliers_are_kept_out_by_distance_and_grade(fitted, fitted_active_set, 
     assert min(gamma['x0'], gamma['x1']) > max(g for key, g in gamma.items() if key.startswith('t'))
     assert {'x0', 'x1'} <= set(report['selected'])
     assert report['too_close'] == []
-    for strategy in ('maxvol', 'lcmd', 'representative', 'maxdist', 'hybrid'):
+    # the floor is applied once, before any strategy runs: checked under the two that reach for
+    # outliers first (MaxVol, farthest point) and the default hybrid
+    for strategy in ('maxvol', 'maxdist', 'hybrid'):
         floored, _ = select(
             fitted,
             fitted_active_set,
