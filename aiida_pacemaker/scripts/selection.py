@@ -304,22 +304,17 @@ def stratified(
     held = np.searchsorted(edges, np.asarray(training_energies, dtype=float), side='right')
     counts = np.bincount(np.concatenate([held, stratum[picked]]).astype(int), minlength=strata).astype(float)
     target = (len(held) + len(picked) + budget) / strata
-    coverage = _Coverage(features, np.array(eligible, dtype=bool), picked)
-    chosen: list[tuple[int, str]] = []
-    while len(chosen) < budget:
-        distance, centre, owner = coverage.atoms()
-        if not len(owner):
-            break
+
+    def choose(distance: np.ndarray, centre: np.ndarray, owner: np.ndarray) -> int:
         deficit = np.full(strata, -np.inf)
         available = np.unique(stratum[owner])
         deficit[available] = target - counts[available]
         level = int(np.argmax(deficit))  # the most under-represented stratum (the lower on a tie)
         mask = stratum[owner] == level
-        structure = _lcmd_choice(distance[mask], centre[mask], owner[mask])
-        chosen.append((structure, 'stratified'))
         counts[level] += 1
-        coverage.add(structure)
-    return chosen
+        return _lcmd_choice(distance[mask], centre[mask], owner[mask])
+
+    return _greedy(features, eligible, budget, picked, choose, 'stratified')
 
 
 class _Demand:
