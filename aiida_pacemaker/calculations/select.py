@@ -91,6 +91,8 @@ class PaceSelectCalculation(PaceBaseCalculation):
     - ``stratified``: distribution matching in energy: each pick goes to the quantile bin of the
       candidates' predicted energy per atom (above a composition reference) in which the
       ``training_set`` (with the picks so far) is furthest short of an equal share; LCMD inside it.
+      Candidates of varying composition: each energy bin split into up to three composition bins,
+      the target of each the candidates' share of it.
     - ``maxdist``: greedy farthest point from the ``training_set`` atoms.
     - ``hybrid``: ``tail_fraction`` (default 0.5) of the budget by MaxVol, the rest by the
       ``coverage`` strategy (``lcmd``, the default, ``representative``, ``stratified``, or

@@ -165,9 +165,10 @@ def atom_features(
 
 def energies_above_composition(
     potential: str, candidates: list[Atoms], training: list[Atoms]
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The potential's predicted energy per atom above a composition reference fitted over the
-    candidates and the training structures together (eV/atom), for each of the two lists."""
+    candidates and the training structures together (eV/atom), for each of the two lists, and their
+    compositions (atoms of each species, the same columns for both)."""
     import selection  # next to this script in the job folder
     from pyace import PyACECalculator
 
@@ -175,15 +176,15 @@ def energies_above_composition(
     structures = candidates + training
     species = sorted({int(number) for atoms in structures for number in atoms.numbers})
     compositions = np.array([[np.count_nonzero(a.numbers == z) for z in species] for a in structures])
+    compositions = compositions.reshape(len(structures), -1)
     energies = []
     for atoms in structures:
         atoms = atoms.copy()
         atoms.calc = calculator
         energies.append(float(atoms.get_potential_energy()))
-    residual = selection.energy_above_composition(
-        np.array(energies), compositions.reshape(len(structures), -1)
-    )
-    return residual[: len(candidates)], residual[len(candidates) :]
+    residual = selection.energy_above_composition(np.array(energies), compositions)
+    split = len(candidates)
+    return residual[:split], residual[split:], compositions[:split], compositions[split:]
 
 
 def choose(settings_file: str) -> None:
@@ -230,10 +231,19 @@ def choose(settings_file: str) -> None:
         features = selection.AtomFeatures(candidates, owners, training)
         if coverage == 'stratified':
             train_atoms = train_frame['ase_atoms'] if settings.get('training') else []
-            energy, training_energy = energies_above_composition(
+            energy, training_energy, composition, training_composition = energies_above_composition(
                 settings['potential'], list(frame['ase_atoms']), list(train_atoms)
             )
-            chosen += selection.stratified(features, eligible, rest, energy, training_energy, picked)
+            chosen += selection.stratified(
+                features,
+                eligible,
+                rest,
+                energy,
+                training_energy,
+                picked,
+                compositions=composition,
+                training_compositions=training_composition,
+            )
         elif strategy == 'maxdist':
             chosen = selection.max_distance(features, eligible, budget)
         elif coverage == 'representative':

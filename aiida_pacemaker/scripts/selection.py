@@ -38,7 +38,9 @@ Strategies (each returns an ordered list of ``(structure index, reason)``):
   which the training set (with the picks so far) falls furthest short of an equal share, by LCMD
   inside that bin. MaxVol's tail fills the high-energy bins, so the rest of the batch goes to the
   near-equilibrium cells that a test drawn from the pool is mostly made of (benchmarks/RESULTS.md §4:
-  what the other coverages left out).
+  what the other coverages left out). In a pool of more than one composition, every energy bin is
+  split into up to ``COMPOSITION_STRATA`` quantile bins of composition, and each cell's target is
+  the candidates' share of it: the training set is pulled towards the pool's compositions too.
 - :func:`random_draw`: a seeded random draw (the control arm of a benchmark, or a cheap
   baseline).
 
@@ -56,6 +58,7 @@ import numpy as np
 
 __all__ = (
     'AtomFeatures',
+    'composition_strata',
     'energy_above_composition',
     'largest_cluster_max_distance',
     'max_distance',
@@ -72,6 +75,8 @@ CHUNK = 4096
 DEMAND = 4096
 #: quantile bins of the candidates' energies that :func:`stratified` fills
 STRATA = 5
+#: composition bins inside each energy bin of :func:`stratified` (multi-component pools)
+COMPOSITION_STRATA = 3
 #: :func:`representative` caps every pool atom's distance to the training data at this quantile of
 #: those distances (a robust k-median: an outlier counts as one far atom, not as its distance)
 CAP_QUANTILE = 0.9
@@ -276,6 +281,29 @@ def energy_above_composition(energies: np.ndarray, compositions: np.ndarray) -> 
     return residual
 
 
+def composition_strata(compositions: np.ndarray, candidates: int, strata: int) -> np.ndarray:
+    """A composition bin for every structure (the candidates first, then the training structures).
+
+    :param compositions: ``(n, species)`` number of atoms of each species, the ``candidates`` first.
+    :param candidates: how many of the rows are candidates (the bins are their quantiles).
+    :param strata: at most this many bins.
+    :return: ``(n,)`` bin indices. The coordinate is the fractions' projection on their first
+        principal axis (for a binary, the fraction of one element); one bin when the composition does
+        not vary (one element, or one composition).
+    """
+    compositions = np.asarray(compositions, dtype=float).reshape(len(compositions), -1)
+    fractions = compositions / np.maximum(compositions.sum(axis=1, keepdims=True), 1.0)
+    if len(fractions) < 2 or candidates < 1:
+        return np.zeros(len(fractions), dtype=int)
+    centred = fractions - fractions.mean(axis=0)
+    _, singular, axes = np.linalg.svd(centred, full_matrices=False)
+    if not len(singular) or singular[0] < 1e-9 * np.sqrt(len(fractions)):
+        return np.zeros(len(fractions), dtype=int)
+    coordinate = centred @ axes[0]
+    edges = np.unique(np.quantile(coordinate[:candidates], np.linspace(0.0, 1.0, strata + 1)[1:-1]))
+    return t.cast(np.ndarray, np.searchsorted(edges, coordinate, side='right'))
+
+
 def stratified(
     features: AtomFeatures,
     eligible: np.ndarray,
@@ -284,31 +312,52 @@ def stratified(
     training_energies: np.ndarray,
     picked: list[int] | None = None,
     strata: int = STRATA,
+    compositions: np.ndarray | None = None,
+    training_compositions: np.ndarray | None = None,
+    composition_bins: int = COMPOSITION_STRATA,
 ) -> list[tuple[int, str]]:
-    """Up to ``budget`` eligible structures that make the training set's energy distribution match
-    the candidates' (see the module).
+    """Up to ``budget`` eligible structures that make the training set's distribution of energy (and
+    of composition) match the candidates' (see the module).
 
     :param energies: one value per candidate structure, the quantity to stratify on (the
         potential's predicted energy per atom above the composition reference, eV/atom).
     :param training_energies: the same for every training structure.
     :param picked: candidates already chosen (MaxVol's tail): centres, and counted in their stratum.
     :param strata: number of quantile bins of the candidates' ``energies``.
+    :param compositions: ``(candidates, species)`` atom counts; with ``training_compositions`` (same
+        columns), each energy bin is split further into up to ``composition_bins`` composition bins
+        (:func:`composition_strata`) and the target of every cell is the candidates' share of it.
     """
     picked = list(picked or [])
     energies = np.asarray(energies, dtype=float)
+    training_energies = np.asarray(training_energies, dtype=float)
     if budget <= 0 or not len(energies):
         return []
     strata = max(1, min(int(strata), len(energies)))
     edges = np.quantile(energies, np.linspace(0.0, 1.0, strata + 1)[1:-1])
     stratum = np.searchsorted(edges, energies, side='right')
-    held = np.searchsorted(edges, np.asarray(training_energies, dtype=float), side='right')
-    counts = np.bincount(np.concatenate([held, stratum[picked]]).astype(int), minlength=strata).astype(float)
-    target = (len(held) + len(picked) + budget) / strata
+    held = np.searchsorted(edges, training_energies, side='right')
+    if compositions is not None and training_compositions is not None:
+        both = np.concatenate(
+            [
+                np.asarray(compositions, dtype=float).reshape(len(energies), -1),
+                np.asarray(training_compositions, dtype=float).reshape(len(training_energies), -1),
+            ]
+        )
+        bins = composition_strata(both, len(energies), composition_bins)
+        width = int(bins.max()) + 1
+        stratum = stratum * width + bins[: len(energies)]
+        held = held * width + bins[len(energies) :]
+        strata *= width
+    held_and_picked = np.concatenate([held, stratum[picked]]).astype(int)
+    counts = np.bincount(held_and_picked, minlength=strata).astype(float)
+    share = np.bincount(stratum, minlength=strata) / len(stratum)
+    target = (len(held) + len(picked) + budget) * share
 
     def choose(distance: np.ndarray, centre: np.ndarray, owner: np.ndarray) -> int:
         deficit = np.full(strata, -np.inf)
         available = np.unique(stratum[owner])
-        deficit[available] = target - counts[available]
+        deficit[available] = target[available] - counts[available]
         level = int(np.argmax(deficit))  # the most under-represented stratum (the lower on a tie)
         mask = stratum[owner] == level
         counts[level] += 1

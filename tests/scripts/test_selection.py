@@ -246,3 +246,58 @@ def test_stratified_only_eligible_and_caller_mask_untouched():
     assert len(indices) == 8 and all(index >= 20 for index in indices)
     assert not eligible[:20].any() and eligible[20:].all()
     assert selection.stratified(features, eligible, 0, energies, training_energies) == []
+
+
+def test_composition_strata_bin_by_the_fraction_of_an_element():
+    # a binary: 8-atom cells with 0..8 atoms of the second element, then two training cells
+    counts = np.array([[8 - b, b] for b in range(9)] + [[8, 0], [0, 8]])
+    bins = selection.composition_strata(counts, candidates=9, strata=3)
+    assert bins.shape == (11,) and set(bins[:9]) == {0, 1, 2}
+    order = bins[:9] if bins[0] <= bins[8] else bins[:9][::-1]
+    assert (np.diff(order) >= 0).all()  # monotonic in the fraction (either sign of the axis)
+    assert bins[9] == bins[0] and bins[10] == bins[8]  # training cells share their candidates' bins
+    # the same fractions in cells of another size fall in the same bin
+    assert (
+        selection.composition_strata(np.array([[4, 4], [8, 8], [8, 0]]), 3, 3)[0]
+        == (selection.composition_strata(np.array([[4, 4], [8, 8], [8, 0]]), 3, 3)[1])
+    )
+    # nothing to split: one element, or one composition
+    assert not selection.composition_strata(np.array([[8], [16], [4]]), 3, 3).any()
+    assert not selection.composition_strata(np.array([[4, 4], [8, 8], [2, 2]]), 3, 3).any()
+    # a ternary gets bins along its widest spread
+    ternary = np.array([[8, 0, 0], [0, 8, 0], [0, 0, 8], [4, 4, 0], [0, 4, 4], [4, 0, 4]])
+    assert len(set(selection.composition_strata(ternary, 6, 3))) == 3
+
+
+def test_stratified_pulls_the_training_set_towards_the_pools_compositions():
+    features, energies, _ = stratified_pool()
+    # the candidates alternate between an A-rich and a B-rich composition; the training set is A-rich,
+    # one structure in each energy stratum: what it lacks is the B-rich half of every stratum
+    compositions = np.array([[6, 2] if index % 2 else [2, 6] for index in range(45)])
+    training = np.array([[6, 2]] * 5)
+    training_energies = np.array([0.0, 0.1, 0.2, 0.3, 1.0])
+    chosen = selection.stratified(
+        features,
+        np.ones(45, bool),
+        6,
+        energies,
+        training_energies,
+        compositions=compositions,
+        training_compositions=training,
+    )
+    indices = [index for index, _ in chosen]
+    assert len(set(indices)) == 6
+    assert sum(index % 2 == 0 for index in indices) >= 5  # the B-rich cells the training set lacks
+    # one composition throughout: the same picks as the energy strata alone
+    same = np.array([[4, 4]] * 45)
+    plain = selection.stratified(features, np.ones(45, bool), 6, energies, training_energies)
+    assert sum(index % 2 == 0 for index, _ in plain) < 5  # composition blind without them
+    assert plain == selection.stratified(
+        features,
+        np.ones(45, bool),
+        6,
+        energies,
+        training_energies,
+        compositions=same,
+        training_compositions=np.array([[4, 4]] * 5),
+    )
