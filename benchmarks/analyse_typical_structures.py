@@ -23,7 +23,6 @@ import math
 import _common
 import numpy as np
 
-
 UNITS = {
     'energy': 'meV/atom above the lowest',
     'composition': 'fraction of the heavier element',
