@@ -15,7 +15,8 @@ of 10 typical structures drawn from the pool (the same for both arms).
 - AL arm: ``PaceActiveLearningWorkChain`` (protocol ``fast`` with ``--functions`` functions and the
   fit settings below; fine-tuning on), ``--per-cycle`` new labels per cycle chosen by the selection
   ``--strategy`` among the candidates in the gamma window (by default all; for ``hybrid`` the
-  non-MaxVol part by ``--coverage``: ``lcmd``, ``representative``, ``stratified`` or ``random``),
+  non-MaxVol part by ``--coverage``: ``lcmd``, ``representative``, ``stratified`` or ``random``;
+  without it, the protocols' default, ``stratified`` since this release, ``lcmd`` before),
   the budget spent in full (``fill_to_max``), labelled with EMT by the plugin's ASE labeller.
 - random arm: the same fits (``PaceTrainWorkChain``, same parameters, test set and schedule, each
   continuing from the previous potential: like for like) on the start plus random picks from the
@@ -504,7 +505,7 @@ def main() -> None:
         '--coverage',
         choices=('lcmd', 'representative', 'stratified', 'random'),
         default=None,
-        help='how hybrid spends the rest',
+        help="how hybrid spends the rest (default: the protocols', stratified)",
     )
     parser.add_argument('--gamma-select', type=float, default=0.0, help='0: any candidate may be selected')
     parser.add_argument('--gamma-max', type=float, default=None)

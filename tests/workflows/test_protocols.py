@@ -68,3 +68,6 @@ def test_builder_from_protocol(aiida_profile, aiida_localhost, emt_structures):
     assert builder.activeset.parameters['full'] is True  # 500 > 50 functions per element
     assert builder.explore.parameters['gamma_stop'] == 10.0
     assert builder.labeller.process.value == 'pacemaker.label_ase'
+    # the selection measured best in benchmarks/RESULTS.md section 4 (hybrid, stratified coverage)
+    select = builder.select.parameters.get_dict()
+    assert (select['strategy'], select['coverage'], select['tail_fraction']) == ('hybrid', 'stratified', 0.5)
