@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -86,3 +87,70 @@ def test_random_coverage_takes_the_whole_budget_when_nothing_extrapolates(
     assert len(choice) == 4
     too_many = job_folder(tmp_path, grades, ['c1'], max_structures=10, coverage='random', tail_min_gamma=1.0)
     assert len(chosen(gamma_report, tmp_path, too_many)) == 6  # the pool runs out, no repeats
+
+
+@pytest.fixture(scope='module')
+def binary_potential(tmp_path_factory) -> Path:
+    """A Cu-Au ACE potential with seeded random coefficients: pyace evaluates it as it does a fitted one."""
+    from pyace import create_multispecies_basis_config
+
+    basis = create_multispecies_basis_config(
+        {
+            'deltaSplineBins': 0.001,
+            'elements': ['Cu', 'Au'],
+            'embeddings': {
+                'ALL': {'npot': 'FinnisSinclairShiftedScaled', 'fs_parameters': [1, 1, 1, 0.5], 'ndensity': 2}
+            },
+            'bonds': {'ALL': {'radbase': 'ChebExpCos', 'radparameters': [5.25], 'rcut': 5.0, 'dcut': 0.01}},
+            'functions': {
+                'number_of_functions_per_element': 10,
+                'ALL': {'nradmax_by_orders': [5, 2], 'lmax_by_orders': [0, 1]},
+            },
+        }
+    )
+    size = len(basis.get_func_coeffs())
+    basis.set_func_coeffs(list(np.random.default_rng(0).normal(scale=0.1, size=size)))
+    path = tmp_path_factory.mktemp('potential') / 'cu_au.yaml'
+    basis.save(str(path))
+    return path
+
+
+def test_stratified_coverage_of_a_binary_pool_with_a_real_potential(
+    gamma_report, binary_potential, tmp_path, monkeypatch
+):
+    """`coverage: stratified` through the job's own steps on Cu-Au cells: pyace's energies and
+    B-projections, the compositions, the strata; the budget spent after MaxVol's share."""
+    from aiida_pacemaker.tools.examples import random_alloy_structures
+
+    monkeypatch.chdir(tmp_path)
+    candidates = random_alloy_structures(24, elements=('Cu', 'Au'), seed=3)
+    training = random_alloy_structures(6, elements=('Cu', 'Au'), seed=4)
+    energy, training_energy, composition, training_composition = gamma_report.energies_above_composition(
+        str(binary_potential), candidates, training
+    )
+    assert composition.shape == (24, 2) and training_composition.shape == (6, 2)
+    assert composition.sum(axis=1).tolist() == [len(atoms) for atoms in candidates]
+    assert np.isfinite(energy).all() and np.isfinite(training_energy).all() and np.ptp(energy) > 0
+    names = [f'c{index:02d}' for index in range(24)]
+    pd.DataFrame({'name': names, 'ase_atoms': candidates}).to_pickle(
+        'candidates.pckl.gzip', compression='gzip'
+    )
+    pd.DataFrame({'ase_atoms': training}).to_pickle('training.pckl.gzip', compression='gzip')
+    (tmp_path / 'gamma.json').write_text(json.dumps({name: 2.0 for name in names}))
+    (tmp_path / 'selected.json').write_text(json.dumps(names[:6]))
+    settings = {
+        'strategy': 'hybrid',
+        'coverage': 'stratified',
+        'tail_fraction': 0.5,
+        'seed': 0,
+        'max_structures': 8,
+        'potential': str(binary_potential),
+        'candidates': 'candidates.pckl.gzip',
+        'maxvol': 'selected.json',
+        'training': 'training.pckl.gzip',
+    }
+    (tmp_path / 'settings.json').write_text(json.dumps(settings))
+    choice = chosen(gamma_report, tmp_path, tmp_path / 'settings.json')
+    assert [name for name, reason in choice if reason == 'maxvol'] == names[:4]
+    assert len({name for name, _ in choice}) == 8 and {reason for _, reason in choice[4:]} == {'stratified'}
+    assert chosen(gamma_report, tmp_path, tmp_path / 'settings.json') == choice  # deterministic
