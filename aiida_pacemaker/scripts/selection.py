@@ -281,27 +281,44 @@ def energy_above_composition(energies: np.ndarray, compositions: np.ndarray) -> 
     return residual
 
 
-def composition_strata(compositions: np.ndarray, candidates: int, strata: int) -> np.ndarray:
-    """A composition bin for every structure (the candidates first, then the training structures).
+def _quantile_bins(reference: np.ndarray, bins: int, *values: np.ndarray) -> tuple[int, list[np.ndarray]]:
+    """The number of bins and the bin of every value in each of ``values``: at most ``bins`` quantile
+    bins of ``reference`` (repeated edges merged, so no bin is empty by construction)."""
+    edges = np.unique(np.quantile(reference, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+    return len(edges) + 1, [np.searchsorted(edges, np.asarray(v, dtype=float), side='right') for v in values]
 
-    :param compositions: ``(n, species)`` number of atoms of each species, the ``candidates`` first.
-    :param candidates: how many of the rows are candidates (the bins are their quantiles).
-    :param strata: at most this many bins.
-    :return: ``(n,)`` bin indices. The coordinate is the fractions' projection on their first
-        principal axis (for a binary, the fraction of one element); one bin when the composition does
-        not vary (one element, or one composition).
+
+def composition_strata(
+    candidates: np.ndarray, training: np.ndarray, strata: int
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """Composition bins of the candidates and of the training structures.
+
+    :param candidates: ``(n, species)`` number of atoms of each species in each candidate.
+    :param training: ``(m, species)`` the same, same columns, for the training structures.
+    :param strata: at most this many bins (quantiles of the candidates).
+    :return: the number of bins, and the bin of every candidate and of every training structure. The
+        coordinate is the fractions' projection on their first principal axis over both (for a binary,
+        the fraction of one element); one bin when the composition does not vary (one element, or
+        one composition).
     """
-    compositions = np.asarray(compositions, dtype=float).reshape(len(compositions), -1)
-    fractions = compositions / np.maximum(compositions.sum(axis=1, keepdims=True), 1.0)
-    if len(fractions) < 2 or candidates < 1:
-        return np.zeros(len(fractions), dtype=int)
+    split = len(candidates)
+    candidate_counts = np.asarray(candidates, dtype=float).reshape(split, -1)
+    counts = np.concatenate(
+        [candidate_counts, np.asarray(training, dtype=float).reshape(-1, candidate_counts.shape[1])]
+    )
+    fractions = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    one_bin = 1, np.zeros(split, dtype=int), np.zeros(len(training), dtype=int)
+    if len(fractions) < 2 or not split:
+        return one_bin
     centred = fractions - fractions.mean(axis=0)
     _, singular, axes = np.linalg.svd(centred, full_matrices=False)
-    if not len(singular) or singular[0] < 1e-9 * np.sqrt(len(fractions)):
-        return np.zeros(len(fractions), dtype=int)
+    if singular[0] < 1e-9 * np.sqrt(len(fractions)):
+        return one_bin
     coordinate = centred @ axes[0]
-    edges = np.unique(np.quantile(coordinate[:candidates], np.linspace(0.0, 1.0, strata + 1)[1:-1]))
-    return t.cast(np.ndarray, np.searchsorted(edges, coordinate, side='right'))
+    width, (of_candidates, of_training) = _quantile_bins(
+        coordinate[:split], strata, coordinate[:split], coordinate[split:]
+    )
+    return width, of_candidates, of_training
 
 
 def stratified(
@@ -330,32 +347,20 @@ def stratified(
     """
     picked = list(picked or [])
     energies = np.asarray(energies, dtype=float)
-    training_energies = np.asarray(training_energies, dtype=float)
     if budget <= 0 or not len(energies):
         return []
-    strata = max(1, min(int(strata), len(energies)))
-    edges = np.quantile(energies, np.linspace(0.0, 1.0, strata + 1)[1:-1])
-    stratum = np.searchsorted(edges, energies, side='right')
-    held = np.searchsorted(edges, training_energies, side='right')
+    cells, (stratum, held) = _quantile_bins(energies, strata, energies, training_energies)
     if compositions is not None and training_compositions is not None:
-        both = np.concatenate(
-            [
-                np.asarray(compositions, dtype=float).reshape(len(energies), -1),
-                np.asarray(training_compositions, dtype=float).reshape(len(training_energies), -1),
-            ]
+        width, of_candidates, of_training = composition_strata(
+            compositions, training_compositions, composition_bins
         )
-        bins = composition_strata(both, len(energies), composition_bins)
-        width = int(bins.max()) + 1
-        stratum = stratum * width + bins[: len(energies)]
-        held = held * width + bins[len(energies) :]
-        strata *= width
-    held_and_picked = np.concatenate([held, stratum[picked]]).astype(int)
-    counts = np.bincount(held_and_picked, minlength=strata).astype(float)
-    share = np.bincount(stratum, minlength=strata) / len(stratum)
+        stratum, held, cells = stratum * width + of_candidates, held * width + of_training, cells * width
+    counts = np.bincount(np.concatenate([held, stratum[picked]]).astype(int), minlength=cells).astype(float)
+    share = np.bincount(stratum, minlength=cells) / len(stratum)
     target = (len(held) + len(picked) + budget) * share
 
     def choose(distance: np.ndarray, centre: np.ndarray, owner: np.ndarray) -> int:
-        deficit = np.full(strata, -np.inf)
+        deficit = np.full(cells, -np.inf)
         available = np.unique(stratum[owner])
         deficit[available] = target[available] - counts[available]
         level = int(np.argmax(deficit))  # the most under-represented stratum (the lower on a tie)

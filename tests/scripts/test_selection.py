@@ -249,24 +249,23 @@ def test_stratified_only_eligible_and_caller_mask_untouched():
 
 
 def test_composition_strata_bin_by_the_fraction_of_an_element():
-    # a binary: 8-atom cells with 0..8 atoms of the second element, then two training cells
-    counts = np.array([[8 - b, b] for b in range(9)] + [[8, 0], [0, 8]])
-    bins = selection.composition_strata(counts, candidates=9, strata=3)
-    assert bins.shape == (11,) and set(bins[:9]) == {0, 1, 2}
-    order = bins[:9] if bins[0] <= bins[8] else bins[:9][::-1]
+    # a binary: 8-atom cells with 0..8 atoms of the second element; two training cells
+    candidates = np.array([[8 - b, b] for b in range(9)])
+    width, bins, held = selection.composition_strata(candidates, np.array([[8, 0], [0, 8]]), 3)
+    assert width == 3 and set(bins) == {0, 1, 2}
+    order = bins if bins[0] <= bins[8] else bins[::-1]
     assert (np.diff(order) >= 0).all()  # monotonic in the fraction (either sign of the axis)
-    assert bins[9] == bins[0] and bins[10] == bins[8]  # training cells share their candidates' bins
+    assert held.tolist() == [bins[0], bins[8]]  # training cells share their candidates' bins
     # the same fractions in cells of another size fall in the same bin
-    assert (
-        selection.composition_strata(np.array([[4, 4], [8, 8], [8, 0]]), 3, 3)[0]
-        == (selection.composition_strata(np.array([[4, 4], [8, 8], [8, 0]]), 3, 3)[1])
-    )
+    _, bins, _ = selection.composition_strata(np.array([[4, 4], [8, 8], [8, 0]]), np.zeros((0, 2)), 3)
+    assert bins[0] == bins[1] != bins[2]
     # nothing to split: one element, or one composition
-    assert not selection.composition_strata(np.array([[8], [16], [4]]), 3, 3).any()
-    assert not selection.composition_strata(np.array([[4, 4], [8, 8], [2, 2]]), 3, 3).any()
+    for counts in (np.array([[8], [16], [4]]), np.array([[4, 4], [8, 8], [2, 2]])):
+        width, bins, held = selection.composition_strata(counts, counts[:1], 3)
+        assert width == 1 and not bins.any() and not held.any()
     # a ternary gets bins along its widest spread
     ternary = np.array([[8, 0, 0], [0, 8, 0], [0, 0, 8], [4, 4, 0], [0, 4, 4], [4, 0, 4]])
-    assert len(set(selection.composition_strata(ternary, 6, 3))) == 3
+    assert selection.composition_strata(ternary, np.zeros((0, 3)), 3)[0] == 3
 
 
 def test_stratified_pulls_the_training_set_towards_the_pools_compositions():
@@ -301,3 +300,18 @@ def test_stratified_pulls_the_training_set_towards_the_pools_compositions():
         compositions=same,
         training_compositions=np.array([[4, 4]] * 5),
     )
+
+
+def test_stratified_with_compositions_and_no_training_structures():
+    features, energies, _ = stratified_pool()
+    compositions = np.array([[6, 2] if index % 2 else [2, 6] for index in range(45)])
+    chosen = selection.stratified(
+        features,
+        np.ones(45, bool),
+        6,
+        energies,
+        np.zeros(0),
+        compositions=compositions,
+        training_compositions=np.zeros((0, 2)),
+    )
+    assert len({index for index, _ in chosen}) == 6
