@@ -26,12 +26,16 @@ def gamma_report(monkeypatch):
         sys.modules.pop(name, None)
 
 
-def job_folder(folder: Path, grades: dict[str, float], maxvol: list[str], **settings) -> Path:
-    """The files the filter and pace_select steps leave: the in-window candidates, their grades, MaxVol's order."""
+def job_folder(
+    folder: Path, grades: dict[str, float], maxvol: list[str], structures: list | None = None, **settings
+) -> Path:
+    """The files the filter and pace_select steps leave: the in-window candidates (Cu cells unless
+    ``structures`` are given), their grades, MaxVol's order."""
     from aiida_pacemaker.tools.examples import random_bulk_structures
 
     names = list(grades)
-    frame = pd.DataFrame({'name': names, 'ase_atoms': random_bulk_structures(len(names), seed=5)})
+    structures = structures if structures is not None else random_bulk_structures(len(names), seed=5)
+    frame = pd.DataFrame({'name': names, 'ase_atoms': structures})
     frame.to_pickle(folder / 'candidates.pckl.gzip', compression='gzip')
     (folder / 'gamma.json').write_text(json.dumps(grades))
     (folder / 'selected.json').write_text(json.dumps(maxvol))
@@ -132,25 +136,18 @@ def test_stratified_coverage_of_a_binary_pool_with_a_real_potential(
     assert composition.sum(axis=1).tolist() == [len(atoms) for atoms in candidates]
     assert np.isfinite(energy).all() and np.isfinite(training_energy).all() and np.ptp(energy) > 0
     names = [f'c{index:02d}' for index in range(24)]
-    pd.DataFrame({'name': names, 'ase_atoms': candidates}).to_pickle(
-        'candidates.pckl.gzip', compression='gzip'
-    )
     pd.DataFrame({'ase_atoms': training}).to_pickle('training.pckl.gzip', compression='gzip')
-    (tmp_path / 'gamma.json').write_text(json.dumps({name: 2.0 for name in names}))
-    (tmp_path / 'selected.json').write_text(json.dumps(names[:6]))
-    settings = {
-        'strategy': 'hybrid',
-        'coverage': 'stratified',
-        'tail_fraction': 0.5,
-        'seed': 0,
-        'max_structures': 8,
-        'potential': str(binary_potential),
-        'candidates': 'candidates.pckl.gzip',
-        'maxvol': 'selected.json',
-        'training': 'training.pckl.gzip',
-    }
-    (tmp_path / 'settings.json').write_text(json.dumps(settings))
-    choice = chosen(gamma_report, tmp_path, tmp_path / 'settings.json')
+    settings = job_folder(
+        tmp_path,
+        {name: 2.0 for name in names},
+        names[:6],
+        structures=candidates,
+        coverage='stratified',
+        max_structures=8,
+        potential=str(binary_potential),
+        training='training.pckl.gzip',
+    )
+    choice = chosen(gamma_report, tmp_path, settings)
     assert [name for name, reason in choice if reason == 'maxvol'] == names[:4]
     assert len({name for name, _ in choice}) == 8 and {reason for _, reason in choice[4:]} == {'stratified'}
-    assert chosen(gamma_report, tmp_path, tmp_path / 'settings.json') == choice  # deterministic
+    assert chosen(gamma_report, tmp_path, settings) == choice  # deterministic
