@@ -110,13 +110,17 @@ def test_outliers_are_kept_out_by_distance_and_grade(fitted, fitted_active_set, 
         assert not {'x0', 'x1'} & set(floored['selected']), strategy
         assert floored['num_selected'] == 4, strategy
         assert floored['num_in_window'] == 12
+    # a bound between the typical cells' grades and the outliers': the grades are recomputed in each
+    # job and need not match the first job's to the last bit, so the bound is not set at an outlier's
+    # own grade (CI saw x0 recomputed a hair below it and kept)
+    typical = max(g for key, g in gamma.items() if key.startswith('t'))
     bounded, _ = select(
         fitted,
         fitted_active_set,
         candidates,
         max_structures=4,
         strategy='lcmd',
-        gamma_max=min(gamma['x0'], gamma['x1']),
+        gamma_max=(typical + min(gamma['x0'], gamma['x1'])) / 2,
     )
     assert not {'x0', 'x1'} & set(bounded['selected'])
     assert bounded['num_selected'] == 4
