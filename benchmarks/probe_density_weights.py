@@ -75,7 +75,7 @@ def fit(code, parameters, atoms_list: list, weights: np.ndarray | None):
         PaceTrainCalculation, code=code, parameters=parameters, training_set=training_set
     )
     assert node.is_finished_ok, f'{node.pk}: {node.exit_message}'
-    return outputs['potential']
+    return outputs['potential'], outputs['metrics'].get_dict()
 
 
 def main() -> None:
@@ -88,6 +88,20 @@ def main() -> None:
         '--seeds', type=int, nargs='+', required=True, help='the seeds of its AL workchains, in order'
     )
     parser.add_argument('--output', default='probe_density_weights')
+    parser.add_argument(
+        '--fit-overrides',
+        type=json.loads,
+        default={},
+        help="JSON merged into the fits' `fit` settings, e.g. '{\"min_relative_train_loss_per_iter\": 5e-4}'",
+    )
+    parser.add_argument('--only', type=int, nargs='+', help='probe these of the seeds only')
+    parser.add_argument(
+        '--variants',
+        nargs='+',
+        choices=('uniform', 'weighted'),
+        default=['uniform', 'weighted'],
+        help='`uniform` alone: a refit from scratch of each final set (is a stall the data or the fine-tuning?)',
+    )
     args = parser.parse_args()
 
     os.environ['AIIDA_PATH'] = args.aiida_path
@@ -112,6 +126,8 @@ def main() -> None:
     data_args = argparse.Namespace(pool=400, test=150, start=10)
     rows = []
     for seed, node in zip(args.seeds, workchains, strict=False):
+        if args.only and seed not in args.only:
+            continue
         start, test, candidates, _ = bench.make_data(args.system, seed, data_args)
         rng = np.random.default_rng(seed)
         random_order = [candidates[k] for k in sorted(candidates)]
@@ -129,14 +145,25 @@ def main() -> None:
             key=lambda c: c.ctime,
         )
         code, parameters = last_fit.inputs.code, last_fit.inputs.parameters
+        if args.fit_overrides:
+            settings = parameters.get_dict()
+            settings['fit'] = {**settings.get('fit', {}), **args.fit_overrides}
+            parameters = orm.Dict(settings)
         row = {'seed': seed, 'workchain': node.pk}
         for arm, atoms_list in (('al', al_set), ('random', random_set)):
-            weights = density_weights(node.outputs.potential, atoms_list, pool)
-            row[f'{arm}_weights'] = [round(float(w), 3) for w in weights]
+            weights = None
+            if 'weighted' in args.variants:
+                weights = density_weights(node.outputs.potential, atoms_list, pool)
+                row[f'{arm}_weights'] = [round(float(w), 3) for w in weights]
             for variant, w in (('uniform', None), ('weighted', weights)):
-                potential = fit(code, parameters, atoms_list, w)
+                if variant not in args.variants:
+                    continue
+                potential, metrics = fit(code, parameters, atoms_list, w)
                 errors = bench.test_errors(potential, test)
                 row[f'{arm}_{variant}'] = {
+                    'loss': metrics.get('loss'),
+                    'iterations': metrics.get('iterations'),
+                    'train_force_rmse': metrics.get('train_force_rmse'),
                     'force_rmse': errors['force_rmse'],
                     'energy_rmse': errors['energy_rmse'],
                     'median_force': statistics.median(errors['per_structure_force']),
@@ -145,12 +172,15 @@ def main() -> None:
                 print(
                     f'seed {seed} {arm} {variant}: force {errors["force_rmse"]:.1f} meV/Å, energy '
                     f'{errors["energy_rmse"]:.2f} meV/atom, median per-structure force '
-                    f'{row[f"{arm}_{variant}"]["median_force"]:.1f}',
+                    f'{row[f"{arm}_{variant}"]["median_force"]:.1f}; training loss {metrics.get("loss"):.3g} '
+                    f'after {metrics.get("iterations")} iterations',
                     flush=True,
                 )
-            print(
-                f'  {arm} weights: min {weights.min():.2f}, median {np.median(weights):.2f}, max {weights.max():.2f}'
-            )
+            if weights is not None:
+                print(
+                    f'  {arm} weights: min {weights.min():.2f}, median {np.median(weights):.2f}, '
+                    f'max {weights.max():.2f}'
+                )
         rows.append(row)
         _common.write_result(args.output, {'settings': vars(args), 'rows': rows})
 

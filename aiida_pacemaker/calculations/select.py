@@ -47,6 +47,7 @@ SELECT_OPTIONS: dict[str, Option] = {
     'coverage': Option(None, one_of('lcmd', 'representative', 'stratified', 'random')),
     'seed': Option(None, number(integer=True, minimum=0)),
     'min_distance_factor': Option(None, number(minimum=0.0, strict=True)),
+    'min_distance': Option(None, number(minimum=0.0, strict=True)),
     'grade_candidates': Option(None, BOOL),
 }
 
@@ -111,7 +112,10 @@ class PaceSelectCalculation(PaceBaseCalculation):
     candidates are covered. Two bounds keep them out before any strategy runs:
     ``gamma_max`` (an extrapolation grade that no physical candidate reaches) and
     ``min_distance_factor`` (a candidate with two atoms closer than this fraction of the
-    shortest distance in ``training_set`` is left out; ``report.too_close`` lists them). ``report.reasons`` says why each structure was picked (``maxvol``, ``lcmd``,
+    shortest distance in ``training_set`` is left out; ``report.too_close`` lists them), or
+    ``min_distance`` (the same floor in Å, for a reference of the caller's choosing: the
+    active-learning workchain anchors it to the training set the run started from, so that it does
+    not fall cycle by cycle). ``report.reasons`` says why each structure was picked (``maxvol``, ``lcmd``,
     ``representative``, ``stratified``, ``maxdist``, ``random``, ``fill``).
 
     ``grade_candidates: false`` skips the grading pass before pace_select (a second computation of
@@ -215,6 +219,11 @@ class PaceSelectCalculation(PaceBaseCalculation):
             )
         if strategy != 'maxvol' and 'max_structures' not in options and standalone:
             return f'`strategy: {strategy}` spends a budget: set `max_structures`'
+        if 'min_distance_factor' in options and 'min_distance' in options:
+            return (
+                '`min_distance` (Å) and `min_distance_factor` (a fraction of the training set\'s shortest '
+                'distance) set the same floor: give one of them'
+            )
         if 'min_distance_factor' in options and 'training_set' not in inputs and standalone:
             return (
                 '`min_distance_factor` is a fraction of the shortest distance in the training structures: '
@@ -281,7 +290,9 @@ class PaceSelectCalculation(PaceBaseCalculation):
         gamma_min = float(options.get('gamma_min', 0.0))
         gamma_max = float(options.get('gamma_max', math.inf))
         floor = 0.0
-        if 'min_distance_factor' in options:
+        if 'min_distance' in options:
+            floor = float(options['min_distance'])
+        elif 'min_distance_factor' in options:
             shortest = min_interatomic_distance(self.inputs.training_set.get_arrays())
             floor = options['min_distance_factor'] * shortest
         codeinfo = self.codeinfo(

@@ -167,6 +167,8 @@ def select_inputs(computer, parameters: dict, candidates: dict | None = None) ->
         ({'strategy': 'hybrid', 'coverage': 'kmeans', 'max_structures': 2}, 'is not a valid value; valid: '),
         ({'min_distance_factor': 0.7}, "give the potential's `training_set`"),
         ({'min_distance_factor': 0.0}, 'must be a number > 0.0, got 0.0'),
+        ({'min_distance': -1.0}, 'must be a number > 0.0, got -1.0'),
+        ({'min_distance': 1.5, 'min_distance_factor': 0.8}, 'set the same floor: give one of them'),
         ({'grade_candidates': 'no'}, 'grade_candidates'),
         ({'grade_candidates': False, 'gamma_min': 1.0}, 'skips the grades that `gamma_min` need'),
         (
@@ -203,6 +205,13 @@ def test_select_command_line(aiida_profile, aiida_localhost, generate_calc_job):
     assert ' linear > gamma.out' in calcinfo.prepend_text  # the grades from the projections, all at once
     assert (potential.uuid, 'potential.yaml', 'potential.yaml') in calcinfo.local_copy_list
     assert {'gamma_report.py', 'candidates_all.npz'} <= set(folder.get_content_list())
+
+
+def test_select_absolute_distance_floor_command_line(aiida_profile, aiida_localhost, generate_calc_job):
+    """`min_distance` (Å) goes to the job's filter step as it is: no training set needed to measure it."""
+    inputs = select_inputs(aiida_localhost, {'max_structures': 3, 'min_distance': 1.75})
+    _, calcinfo = generate_calc_job('pacemaker.select', inputs)
+    assert '0.0 inf 1.75 linear > gamma.out' in calcinfo.prepend_text
 
 
 def test_select_without_grades_command_line(aiida_profile, aiida_localhost, generate_calc_job):
