@@ -11,6 +11,7 @@ a fit whose loss diverges (non-finite, or ``divergence_factor`` times its lowest
 
 from __future__ import annotations
 
+import logging
 import math
 import pathlib
 import re
@@ -36,6 +37,24 @@ def progress_monitors() -> dict[str, orm.Dict]:
 
 
 _LAST_REPORTED = 'fit_progress_iteration'
+
+
+class _MonitorAfterJobFilter(logging.Filter):
+    """Drop aiida-core's warning that a monitor was due after its job had finished.
+
+    aiida-core (2.x) schedules the monitor task beside the job's status poll; when the poll has just
+    found the job done, the monitor finds the calculation in ``STASHING`` or ``RETRIEVING`` and logs a
+    WARNING "already marked as ..., skipping task_monitor_job". Nothing is wrong (the job's files are
+    retrieved and parsed as always), but every monitored fit printed it in the user's console.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return 'skipping task_monitor_job' not in record.getMessage()
+
+
+_TASKS_LOGGER = logging.getLogger('aiida.engine.processes.calcjobs.tasks')
+if not any(isinstance(f, _MonitorAfterJobFilter) for f in _TASKS_LOGGER.filters):
+    _TASKS_LOGGER.addFilter(_MonitorAfterJobFilter())
 
 
 def _remote_metrics(node: orm.CalcJobNode, transport: t.Any) -> str | None:

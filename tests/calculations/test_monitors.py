@@ -83,3 +83,18 @@ def test_progress_lines_say_the_cycle(aiida_profile):
     assert cycle_of(orm.CalcJobNode().store()) == ''  # a fit of its own
     other = called(campaign, 'validate', orm.WorkflowNode())
     assert cycle_of(called(other, 'eos', orm.CalcJobNode())) == ''
+
+
+def test_the_monitor_after_job_race_is_not_printed(caplog):
+    """aiida-core's "already marked as ..., skipping task_monitor_job" (a monitor due just after its job
+    finished, harmless) is dropped; every other warning of that logger still gets through."""
+    import logging
+
+    import aiida_pacemaker.calculations.monitors  # noqa: F401  (installs the filter)
+
+    logger = logging.getLogger('aiida.engine.processes.calcjobs.tasks')
+    with caplog.at_level(logging.WARNING, logger=logger.name):
+        logger.warning('CalcJob<87> already marked as `CalcJobState.STASHING`, skipping task_monitor_job')
+        logger.warning('CalcJob<87> something else went wrong')
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == ['CalcJob<87> something else went wrong']
