@@ -221,7 +221,7 @@ class PaceSelectCalculation(PaceBaseCalculation):
             return f'`strategy: {strategy}` spends a budget: set `max_structures`'
         if 'min_distance_factor' in options and 'min_distance' in options:
             return (
-                '`min_distance` (Å) and `min_distance_factor` (a fraction of the training set\'s shortest '
+                "`min_distance` (Å) and `min_distance_factor` (a fraction of the training set's shortest "
                 'distance) set the same floor: give one of them'
             )
         if 'min_distance_factor' in options and 'training_set' not in inputs and standalone:

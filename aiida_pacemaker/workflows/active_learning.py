@@ -843,9 +843,7 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             options['min_distance'] = self._distance_floor(options.pop('min_distance_factor'))
         inputs.parameters = orm.Dict(options)
         if options.get('strategy', DEFAULT_STRATEGY) in COVERAGE_STRATEGIES:
-            inputs.training_set = (
-                self.ctx.training_set
-            )  # what coverage measures against
+            inputs.training_set = self.ctx.training_set  # what coverage measures against
         inputs.potential = self.ctx.potential
         inputs.active_set = self.ctx.active_set
         inputs.candidates = dict(self.ctx.pool)
@@ -859,7 +857,7 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         picks reached 0.65 x the first set's shortest distance with a factor of 0.8)."""
         if self.ctx.get('shortest_initial_distance') is None:
             self.ctx.shortest_initial_distance = min_interatomic_distance(self.ctx.training_set.get_arrays())
-        floor = factor * self.ctx.shortest_initial_distance
+        floor = float(factor * self.ctx.shortest_initial_distance)
         self.report(
             f'cycle {self.ctx.cycle}: candidates with atoms closer than {floor:.2f} Å ({factor} x the starting '
             "training set's shortest distance) are left out"
