@@ -374,6 +374,26 @@ def labels_to_reach(budgets: list[int], rmse: list[float], target: float) -> flo
     return math.inf
 
 
+def seed_interval(ratios: dict[str, float], level: float = 0.9, resamples: int = 4000) -> list[float]:
+    """A bootstrap interval over seeds of the geometric mean of ``ratios`` (keys ``seed/budget``).
+
+    The seeds are resampled with replacement (each keeps all its budgets), so the interval shows how far
+    the mean moves with the choice of seeds: the fits' own spread between seeds (RESULTS.md §4: up to 2x
+    on one seed from the optimisation path alone) is in it. Percentile interval, seeded: deterministic.
+    """
+    import numpy as np
+
+    by_seed: dict[str, list[float]] = {}
+    for key, value in ratios.items():
+        by_seed.setdefault(key.split('/')[0], []).append(math.log(value))
+    means = np.array([np.mean(logs) for logs in by_seed.values()])
+    if len(means) < 2:
+        return [math.nan, math.nan]
+    draws = np.random.default_rng(0).choice(means, size=(resamples, len(means)), replace=True).mean(axis=1)
+    low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    return [float(math.exp(low)), float(math.exp(high))]
+
+
 def summarise(system: str, runs: dict, start: int) -> dict:
     import numpy as np
 
@@ -416,9 +436,20 @@ def summarise(system: str, runs: dict, start: int) -> dict:
         f'energy {means["energy"]:.2f} (<= 1.0), median per-structure {means["median"]:.2f} (<= 1.0), '
         f'95th percentile {means["p95"]:.2f}'
     )
+    intervals = {name: seed_interval(values) for name, values in ratios.items()}
+    print(
+        f'90 % bootstrap intervals over the {len(runs)} seeds: '
+        + ', '.join(f'{name} {low:.2f}-{high:.2f}' for name, (low, high) in intervals.items())
+    )
     print(f"labels AL needs to reach random's force RMSE at {final}: {labels}")
     print(f'MD stable runs: AL {md["al"]} / random {md["random"]} of {md["runs"]}')
-    return {'ratios': ratios, 'geometric_means': means, 'labels_to_reach_random_final': labels, 'md_sane': md}
+    return {
+        'ratios': ratios,
+        'geometric_means': means,
+        'seed_intervals_90': intervals,
+        'labels_to_reach_random_final': labels,
+        'md_sane': md,
+    }
 
 
 def plot(results: dict, path: pathlib.Path) -> None:
