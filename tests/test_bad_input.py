@@ -673,6 +673,18 @@ CASES: list[Case] = [
         r'`select.parameters.grade_candidates: false` leaves the candidates ungraded.*: remove it',
     ),
     (
+        'al-two-distance-floors',
+        lambda kit: run_active_learning(
+            kit,
+            select={
+                'code': kit.code,
+                'parameters': orm.Dict({'min_distance': 1.8, 'min_distance_factor': 0.8}),
+            },
+        ),
+        ValueError,
+        r'`min_distance` \(Å\) and `min_distance_factor` .* set the same floor: give one of them',
+    ),
+    (
         'al-zero-budget',
         lambda kit: run_active_learning(kit, max_new_structures_per_cycle=orm.Int(0)),
         ValueError,
