@@ -149,8 +149,9 @@ def al_overrides(args: argparse.Namespace) -> dict:
     }
 
 
-def al_arm(start, test_set, candidates, args, codes) -> tuple[list, list, object, object]:
-    """Budgets and potentials of every cycle, the final active set and the builder."""
+def al_arm(start, test_set, candidates, args, codes) -> tuple[list, list, object, object, list]:
+    """Budgets and potentials of every cycle, the final active set, the builder and the keys of the
+    candidates that were labelled (the last cycle's picks are not)."""
     from aiida import engine, orm
 
     from aiida_pacemaker.data import TrainingSetData
@@ -169,12 +170,19 @@ def al_arm(start, test_set, candidates, args, codes) -> tuple[list, list, object
     curve = results['learning_curve'].get_list()
     potentials = [results['potentials'][f'cycle_{row["cycle"]}'] for row in curve]
     reasons: dict[str, int] = {}
-    for called in node.called:
-        if called.process_label == 'PaceSelectCalculation' and called.is_finished_ok:
-            for reason in called.outputs.report.get_dict().get('reasons', {}).values():
-                reasons[reason] = reasons.get(reason, 0) + 1
+    selections = sorted(
+        (c for c in node.called if c.process_label == 'PaceSelectCalculation' and c.is_finished_ok),
+        key=lambda c: c.ctime,
+    )
+    labelled: list[str] = []
+    for index, called in enumerate(selections):
+        report = called.outputs.report.get_dict()
+        for reason in report.get('reasons', {}).values():
+            reasons[reason] = reasons.get(reason, 0) + 1
+        if index < len(curve) - 1:  # the selection of the last cycle is not labelled
+            labelled.extend(report.get('selected', []))
     print(f'    AL picks by reason: {reasons}')
-    return [row['num_structures'] for row in curve], potentials, results['active_set'], builder
+    return [row['num_structures'] for row in curve], potentials, results['active_set'], builder, labelled
 
 
 def random_arm(budgets, start, random_order, test_set, parameters, codes, args) -> tuple[list, object]:
@@ -322,8 +330,10 @@ def run_seed(system: str, seed: int, args: argparse.Namespace, codes: dict) -> d
     md_cells = test[: args.md_cells]
 
     began = time.perf_counter()
-    budgets, potentials, active_set, builder = al_arm(start, test_set, candidates, args, codes)
+    budgets, potentials, active_set, builder, labelled = al_arm(start, test_set, candidates, args, codes)
     run: dict = {'budgets': budgets, 'al_seconds': time.perf_counter() - began, **info}
+    # unphysical cells of the pool (alloy: atoms pushed to 55-70 % of the neighbour distance) that got a label
+    run['al_outliers_labelled'] = sum(1 for key in labelled if candidates[key].info.get('outlier'))
     run['al'] = [test_errors(potential, test) for potential in potentials]
     run['al_md'] = md_stability(potentials[-1], active_set, md_cells, args, floor)
     print(
@@ -336,12 +346,14 @@ def run_seed(system: str, seed: int, args: argparse.Namespace, codes: dict) -> d
     cache.mkdir(exist_ok=True)
     key = random_cache_key(system, seed, args, parameters.get_dict(), budgets)
     cached = cache / f'random_{system}_{seed}_{key}.json'
+    rng = np.random.default_rng(seed)
+    random_order = [candidates[k] for k in sorted(candidates)]
+    rng.shuffle(random_order)
+    picked = random_order[: max(budgets) - len(start)]
+    run['random_outliers_labelled'] = sum(1 for atoms in picked if atoms.info.get('outlier'))
     if cached.exists():
         run |= json.loads(cached.read_text())
     else:
-        rng = np.random.default_rng(seed)
-        random_order = [candidates[k] for k in sorted(candidates)]
-        rng.shuffle(random_order)
         began = time.perf_counter()
         potentials, active_set = random_arm(budgets, start, random_order, test_set, parameters, codes, args)
         random = {
@@ -443,12 +455,18 @@ def summarise(system: str, runs: dict, start: int) -> dict:
     )
     print(f"labels AL needs to reach random's force RMSE at {final}: {labels}")
     print(f'MD stable runs: AL {md["al"]} / random {md["random"]} of {md["runs"]}')
+    outliers = {
+        arm: [run.get(f'{arm}_outliers_labelled') for run in runs.values()] for arm in ('al', 'random')
+    }
+    if any(count for counts in outliers.values() for count in counts if count is not None):
+        print(f'unphysical pool cells labelled, per seed: AL {outliers["al"]}, random {outliers["random"]}')
     return {
         'ratios': ratios,
         'geometric_means': means,
         'seed_intervals_90': intervals,
         'labels_to_reach_random_final': labels,
         'md_sane': md,
+        'outliers_labelled': outliers,
     }
 
 
