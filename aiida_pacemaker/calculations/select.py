@@ -113,9 +113,8 @@ class PaceSelectCalculation(PaceBaseCalculation):
     ``gamma_max`` (an extrapolation grade that no physical candidate reaches) and
     ``min_distance_factor`` (a candidate with two atoms closer than this fraction of the
     shortest distance in ``training_set`` is left out; ``report.too_close`` lists them), or
-    ``min_distance`` (the same floor in Å, for a reference of the caller's choosing: the
-    active-learning workchain anchors it to the training set the run started from, so that it does
-    not fall cycle by cycle). ``report.reasons`` says why each structure was picked (``maxvol``, ``lcmd``,
+    ``min_distance`` (a fixed floor in Å; in the active-learning workchain the factor follows each
+    cycle's training set, so that floor moves down with the data, while ``min_distance`` stays put). ``report.reasons`` says why each structure was picked (``maxvol``, ``lcmd``,
     ``representative``, ``stratified``, ``maxdist``, ``random``, ``fill``).
 
     ``grade_candidates: false`` skips the grading pass before pace_select (a second computation of

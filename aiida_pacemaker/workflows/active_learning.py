@@ -9,7 +9,6 @@ from aiida import orm
 from aiida.common import AttributeDict
 from aiida.engine import ToContext, WorkChain, if_, while_
 
-from aiida_pacemaker.baselines import min_interatomic_distance
 from aiida_pacemaker.calculations.activeset import PaceActiveSetCalculation
 from aiida_pacemaker.calculations.explore import PaceExploreCalculation
 from aiida_pacemaker.calculations.functions import (
@@ -839,30 +838,19 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         options['gamma_min'] = self.inputs.gamma_select.value
         if 'gamma_max' in self.inputs:
             options['gamma_max'] = self.inputs.gamma_max.value
-        if 'min_distance_factor' in options:
-            options['min_distance'] = self._distance_floor(options.pop('min_distance_factor'))
         inputs.parameters = orm.Dict(options)
-        if options.get('strategy', DEFAULT_STRATEGY) in COVERAGE_STRATEGIES:
-            inputs.training_set = self.ctx.training_set  # what coverage measures against
+        if (
+            options.get('strategy', DEFAULT_STRATEGY) in COVERAGE_STRATEGIES
+            or 'min_distance_factor' in options
+        ):
+            inputs.training_set = (
+                self.ctx.training_set
+            )  # what coverage and the distance floor measure against
         inputs.potential = self.ctx.potential
         inputs.active_set = self.ctx.active_set
         inputs.candidates = dict(self.ctx.pool)
         inputs.setdefault('metadata', {})['call_link_label'] = f'select_cycle_{self.ctx.cycle}'
         return ToContext(select=self.submit(PaceSelectCalculation, **inputs))
-
-    def _distance_floor(self, factor: float) -> float:
-        """``factor`` times the shortest interatomic distance (Å) of the training set the run started
-        from. Anchored there, not to the current set: a floor relative to the current set would fall by
-        ``factor`` every cycle whose picks sit just above it (measured: the alloy benchmark's second-cycle
-        picks reached 0.65 x the first set's shortest distance with a factor of 0.8)."""
-        if self.ctx.get('shortest_initial_distance') is None:
-            self.ctx.shortest_initial_distance = min_interatomic_distance(self.ctx.training_set.get_arrays())
-        floor = float(factor * self.ctx.shortest_initial_distance)
-        self.report(
-            f'cycle {self.ctx.cycle}: candidates with atoms closer than {floor:.2f} Å ({factor} x the starting '
-            "training set's shortest distance) are left out"
-        )
-        return floor
 
     def inspect_select(self) -> t.Any:
         """Record the candidates' grades and the selection in the learning curve."""
