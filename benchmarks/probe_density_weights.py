@@ -18,7 +18,12 @@ their seeds), this script takes each AL run's final training set and its final p
   (rebuilt from the seed as the benchmark builds them), weighted in the same feature space;
 - prints test force RMSE, energy RMSE and the median per-structure force RMSE of all four fits.
 
-Nothing here is a claim about the plugin's speed; the numbers are errors (the fits are deterministic).
+With ``--variants uniform`` (and ``--fit-overrides`` for other stopping settings) it is a plain refit
+from scratch of both arms' final sets: whether a run that stalls is held back by its data or by the fit
+(RESULTS.md §4). ``--only`` picks seeds out of the profile's runs.
+
+Nothing here is a claim about the plugin's speed; the numbers are errors. The fits are close to, not
+exactly, reproducible between runs (the same fit gave 259.6 and 251.9 meV/Å in two runs, RESULTS.md §4).
 """
 
 from __future__ import annotations
