@@ -185,6 +185,15 @@ def al_arm(start, test_set, candidates, args, codes) -> tuple[list, list, object
     return [row['num_structures'] for row in curve], potentials, results['active_set'], builder, labelled
 
 
+def random_order(candidates: dict, seed: int) -> list:
+    """The random arm's picking order: the candidates (by key) in a permutation seeded with ``seed``."""
+    import numpy as np
+
+    order = [candidates[key] for key in sorted(candidates)]
+    np.random.default_rng(seed).shuffle(order)
+    return order
+
+
 def random_arm(budgets, start, random_order, test_set, parameters, codes, args) -> tuple[list, object]:
     """Potentials fitted on the start plus the first random picks at each budget, as the workchain fits
     its cycles (each fit continuing from the previous one, refitted when it stalls), and the active set of
@@ -320,7 +329,6 @@ def random_cache_key(
 
 
 def run_seed(system: str, seed: int, args: argparse.Namespace, codes: dict) -> dict:
-    import numpy as np
 
     from aiida_pacemaker.data import TrainingSetData
 
@@ -346,16 +354,14 @@ def run_seed(system: str, seed: int, args: argparse.Namespace, codes: dict) -> d
     cache.mkdir(exist_ok=True)
     key = random_cache_key(system, seed, args, parameters.get_dict(), budgets)
     cached = cache / f'random_{system}_{seed}_{key}.json'
-    rng = np.random.default_rng(seed)
-    random_order = [candidates[k] for k in sorted(candidates)]
-    rng.shuffle(random_order)
-    picked = random_order[: max(budgets) - len(start)]
+    order = random_order(candidates, seed)
+    picked = order[: max(budgets) - len(start)]
     run['random_outliers_labelled'] = sum(1 for atoms in picked if atoms.info.get('outlier'))
     if cached.exists():
         run |= json.loads(cached.read_text())
     else:
         began = time.perf_counter()
-        potentials, active_set = random_arm(budgets, start, random_order, test_set, parameters, codes, args)
+        potentials, active_set = random_arm(budgets, start, order, test_set, parameters, codes, args)
         random = {
             'random_seconds': time.perf_counter() - began,
             'random': [test_errors(potential, test) for potential in potentials],

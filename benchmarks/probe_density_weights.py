@@ -134,11 +134,9 @@ def main() -> None:
         if args.only and seed not in args.only:
             continue
         start, test, candidates, _ = bench.make_data(args.system, seed, data_args)
-        rng = np.random.default_rng(seed)
-        random_order = [candidates[k] for k in sorted(candidates)]
-        rng.shuffle(random_order)
+        order = bench.random_order(candidates, seed)
         budget = node.outputs.training_set.num_structures
-        random_set = start + emt_label(random_order[: budget - len(start)])
+        random_set = start + emt_label(order[: budget - len(start)])
         al_set = node.outputs.training_set.to_ase()
         pool = [*(atoms.copy() for atoms in start), *candidates.values()]
         last_fit = max(
