@@ -72,6 +72,33 @@ def test_active_learning_loop(al_graph):
         assert labels['total_energy'] in process.base.links.get_outgoing().all_nodes()
 
 
+def _namespace(process, direction: str, namespace: str) -> dict[str, str]:
+    """The UUIDs of a process's inputs (``in``) or outputs (``out``) in ``namespace``, by key."""
+    manager = process.base.links.get_incoming if direction == 'in' else process.base.links.get_outgoing
+    links = manager(link_label_filter=f'{namespace}__%').all()
+    return {link.link_label.split('__', 1)[1]: link.node.uuid for link in links}
+
+
+@pytest.mark.pacemaker
+def test_candidates_are_the_pool_and_the_explored_less_the_taken(al_graph):
+    """Each cycle's selection is offered the pool and what exploration found so far, less what an
+    earlier cycle selected (labelled, or known already), on the shared real run."""
+    node = al_graph['workchain']
+    called = sorted(node.called_descendants, key=lambda process: process.ctime)
+    explores = [process for process in called if process.process_label == 'PaceExploreCalculation']
+    selects = [process for process in called if process.process_label == 'PaceSelectCalculation']
+    expected = _namespace(node, 'in', 'pool')
+    assert len(expected) == 16
+    for cycle, (explore, select) in enumerate(zip(explores, selects, strict=True), start=1):
+        found = _namespace(explore, 'out', 'candidates')
+        expected.update({f'md{cycle}_{key}': uuid for key, uuid in found.items()})
+        assert _namespace(select, 'in', 'candidates') == expected
+        selected = _namespace(select, 'out', 'selected')
+        assert selected and selected.keys() <= expected.keys()
+        for key in selected:
+            del expected[key]
+
+
 @pytest.mark.pacemaker
 def test_active_learning_carries_baseline(aiida_profile, pacemaker_codes):
     """An LJ baseline goes through every cycle: residual sets for the fits, original labels kept."""
