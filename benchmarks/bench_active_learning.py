@@ -329,7 +329,6 @@ def random_cache_key(
 
 
 def run_seed(system: str, seed: int, args: argparse.Namespace, codes: dict) -> dict:
-
     from aiida_pacemaker.data import TrainingSetData
 
     start, test, candidates, info = make_data(system, seed, args)

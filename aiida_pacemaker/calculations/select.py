@@ -114,8 +114,9 @@ class PaceSelectCalculation(PaceBaseCalculation):
     ``min_distance_factor`` (a candidate with two atoms closer than this fraction of the
     shortest distance in ``training_set`` is left out; ``report.too_close`` lists them), or
     ``min_distance`` (a fixed floor in Å; in the active-learning workchain the factor follows each
-    cycle's training set, so that floor moves down with the data, while ``min_distance`` stays put). ``report.reasons`` says why each structure was picked (``maxvol``, ``lcmd``,
-    ``representative``, ``stratified``, ``maxdist``, ``random``, ``fill``).
+    cycle's training set, so that floor moves down with the data, while ``min_distance`` stays put).
+    ``report.reasons`` says why each structure was picked (``maxvol``, ``lcmd``, ``representative``,
+    ``stratified``, ``maxdist``, ``random``, ``fill``).
 
     ``grade_candidates: false`` skips the grading pass before pace_select (a second computation of
     every candidate's B-projections, which pace_select does again inside): for exploration-scale

@@ -539,6 +539,11 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         self.ctx.augmented = None  # the augmented structures of every cycle so far (with `augment`)
         # the checkpointed context holds data only: the labeller is loaded from its input when used
 
+    def load_instance_state(self, saved_state: t.Any, load_context: t.Any) -> None:
+        """Resume from a checkpoint; one of an earlier version is converted (:meth:`_upgrade_context`)."""
+        super().load_instance_state(saved_state, load_context)  # type: ignore[no-untyped-call]  # aiida-core leaves it untyped
+        self._upgrade_context()
+
     def _upgrade_context(self) -> None:
         """Convert a checkpoint of an earlier version, whose context held the candidates as ``pool``."""
         if 'pool' not in self.ctx:
@@ -550,14 +555,12 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
 
     def _candidates(self) -> dict[str, orm.StructureData]:
         """The structures still to choose from: the `pool` input and the explored ones, less those taken."""
-        self._upgrade_context()
         taken = set(self.ctx.taken)
         candidates = {**dict(self.inputs.get('pool', {})), **self.ctx.explored}
         return {key: structure for key, structure in candidates.items() if key not in taken}
 
     def _take_candidates(self, keys: t.Iterable[str]) -> None:
         """Take ``keys`` out of the candidates for good (labelled, or known already)."""
-        self._upgrade_context()
         self.ctx.taken = sorted(set(self.ctx.taken) | set(keys))
 
     def has_unlabelled_structures(self) -> bool:
@@ -848,7 +851,6 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         if node.exit_status == exploded:
             self.report(f'cycle {self.ctx.cycle}: {node.exit_message}')
         found = dict(node.outputs.candidates) if 'candidates' in node.outputs else {}
-        self._upgrade_context()
         for key, structure in found.items():
             self.ctx.explored[f'md{self.ctx.cycle}_{key}'] = structure
         self.report(f'cycle {self.ctx.cycle}: exploration found {len(found)} candidates')
@@ -871,9 +873,8 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             options.get('strategy', DEFAULT_STRATEGY) in COVERAGE_STRATEGIES
             or 'min_distance_factor' in options
         ):
-            inputs.training_set = (
-                self.ctx.training_set
-            )  # what coverage and the distance floor measure against
+            # what coverage and the distance floor measure against
+            inputs.training_set = self.ctx.training_set
         inputs.potential = self.ctx.potential
         inputs.active_set = self.ctx.active_set
         inputs.candidates = candidates

@@ -42,8 +42,11 @@ def test_a_checkpoint_of_the_earlier_context_is_converted():
     checkpoint offers the same candidates."""
     remaining = {'p0': 'structure 0', 'p2': 'structure 2', 'md1_0': 'snapshot'}
     workchain = FakeWorkChain(POOL, {'pool': dict(remaining)})
+    workchain._upgrade_context()  # what `load_instance_state` does after aiida-core restored the context
     assert workchain._candidates() == remaining
     assert 'pool' not in workchain.ctx
+    assert workchain.ctx.taken == ['p1'] and workchain.ctx.explored == {'md1_0': 'snapshot'}
+    workchain._upgrade_context()  # a checkpoint of the current context is left as it is
     assert workchain.ctx.taken == ['p1'] and workchain.ctx.explored == {'md1_0': 'snapshot'}
     workchain._take_candidates(['p0'])
     assert workchain._candidates() == {'p2': 'structure 2', 'md1_0': 'snapshot'}
