@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from aiida import orm
 
+from aiida_pacemaker.calculations.select import PaceSelectCalculation
 from aiida_pacemaker.data import TrainingSetData
 from aiida_pacemaker.workflows.active_learning import PaceActiveLearningWorkChain
 from aiida_pacemaker.workflows.protocols import ProtocolError, deep_merge, get_protocol, list_protocols
@@ -71,3 +72,27 @@ def test_builder_from_protocol(aiida_profile, aiida_localhost, emt_structures):
     # the selection measured best in benchmarks/RESULTS.md section 4 (hybrid, stratified coverage)
     select = builder.select.parameters.get_dict()
     assert (select['strategy'], select['coverage'], select['tail_fraction']) == ('hybrid', 'stratified', 0.5)
+
+
+@pytest.mark.parametrize('strategy', ['maxvol', 'lcmd', 'representative', 'stratified', 'maxdist', 'random'])
+def test_another_strategy_replaces_the_protocols_hybrid_options(strategy):
+    """`select: {strategy: X}` over the protocols' hybrid drops the options that only hybrid has (which the
+    calculation refuses for any other strategy); the rest of the protocol's selection stays."""
+    select = get_protocol('fast', {'select': {'strategy': strategy}})['select']
+    assert select['strategy'] == strategy
+    assert not {'tail_fraction', 'tail_min_gamma', 'coverage'} & set(select)
+    assert select['min_distance_factor'] == 0.8 and select['fill_to_max'] is True
+    message = PaceSelectCalculation.validate_inputs({'parameters': orm.Dict(select)}, {})
+    assert message is None, message
+
+
+def test_hybrid_options_given_with_another_strategy_are_kept_and_refused():
+    select = get_protocol('fast', {'select': {'strategy': 'maxvol', 'tail_fraction': 0.3}})['select']
+    assert select['tail_fraction'] == 0.3
+    message = PaceSelectCalculation.validate_inputs({'parameters': orm.Dict(select)}, {})
+    assert '`tail_fraction` is the MaxVol share of `strategy: hybrid`' in message
+
+
+def test_hybrid_overrides_keep_the_protocols_hybrid_options():
+    select = get_protocol('fast', {'select': {'strategy': 'hybrid', 'tail_fraction': 0.25}})['select']
+    assert (select['tail_fraction'], select['coverage']) == (0.25, 'stratified')

@@ -10,6 +10,12 @@ a ``description`` and only what that protocol changes (the pattern of aiida-quan
 Overrides are deep-merged (dicts merge key by key, everything else is replaced) and every key is
 checked: an unknown key is refused with the closest valid one, never silently dropped. Sections whose
 keys belong to another validator (pacemaker's options, the CalcJobs' parameters) are open.
+
+A selection ``strategy`` given in the overrides replaces the protocol's strategy together with the
+options that only the protocol's strategy has (:data:`STRATEGY_OPTIONS`): ``select: {strategy: maxvol}``
+over the default ``hybrid`` drops the protocol's ``tail_fraction`` and ``coverage``, which
+``pacemaker.select`` refuses for any other strategy. Such an option given in the same overrides is kept
+(and refused by the calculation's validator with its reason).
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ __all__ = (
 class ProtocolError(ValueError):
     """Raised for an unknown protocol or an unknown override key."""
 
+
+#: options of `pacemaker.select` that belong to one strategy (the calculation refuses them for any other)
+STRATEGY_OPTIONS = {'hybrid': ('tail_fraction', 'tail_min_gamma', 'coverage')}
 
 #: sections whose keys belong to another validator (TrainerConfig, the CalcJobs' options)
 OPEN_SECTIONS = ('trainer.ace_basis_config', 'trainer.fitting_params', 'trainer.baseline_parameters',
@@ -87,7 +96,23 @@ def protocol_inputs(
             f'unknown protocol `{protocol}`; choose one of {", ".join(document["protocols"])}'
         )
     changes = {key: value for key, value in document['protocols'][protocol].items() if key != 'description'}
-    return deep_merge(deep_merge(document['default_inputs'], changes), overrides or {})
+    base = deep_merge(document['default_inputs'], changes)
+    overrides = overrides or {}
+    select = overrides.get('select')
+    if isinstance(select, dict) and isinstance(base.get('select'), dict):
+        base['select'] = _without_options_of_replaced_strategy(base['select'], select)
+    return deep_merge(base, overrides)
+
+
+def _without_options_of_replaced_strategy(
+    protocol: dict[str, t.Any], override: dict[str, t.Any]
+) -> dict[str, t.Any]:
+    """The protocol's ``select`` section less the options of its strategy, if ``override`` names another."""
+    strategy = protocol.get('strategy')
+    if 'strategy' not in override or override['strategy'] == strategy:
+        return protocol
+    own = STRATEGY_OPTIONS.get(str(strategy), ())
+    return {key: value for key, value in protocol.items() if key not in own}
 
 
 class ProtocolMixin:
