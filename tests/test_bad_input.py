@@ -190,6 +190,10 @@ def run_select(kit: Kit, **changes: t.Any) -> t.Callable[[], t.Any]:
     return run_with_potential(PaceSelectCalculation, kit, {'candidates': kit.structures(2), **changes})
 
 
+def kit_atoms(kit: Kit, count: int) -> list[Atoms]:
+    return [structure.get_ase() for structure in kit.structures(count).values()]
+
+
 def pool_of(*atoms: Atoms) -> StructurePoolData:
     return StructurePoolData.from_ase(list(atoms)).store()
 
@@ -502,10 +506,27 @@ CASES: list[Case] = [
         r'give at least one structure in `candidates`',
     ),
     (
-        'select-pool-and-candidates',
-        lambda kit: run_select(kit, pool=pool_of(bulk('Cu', 'fcc', a=3.6, cubic=True))),
+        'select-candidate-named-like-a-pool-structure',
+        lambda kit: run_select(kit, pool=StructurePoolData.from_ase(kit_atoms(kit, 1), ['s0']).store()),
         ValueError,
-        r'give the candidates either as `candidates` \(StructureData nodes\) or as one `pool`, not both',
+        r'`candidates\.s0` has the name of a `pool` structure: rename it',
+    ),
+    (
+        'select-exclude-without-pool',
+        lambda kit: run_select(kit, exclude=orm.List(['p000000'])),
+        ValueError,
+        r'`exclude` names structures of the `pool`: give the `pool`, or drop `exclude`',
+    ),
+    (
+        'select-exclude-everything',
+        lambda kit: run_select(
+            kit,
+            candidates={},
+            pool=pool_of(bulk('Cu', 'fcc', a=3.6, cubic=True)),
+            exclude=orm.List(['p000000']),
+        ),
+        ValueError,
+        r'`exclude` leaves out every structure of the `pool`: nothing is left to select from',
     ),
     (
         'select-pool-element-unknown',
@@ -530,7 +551,21 @@ CASES: list[Case] = [
         'workchain-no-pool-or-explore',
         lambda kit: run_active_learning(kit, pool=None),
         ValueError,
-        r'give a candidate `pool` of structures and/or `explore\.structures`',
+        r'give a candidate `pool` of structures \(or a `structure_pool`\) and/or `explore\.structures`',
+    ),
+    (
+        'workchain-pool-and-structure-pool',
+        lambda kit: run_active_learning(kit, structure_pool=pool_of(bulk('Cu', 'fcc', a=3.6, cubic=True))),
+        ValueError,
+        r'give the candidates either as StructureData nodes \(`pool`\) or as one node \(`structure_pool`\)',
+    ),
+    (
+        'workchain-structure-pool-unknown-element',
+        lambda kit: run_active_learning(
+            kit, pool=None, structure_pool=pool_of(bulk('Al', 'fcc', a=4.05, cubic=True))
+        ),
+        ValueError,
+        r"`structure_pool` holds Al, which the potential's elements \['Cu'\] do not include",
     ),
     (
         'workchain-unknown-labeller',

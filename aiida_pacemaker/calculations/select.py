@@ -13,7 +13,13 @@ from aiida.common import CalcInfo
 from aiida_pacemaker.baselines import min_interatomic_distance
 from aiida_pacemaker.data.active_set import ActiveSetData
 from aiida_pacemaker.data.potential import PacePotentialData
-from aiida_pacemaker.data.structure_pool import ARRAYS_FILE, StructurePoolData, structure_arrays
+from aiida_pacemaker.data.structure_pool import (
+    ARRAYS_FILE,
+    StructurePoolData,
+    concatenate_structure_arrays,
+    structure_arrays,
+    structures_without,
+)
 from aiida_pacemaker.data.training_set import TrainingSetData, write_structures_pickle
 from aiida_pacemaker.filenames import ACTIVE_SET_ASI, POTENTIAL_YAML
 from aiida_pacemaker.schema import BOOL, number, one_of
@@ -145,8 +151,15 @@ class PaceSelectCalculation(PaceBaseCalculation):
             'pool',
             valid_type=StructurePoolData,
             required=False,
-            help='The candidates as one node (instead of `candidates`): for large pools; only the selected '
-            'structures become StructureData nodes, made by this calculation.',
+            help='The candidates as one node: for large pools; only the selected structures become '
+            'StructureData nodes, made by this calculation. `candidates` given as well are added to it.',
+        )
+        spec.input(
+            'exclude',
+            valid_type=orm.List,
+            required=False,
+            help='Names of `pool` structures to leave out (those labelled already); names the pool does not '
+            'hold are ignored.',
         )
         spec.input(
             'parameters', valid_type=orm.Dict, required=False, help=f'Options: {", ".join(SELECT_OPTIONS)}.'
@@ -236,12 +249,18 @@ class PaceSelectCalculation(PaceBaseCalculation):
             )
         candidates = inputs.get('candidates') or {}
         pool = inputs.get('pool')
-        if candidates and pool is not None:
-            return (
-                'give the candidates either as `candidates` (StructureData nodes) or as one `pool`, not both'
-            )
         if not candidates and pool is None and standalone:
             return 'give at least one structure in `candidates`, or a `pool`'
+        if 'exclude' in inputs and pool is None:
+            return '`exclude` names structures of the `pool`: give the `pool`, or drop `exclude`'
+        if pool is not None and (candidates or 'exclude' in inputs):
+            names = set(pool.names)
+            twice = sorted(names & set(candidates))
+            if twice:
+                return f'`candidates.{twice[0]}` has the name of a `pool` structure: rename it'
+            left = names - set(inputs['exclude'].get_list() if 'exclude' in inputs else [])
+            if not left and not candidates:
+                return '`exclude` leaves out every structure of the `pool`: nothing is left to select from'
         potential = inputs.get('potential')
         if pool is not None and potential is not None:
             missing = sorted(set(pool.elements) - set(potential.elements))
@@ -249,15 +268,29 @@ class PaceSelectCalculation(PaceBaseCalculation):
                 return f'the `pool` holds elements {missing} that the potential does not know'
         return PaceBaseCalculation.validate_potential_and_structures(inputs, 'candidates', 'candidate')
 
+    def _pool_copied_as_it_is(self) -> bool:
+        """Whether the candidates are the `pool` alone, whose file the job gets as it is."""
+        return 'pool' in self.inputs and not self.inputs.get('candidates') and 'exclude' not in self.inputs
+
+    def _candidate_arrays(self) -> dict[str, np.ndarray]:
+        """The arrays of every candidate: the `pool` less `exclude`, then the `candidates` by key."""
+        candidates = self.inputs.get('candidates') or {}
+        keys = sorted(candidates)
+        parts = []
+        if 'pool' in self.inputs:
+            excluded = self.inputs.exclude.get_list() if 'exclude' in self.inputs else []
+            parts.append(structures_without(self.inputs.pool.get_arrays(), excluded))
+        if keys:
+            parts.append(structure_arrays([candidates[k].get_ase() for k in keys], keys))
+        return concatenate_structure_arrays(*parts)
+
     def prepare_for_submission(self, folder: t.Any) -> CalcInfo:
         """Write the candidates and the gamma script; run the filter, pace_select, the report."""
         options = self.inputs.parameters.get_dict() if 'parameters' in self.inputs else {}
         python = sibling_command(self.inputs.code, 'python')
-        if 'pool' not in self.inputs:
-            keys = sorted(self.inputs.candidates)
-            arrays = structure_arrays([self.inputs.candidates[k].get_ase() for k in keys], keys)
+        if not self._pool_copied_as_it_is():
             with folder.open(self.ALL_CANDIDATES, 'wb') as handle:
-                np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]
+                np.savez_compressed(handle, **self._candidate_arrays())  # type: ignore[arg-type]
         for name in (self.SCRIPT, self.SELECTION_MODULE):
             with folder.open(name, 'w', encoding='utf8') as handle:
                 handle.write(script_text(name))
@@ -313,7 +346,7 @@ class PaceSelectCalculation(PaceBaseCalculation):
             (self.inputs.potential.uuid, POTENTIAL_YAML, POTENTIAL_YAML),
             (self.inputs.active_set.uuid, ACTIVE_SET_ASI, ACTIVE_SET_ASI),
         ]
-        if 'pool' in self.inputs:  # the pool's arrays, copied as they are
+        if self._pool_copied_as_it_is():
             calcinfo.local_copy_list.append((self.inputs.pool.uuid, ARRAYS_FILE, self.ALL_CANDIDATES))
         mode = 'full' if self.inputs.active_set.base.attributes.get('mode', 'linear') == 'full' else 'linear'
         if options.get('grade_candidates') is False:

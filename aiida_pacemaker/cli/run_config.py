@@ -44,6 +44,7 @@ import typing as t
 import yaml
 from aiida import orm
 
+from aiida_pacemaker.data.structure_pool import StructurePoolData, StructurePoolError
 from aiida_pacemaker.data.training_set import TrainingSetData
 from aiida_pacemaker.schema import ConfigError
 from aiida_pacemaker.tools import io
@@ -183,6 +184,22 @@ def unlabelled_structures(
     value: t.Any, base: pathlib.Path, where: str, prefix: str
 ) -> dict[str, orm.StructureData]:
     """StructureData (unstored) from file(s) or ``{example: ...}``, keyed ``{prefix}0000``..."""
+    return io.structures_to_nodes(_unlabelled_atoms(value, base, where), prefix)
+
+
+def candidate_pool(value: t.Any, base: pathlib.Path, where: str = 'pool') -> StructurePoolData:
+    """The candidates from file(s) or ``{example: ...}`` as one (unstored) pool node, named ``p0000``...:
+    one node and one file whatever the size, where StructureData would cost a node and a link each, at
+    every selection."""
+    atoms_list = _unlabelled_atoms(value, base, where)
+    try:
+        return StructurePoolData.from_ase(atoms_list, [f'p{index:04d}' for index in range(len(atoms_list))])
+    except StructurePoolError as exception:
+        raise RunConfigError(f'`{where}`: {exception}') from None
+
+
+def _unlabelled_atoms(value: t.Any, base: pathlib.Path, where: str) -> list[t.Any]:
+    """ASE Atoms without calculators from file(s) or ``{example: ...}``."""
     if isinstance(value, dict):
         _check_keys(value, ['example'], f'in `{where}`')
         atoms_list = _example_atoms(value['example'], where)
@@ -195,7 +212,7 @@ def unlabelled_structures(
                 raise RunConfigError(f'`{where}`: {exception}') from None
     for atoms in atoms_list:
         atoms.calc = None
-    return io.structures_to_nodes(atoms_list, prefix)
+    return atoms_list
 
 
 # ---------------------------------------------------------------- codes, labeller, overrides
@@ -373,7 +390,7 @@ def active_learning_builder(
             **unlabelled_structures(config['structures'], base, 'structures', 's'),
         }
     if config.get('pool'):
-        kwargs['pool'] = unlabelled_structures(config['pool'], base, 'pool', 'p')
+        kwargs['pool'] = candidate_pool(config['pool'], base)
     try:
         builder = PaceActiveLearningWorkChain.get_builder_from_protocol(
             codes,

@@ -11,6 +11,7 @@ import yaml
 from aiida.orm import Data
 
 from aiida_pacemaker.filenames import ACTIVE_SET_ASI, POTENTIAL_YACE, POTENTIAL_YAML
+from aiida_pacemaker.tools import yaml_files
 
 __all__ = ('PacePotentialData', 'PotentialError', 'summarize_potential_yaml')
 
@@ -30,7 +31,7 @@ def summarize_potential_yaml(content: bytes | str) -> dict[str, t.Any]:
     :raises PotentialError: if the text is not a pacemaker potential.
     """
     try:
-        document = yaml.safe_load(content)
+        document = yaml_files.safe_load(content)
     except yaml.YAMLError as exception:
         raise PotentialError(f'the potential is not valid YAML: {exception}') from exception
     if (
@@ -58,7 +59,7 @@ def summarize_potential_yaml(content: bytes | str) -> dict[str, t.Any]:
     reference = (document.get('metadata') or {}).get('reference_energy') or {}
     if isinstance(reference, str):
         try:
-            reference = yaml.safe_load(reference) or {}
+            reference = yaml_files.safe_load(reference) or {}
         except yaml.YAMLError:
             reference = {}
     # pacemaker fits energy_corrected = E - sum_e n_e E_e + shift * N (pyace/process_df.py), so the
@@ -91,7 +92,7 @@ def yace_elements(content: bytes) -> list[str]:
     :raises PotentialError: if the content is not an ACE ``.yace`` potential.
     """
     try:
-        root = yaml.compose(content.decode('utf-8'))
+        root = yaml_files.compose(content.decode('utf-8'))
     except (UnicodeDecodeError, yaml.YAMLError) as exception:
         raise PotentialError(
             f'the .yace is not a pace_yaml2yace file: {" ".join(str(exception).split())}'

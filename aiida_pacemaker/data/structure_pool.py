@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import re
 import typing as t
 from collections.abc import Iterable, Sequence
@@ -25,7 +26,14 @@ from aiida import orm
 if t.TYPE_CHECKING:
     import ase
 
-__all__ = ('ARRAYS_FILE', 'StructurePoolData', 'StructurePoolError', 'structure_arrays')
+__all__ = (
+    'ARRAYS_FILE',
+    'StructurePoolData',
+    'StructurePoolError',
+    'concatenate_structure_arrays',
+    'structure_arrays',
+    'structures_without',
+)
 
 ARRAYS_FILE = 'pool.npz'
 _NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
@@ -84,6 +92,35 @@ def structure_arrays(
     if not np.all(np.isfinite(arrays['positions'])):
         raise StructurePoolError('the pool holds non-finite positions')
     return arrays
+
+
+def structures_without(arrays: dict[str, np.ndarray], names: t.Collection[str]) -> dict[str, np.ndarray]:
+    """The arrays of ``pool.npz`` less the structures called ``names`` (names it does not hold are ignored)."""
+    keep = ~np.isin(arrays['names'], np.array(sorted(names), dtype=np.str_))
+    atoms = np.repeat(keep, arrays['natoms'])
+    return {
+        'natoms': arrays['natoms'][keep],
+        'numbers': arrays['numbers'][atoms],
+        'positions': arrays['positions'][atoms],
+        'cells': arrays['cells'][keep],
+        'pbc': arrays['pbc'][keep],
+        'names': arrays['names'][keep],
+    }
+
+
+def concatenate_structure_arrays(*parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The arrays of ``pool.npz`` of several sets of structures, one after the other.
+
+    :raises StructurePoolError: for a name in more than one part, or no structure at all.
+    """
+    parts = tuple(part for part in parts if part['natoms'].size)
+    if not parts:
+        raise StructurePoolError('the pool is empty: give at least one structure')
+    names = np.concatenate([part['names'] for part in parts])
+    unique, counts = np.unique(names, return_counts=True)
+    if (counts > 1).any():
+        raise StructurePoolError(f'the name `{unique[counts > 1][0]}` is given twice')
+    return {key: np.concatenate([part[key] for part in parts]) for key in _ARRAYS}
 
 
 class StructurePoolData(orm.Data):
@@ -155,6 +192,22 @@ class StructurePoolData(orm.Data):
     def names(self) -> list[str]:
         """The structures' names, in order."""
         return [str(name) for name in self.get_arrays()['names']]
+
+    def to_ase(self) -> list[ase.Atoms]:
+        """Every structure as ASE Atoms, in the pool's order (see :attr:`names`)."""
+        from ase import Atoms
+
+        arrays = self.get_arrays()
+        bounds = np.concatenate([[0], np.cumsum(arrays['natoms'])])
+        return [
+            Atoms(
+                numbers=arrays['numbers'][start:stop],
+                positions=arrays['positions'][start:stop],
+                cell=arrays['cells'][index],
+                pbc=arrays['pbc'][index],
+            )
+            for index, (start, stop) in enumerate(itertools.pairwise(bounds))
+        ]
 
     def get_atoms(self, name: str) -> ase.Atoms:
         """The structure ``name`` as ASE Atoms."""

@@ -8,6 +8,7 @@ import typing as t
 from aiida import orm
 from aiida.engine import ExitCode
 
+from aiida_pacemaker.data.structure_pool import StructurePoolData
 from aiida_pacemaker.filenames import STDOUT_FILE
 
 from .base import PaceBaseParser
@@ -79,15 +80,19 @@ class PaceSelectParser(PaceBaseParser):
         if not isinstance(selected, list):
             return t.cast(ExitCode, self.exit_codes.ERROR_SELECTION_MISSING.format(log_tail=log_tail))
 
-        pool = self.node.inputs.pool if 'pool' in self.node.inputs else None
-        candidates: t.Any = set(pool.names) if pool is not None else self.node.inputs.candidates
+        inputs = self.node.inputs
+        pool = inputs.pool if 'pool' in inputs else None
+        given = dict(inputs.candidates) if 'candidates' in inputs else {}
+        excluded = set(inputs.exclude.get_list()) if 'exclude' in inputs else set()
+        from_pool = {name for name in pool.names if name not in excluded} if pool is not None else set()
+        candidates = from_pool | set(given)
         unknown = [key for key in selected if key not in candidates]
         if unknown:
             return t.cast(
                 ExitCode,
                 self.exit_codes.ERROR_SELECTION_MISSING.format(log_tail=f'unknown candidate keys {unknown}'),
             )
-        parameters = self.node.inputs.parameters.get_dict() if 'parameters' in self.node.inputs else {}
+        parameters = self.parameters
         graded = parameters.get('grade_candidates', True)
         window = (parameters.get('gamma_min', 0.0), parameters.get('gamma_max', float('inf')))
         strategy = parameters.get('strategy', 'maxvol')
@@ -126,9 +131,10 @@ class PaceSelectParser(PaceBaseParser):
             selected = [*selected, *filled]
             reasons.update(dict.fromkeys(filled, 'fill'))
         for key in selected:  # from a pool, only the selected structures become nodes
-            self.out(
-                f'selected.{key}', pool.get_structure(key) if pool is not None else candidates[key].clone()
+            structure = (
+                given[key].clone() if key in given else t.cast(StructurePoolData, pool).get_structure(key)
             )
+            self.out(f'selected.{key}', structure)
         self.out(
             'report',
             orm.Dict(

@@ -86,7 +86,7 @@ def random_selection_curve(
 
     The same budgets (training-set size of every cycle), the same first training set, fit settings and
     test set; the structures added at each budget are drawn at random (``seed``) from the workchain's
-    ``pool`` and labelled by ``label`` (ASE Atoms in, Atoms with energy and forces in ``atoms.calc`` out,
+    ``pool`` (or ``structure_pool``, by name) and labelled by ``label`` (ASE Atoms in, Atoms with energy and forces in ``atoms.calc`` out,
     e.g. :func:`aiida_pacemaker.tools.examples.emt_label`).
 
     Returns rows with ``num_structures``, the train and test RMSEs (meV/atom, meV/Å), ``refitted`` and
@@ -104,7 +104,13 @@ def random_selection_curve(
         raise ValueError(f'{workchain.process_label}<{workchain.pk}> has finished no cycle')
     first = t.cast(TrainingSetData, outputs['training_sets__cycle_1'])
     budgets = [t.cast(TrainingSetData, outputs[f'training_sets__cycle_{k}']).num_structures for k in cycles]
-    pool = [workchain.inputs.pool[key].get_ase() for key in sorted(workchain.inputs.pool)]
+    if 'structure_pool' in workchain.inputs:
+        by_name = dict(
+            zip(workchain.inputs.structure_pool.names, workchain.inputs.structure_pool.to_ase(), strict=True)
+        )
+    else:
+        by_name = {key: structure.get_ase() for key, structure in workchain.inputs.pool.items()}
+    pool = [by_name[key] for key in sorted(by_name)]
     order = np.random.default_rng(seed).permutation(len(pool))
     needed = max(budgets) - first.num_structures
     if needed > len(pool):

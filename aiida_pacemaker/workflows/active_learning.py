@@ -24,6 +24,7 @@ from aiida_pacemaker.calculations.monitors import progress_monitors
 from aiida_pacemaker.calculations.select import COVERAGE_STRATEGIES, DEFAULT_STRATEGY, PaceSelectCalculation
 from aiida_pacemaker.data.active_set import ActiveSetData
 from aiida_pacemaker.data.potential import PacePotentialData
+from aiida_pacemaker.data.structure_pool import StructurePoolData
 from aiida_pacemaker.data.training_set import TrainingSetData, atoms_hash
 from aiida_pacemaker.labellers import LabellerError, is_process_function, load_labeller, validate_labeller
 from aiida_pacemaker.labellers.ase import check_ase_labeller_inputs, label_with_ase
@@ -115,8 +116,18 @@ def _check_augment(augment: orm.Dict | None, code: orm.AbstractCode | None) -> s
 def _validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
     if 'training_set' not in inputs and not inputs.get('structures'):
         return 'give an initial labelled `training_set` or unlabelled `structures` to label first'
-    if not inputs.get('pool') and not (inputs.get('explore') or {}).get('structures'):
-        return 'give a candidate `pool` of structures and/or `explore.structures` (MD seeds)'
+    structure_pool = inputs.get('structure_pool')
+    if inputs.get('pool') and structure_pool is not None:
+        return (
+            'give the candidates either as StructureData nodes (`pool`) or as one node (`structure_pool`), '
+            'not both'
+        )
+    if (
+        not inputs.get('pool')
+        and structure_pool is None
+        and not (inputs.get('explore') or {}).get('structures')
+    ):
+        return 'give a candidate `pool` of structures (or a `structure_pool`) and/or `explore.structures` (MD seeds)'
     labeller = inputs.get('labeller', {}).get('process')
     if labeller is not None:
         try:
@@ -188,6 +199,13 @@ def _validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
     message = check_structures(groups, elements)
     if message:
         return message
+    if structure_pool is not None and elements is not None:
+        unknown = sorted(set(structure_pool.elements) - set(elements))
+        if unknown:
+            return (
+                f"`structure_pool` holds {', '.join(unknown)}, which the potential's elements {sorted(elements)} "
+                'do not include: add them to `elements` or leave those structures out of the pool'
+            )
     if training_set is not None and test_set is not None:
         overlap = set(training_set.structure_hashes()) & set(test_set.structure_hashes())
         if overlap:
@@ -195,6 +213,12 @@ def _validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
     if test_set is not None and parameters is not None and 'test_size' in (parameters.get('data') or {}):
         return 'give either a `test_set` or `data.test_size` in the training parameters, not both'
     return None
+
+
+def _row_for_context(row: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A learning-curve row without what grows with the pool (``gamma``: every candidate's grade), as the
+    context keeps it; the `learning_curve` output is built from the nodes, with the grades."""
+    return {key: value for key, value in row.items() if key != 'gamma'}
 
 
 class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
@@ -227,6 +251,13 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             help='Held-out set; never merged into training.',
         )
         spec.input_namespace('pool', valid_type=orm.StructureData, dynamic=True, help='Candidate structures.')
+        spec.input(
+            'structure_pool',
+            valid_type=StructurePoolData,
+            required=False,
+            help='The candidates as one node, instead of `pool`: for pools of thousands (each selection gets '
+            'the node and the names taken out; only the selected structures become StructureData nodes).',
+        )
         spec.input(
             'baseline', valid_type=orm.Dict, required=False, help='Additive baseline (e.g. Lennard-Jones).'
         )
@@ -276,7 +307,7 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         spec.expose_inputs(
             PaceSelectCalculation,
             namespace='select',
-            exclude=('potential', 'active_set', 'candidates', 'pool', 'training_set'),
+            exclude=('potential', 'active_set', 'candidates', 'pool', 'exclude', 'training_set'),
         )
         spec.expose_inputs(
             PaceExploreCalculation,
@@ -426,7 +457,7 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         *,
         training_set: TrainingSetData | None = None,
         structures: dict[str, orm.StructureData] | None = None,
-        pool: dict[str, orm.StructureData] | None = None,
+        pool: dict[str, orm.StructureData] | StructurePoolData | None = None,
         explore_structures: dict[str, orm.StructureData] | None = None,
         test_set: TrainingSetData | None = None,
         labeller: str = 'pacemaker.label_ase',
@@ -442,6 +473,8 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         :param labeller: entry point or ``module:ProcessClass`` of the labeller; ``labeller_inputs`` are its
             fixed inputs (default: EMT through the built-in ASE labeller).
         :param overrides: deep-merged into the protocol; unknown keys are refused.
+        :param pool: the candidates: StructureData nodes by key, or one
+            :class:`~aiida_pacemaker.data.StructurePoolData` (the input `structure_pool`; for large pools).
         :param initial_potential: the first cycle fine-tunes it; the fit's elements are its elements, and its
             Lennard-Jones baseline (if any) is the run's.
         """
@@ -456,7 +489,9 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             raise ValueError(message)
         trainer = PaceTrainWorkChain.get_protocol_inputs(protocol, train_overrides)['trainer']
         elements: set[str] = set(training_set.elements) if training_set is not None else set()
-        for group in (structures, pool, explore_structures):
+        if isinstance(pool, StructurePoolData):
+            elements.update(pool.elements)
+        for group in (structures, pool if isinstance(pool, dict) else None, explore_structures):
             for structure in (group or {}).values():
                 elements.update(structure.get_symbols_set())  # chemical symbols, not kind names like `Cu1`
         min_distance = (
@@ -480,7 +515,9 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             builder.structures = structures
         if test_set is not None:
             builder.test_set = test_set
-        if pool:
+        if isinstance(pool, StructurePoolData):
+            builder.structure_pool = pool
+        elif pool:
             builder.pool = pool
         if initial_potential is not None:
             builder.initial_potential = initial_potential
@@ -528,12 +565,17 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         self.ctx.done = False
         self.ctx.training_set = self.inputs.get('training_set')
         self.ctx.potential = None
-        self.ctx.learning_curve = []
+        # aiida-core serialises the context into every checkpoint beside the inputs (measured: 0.27 s per
+        # 1,000 structures at every step, 8 s per 1,000 to load a checkpoint back), so it holds nothing that
+        # grows with the pool or the training set:
+        # - the learning curve is built at the end from the nodes in `curve_inputs`; the context keeps the
+        #   current cycle's row (`row`), for the decisions and reports, without its per-candidate grades;
+        # - the candidates are the `pool` input plus what exploration found, less what was labelled or is
+        #   known: the context keeps only the explored structures and the keys taken out;
+        # - the previous training set is known by its number of structures (`previous_num_structures`: the
+        #   first ones of the next set, which the merge extends at the end)
+        self.ctx.row = {}
         self.ctx.curve_inputs = {}
-        # the candidates are the `pool` input plus what exploration found, less what was labelled or is
-        # known: the context keeps only the explored structures and the keys taken out, because aiida-core
-        # serialises the context into every checkpoint beside the inputs (measured: 0.27 s per 1,000
-        # structures at every step, 8 s per 1,000 to load a checkpoint back)
         self.ctx.explored = {}
         self.ctx.taken = []
         self.ctx.augmented = None  # the augmented structures of every cycle so far (with `augment`)
@@ -545,19 +587,37 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         self._upgrade_context()
 
     def _upgrade_context(self) -> None:
-        """Convert a checkpoint of an earlier version, whose context held the candidates as ``pool``."""
-        if 'pool' not in self.ctx:
-            return
-        pool, remaining = dict(self.inputs.get('pool', {})), self.ctx.pool
-        self.ctx.explored = {key: node for key, node in remaining.items() if key not in pool}
-        self.ctx.taken = sorted(pool.keys() - remaining.keys())
-        del self.ctx['pool']
+        """Convert a checkpoint of an earlier version, whose context held the candidates as ``pool``, every
+        cycle's learning-curve row as ``learning_curve`` and the previous training set's atom counts as
+        ``previous_natoms``."""
+        if 'pool' in self.ctx:
+            pool, remaining = dict(self.inputs.get('pool', {})), self.ctx.pool
+            self.ctx.explored = {key: node for key, node in remaining.items() if key not in pool}
+            self.ctx.taken = sorted(pool.keys() - remaining.keys())
+            del self.ctx['pool']
+        if 'learning_curve' in self.ctx:
+            rows = self.ctx.learning_curve
+            self.ctx.row = _row_for_context(rows[-1]) if rows else {}
+            del self.ctx['learning_curve']
+        if 'previous_natoms' in self.ctx:
+            natoms = self.ctx.previous_natoms
+            self.ctx.previous_num_structures = None if natoms is None else len(natoms)
+            del self.ctx['previous_natoms']
 
     def _candidates(self) -> dict[str, orm.StructureData]:
-        """The structures still to choose from: the `pool` input and the explored ones, less those taken."""
+        """The StructureData still to choose from: the `pool` input and the explored ones, less those taken
+        (a `structure_pool` is given to the selection as it is, see :meth:`_pool_left`)."""
         taken = set(self.ctx.taken)
         candidates = {**dict(self.inputs.get('pool', {})), **self.ctx.explored}
         return {key: structure for key, structure in candidates.items() if key not in taken}
+
+    def _pool_left(self) -> tuple[StructurePoolData | None, list[str], int]:
+        """The `structure_pool` input, its names taken out so far, and how many of its structures are left."""
+        pool = self.inputs.get('structure_pool')
+        if pool is None:
+            return None, [], 0
+        taken = sorted(set(self.ctx.taken) & set(pool.names))
+        return pool, taken, pool.num_structures - len(taken)
 
     def _take_candidates(self, keys: t.Iterable[str]) -> None:
         """Take ``keys`` out of the candidates for good (labelled, or known already)."""
@@ -724,9 +784,11 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
     def _previous_force_rmse(self, node: orm.WorkflowNode) -> float | None:
         """Force RMSE (meV/Å) of ``node``'s potential on the previous cycle's training structures (the first
         ones of this cycle's set); None when unknown."""
-        if self.ctx.get('previous_natoms') is None or 'per_structure_errors' not in node.outputs:
+        count = self.ctx.get('previous_num_structures')
+        if count is None or 'per_structure_errors' not in node.outputs:
             return None
-        return force_rmse_of_first(node.outputs.per_structure_errors, self.ctx.previous_natoms)
+        natoms = self.ctx.training_set.get_arrays()['natoms'][:count]
+        return force_rmse_of_first(node.outputs.per_structure_errors, natoms)
 
     def fine_tune_stalled(self) -> bool:
         """Whether the fine-tuned fit got worse on the structures the previous potential was trained on."""
@@ -788,18 +850,16 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             fit=fit.get_dict(),
             potential=self.ctx.potential,
         )
-        self.ctx.learning_curve.append(row)
+        self.ctx.row = _row_for_context(row)
         self.ctx.curve_inputs[f'metrics_{self.ctx.cycle}'] = metrics
         self.ctx.curve_inputs[f'training_set_{self.ctx.cycle}'] = self.ctx.training_set
         self.ctx.curve_inputs[f'fit_{self.ctx.cycle}'] = fit
         self.ctx.curve_inputs[f'potential_{self.ctx.cycle}'] = self.ctx.potential
-        self.ctx.previous_natoms = None
+        self.ctx.previous_num_structures = None
         self.ctx.previous_force_rmse = None
         if 'per_structure_errors' in node.outputs:
-            natoms = [
-                int(n) for n in self.ctx.training_set.get_arrays()['natoms']
-            ]  # plain data: checkpointed
-            self.ctx.previous_natoms = natoms
+            natoms = self.ctx.training_set.get_arrays()['natoms']
+            self.ctx.previous_num_structures = len(natoms)
             self.ctx.previous_force_rmse = force_rmse_of_first(node.outputs.per_structure_errors, natoms)
         test = f', test {row["test_force_rmse"]:.1f} meV/Å' if row['test_force_rmse'] is not None else ''
         stopped = {'maxiter': ' (stopped at maxiter: not converged)'}.get(row.get('stopped_by') or '', '')
@@ -859,7 +919,8 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
     def select(self) -> t.Any:
         """Grade every candidate and select the most informative ones within the gamma window."""
         candidates = self._candidates()
-        if not candidates:
+        pool, taken, left = self._pool_left()
+        if not candidates and not left:
             self.ctx.select = None
             return None
         inputs = AttributeDict(self.exposed_inputs(PaceSelectCalculation, 'select'))
@@ -878,13 +939,17 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         inputs.potential = self.ctx.potential
         inputs.active_set = self.ctx.active_set
         inputs.candidates = candidates
+        if pool is not None and left:
+            inputs.pool = pool
+            if taken:
+                inputs.exclude = orm.List(taken)
         inputs.setdefault('metadata', {})['call_link_label'] = f'select_cycle_{self.ctx.cycle}'
         return ToContext(select=self.submit(PaceSelectCalculation, **inputs))
 
     def inspect_select(self) -> t.Any:
         """Record the candidates' grades and the selection in the learning curve."""
         node = self.ctx.select
-        row = self.ctx.learning_curve[-1]
+        row = self.ctx.row
         self.ctx.selected = {}
         self.ctx.num_known_selected = 0
         if node is None:
@@ -920,11 +985,12 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             f'({num_extrapolating(row)} extrapolating, gamma >= {EXTRAPOLATING:g}), max gamma {gamma_max}, '
             f'{len(self.ctx.selected)} selected' + (f' ({why})' if why else '')
         )
+        self.ctx.row = _row_for_context(row)
         return None
 
     def decide_next_cycle(self) -> None:
         """Stop after ``max_cycles``, when nothing was selected, or when the test error reached its target."""
-        row = self.ctx.learning_curve[-1]
+        row = self.ctx.row
         target = self.inputs.get('target_test_force_rmse')
         test_rmse = row.get('test_force_rmse')
         if self.ctx.cycle >= self.inputs.max_cycles.value:
@@ -1028,7 +1094,7 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             return None
         added = results['added'].get_dict()
         self.ctx.curve_inputs[f'added_{self.ctx.cycle}'] = results['added']
-        self.ctx.learning_curve[-1]['num_labelled'] = len(added['added'])
+        self.ctx.row['num_labelled'] = len(added['added'])
         duplicates = f', {len(added["duplicates"])} duplicates skipped' if added['duplicates'] else ''
         self.report(
             f'cycle {self.ctx.cycle}: training set now {self.ctx.training_set.num_structures} structures '

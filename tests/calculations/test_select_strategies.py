@@ -191,6 +191,45 @@ def test_a_pool_node_selects_as_the_candidates_do(fitted, fitted_active_set, can
 
 
 @pytest.mark.pacemaker
+def test_a_pool_less_excluded_plus_candidates_selects_as_the_candidates_do(
+    fitted, fitted_active_set, candidates, hybrid_report
+):
+    """What the active-learning workchain gives a selection with a `structure_pool`: the pool less the
+    names taken out (`exclude`) plus the explored structures (`candidates`): the same grades and choice
+    as the same candidates alone."""
+    from aiida.common.links import LinkType
+
+    from aiida_pacemaker.data import StructurePoolData
+    from aiida_pacemaker.tools.examples import random_bulk_structures
+
+    keys = sorted(candidates)
+    in_pool, given = keys[:8], keys[8:]
+    taken = random_bulk_structures(2, seed=43)  # labelled already: never graded, never picked
+    pool = StructurePoolData.from_ase(
+        [candidates[k].get_ase() for k in in_pool] + taken, [*in_pool, 'done0', 'done1']
+    ).store()
+    results, node = engine.run_get_node(
+        CalculationFactory('pacemaker.select'),
+        code=fitted['codes']['pace_select'],
+        potential=fitted['potential'],
+        active_set=fitted_active_set,
+        pool=pool,
+        exclude=orm.List(['done0', 'done1', 'not_in_the_pool']),
+        candidates={k: candidates[k] for k in given},
+        training_set=fitted['training_set'],
+        parameters=orm.Dict({'max_structures': 4, 'strategy': 'hybrid', 'seed': 1}),
+    )
+    assert node.is_finished_ok, node.exit_message
+    report = results['report'].get_dict()
+    assert sorted(report['gamma']) == keys and report['num_candidates'] == len(keys)
+    assert report['gamma'] == pytest.approx(hybrid_report['gamma'])
+    assert report['selected'] == hybrid_report['selected'] and report['reasons'] == hybrid_report['reasons']
+    for key, structure in results['selected'].items():
+        assert structure.base.links.get_incoming(link_type=LinkType.CREATE).one().node.pk == node.pk
+        assert np.allclose(structure.get_ase().positions, candidates[key].get_ase().positions)
+
+
+@pytest.mark.pacemaker
 def test_an_ungraded_pool_selects_as_maxvol_does(fitted, fitted_active_set, candidates):
     """`grade_candidates: false` (exploration-scale pools): no grading pass, pace_select's choice as with
     the grades, which the report leaves out."""

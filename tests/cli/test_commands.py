@@ -523,7 +523,7 @@ def test_examples_are_valid(aiida_profile):
     config = run_config.read_config(EXAMPLES / 'active_learning_emt.yaml', run_config.ACTIVE_LEARNING_KEYS)
     builder = run_config.active_learning_builder(config, EXAMPLES)
     assert builder.labeller.process.value == 'pacemaker.label_ase'
-    assert len(builder.pool) == config['pool']['example']['count']
+    assert builder.structure_pool.num_structures == config['pool']['example']['count']  # one node
 
     # `augment`: pace_augment's options and its aiida-shell code
     builder = run_config.active_learning_builder({**config, 'augment': {'max_seed_structures': 20}}, EXAMPLES)
@@ -590,7 +590,10 @@ def test_run_config_from_files(aiida_profile, tmp_path, emt_structures):
         run_config.read_config(path, run_config.ACTIVE_LEARNING_KEYS), tmp_path
     )
     assert builder.training_set.num_structures == 5
-    assert len(builder.structures) == 3 and len(builder.pool) == 4 and len(builder.explore.structures) == 1
+    assert len(builder.structures) == 3 and len(builder.explore.structures) == 1
+    assert builder.structure_pool.num_structures == 4 and builder.structure_pool.names == [
+        f'p{i:04d}' for i in range(4)
+    ]
     assert builder.explore.parameters['temperatures'] == [500.0] and builder.explore.parameters['steps'] == 20
     assert builder.labeller.inputs['calculator'].value == 'ase.calculators.emt.EMT'
     assert builder.max_cycles.value == 1 and builder.metadata.label == 'from files'

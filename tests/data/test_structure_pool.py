@@ -9,7 +9,14 @@ import pytest
 from aiida import orm
 from ase.build import fcc100
 
-from aiida_pacemaker.data.structure_pool import ARRAYS_FILE, StructurePoolData, StructurePoolError
+from aiida_pacemaker.data.structure_pool import (
+    ARRAYS_FILE,
+    StructurePoolData,
+    StructurePoolError,
+    concatenate_structure_arrays,
+    structure_arrays,
+    structures_without,
+)
 from aiida_pacemaker.tools.examples import random_alloy_structures, random_bulk_structures
 
 
@@ -33,6 +40,36 @@ def test_round_trip_and_pacemaker_file(aiida_profile):
         pass
     with pytest.raises(KeyError, match='holds no structure `nope`'):
         loaded.get_atoms('nope')
+
+
+def test_to_ase_reads_back_every_structure_in_order(aiida_profile):
+    atoms_list = random_alloy_structures(4, seed=3)  # 8- and 16-atom cells: the atom offsets matter
+    pool = orm.load_node(StructurePoolData.from_ase(atoms_list).store().pk)
+    back = pool.to_ase()
+    assert [a.get_chemical_formula() for a in back] == [a.get_chemical_formula() for a in atoms_list]
+    for read, atoms in zip(back, atoms_list, strict=True):
+        assert np.allclose(read.positions, atoms.positions) and np.allclose(read.cell, atoms.cell)
+        assert (read.pbc == atoms.pbc).all()
+
+
+def test_structures_without_and_concatenated():
+    """What a selection with a pool, `exclude` and `candidates` gives its job: the pool less the excluded
+    names (unknown names ignored), then the candidates; a name in both parts is refused."""
+    atoms_list = random_alloy_structures(4, seed=5)
+    arrays = structure_arrays(atoms_list, ['a', 'b', 'c', 'd'])
+    left = structures_without(arrays, ['b', 'd', 'not_there'])
+    assert left['names'].tolist() == ['a', 'c']
+    assert left['natoms'].tolist() == [len(atoms_list[0]), len(atoms_list[2])]
+    assert np.allclose(left['positions'], np.concatenate([atoms_list[0].positions, atoms_list[2].positions]))
+    assert (left['numbers'] == np.concatenate([atoms_list[0].numbers, atoms_list[2].numbers])).all()
+    extra = structure_arrays(random_bulk_structures(1, seed=6), ['md1_0'])
+    both = concatenate_structure_arrays(left, extra)
+    assert both['names'].tolist() == ['a', 'c', 'md1_0'] and both['cells'].shape == (3, 3, 3)
+    assert both['positions'].shape == (both['natoms'].sum(), 3)
+    with pytest.raises(StructurePoolError, match='the name `a` is given twice'):
+        concatenate_structure_arrays(left, structure_arrays(random_bulk_structures(1, seed=7), ['a']))
+    with pytest.raises(StructurePoolError, match='the pool is empty'):
+        concatenate_structure_arrays(structures_without(arrays, ['a', 'b', 'c', 'd']))
 
 
 def test_from_structures_keeps_the_keys(aiida_profile):

@@ -24,6 +24,7 @@ from aiida_pacemaker.data.training_set import (
     concatenate_arrays,
 )
 from aiida_pacemaker.filenames import ACTIVE_SET_ASI, POTENTIAL_YAML
+from aiida_pacemaker.tools import yaml_files
 
 __all__ = (
     'TRAINING_SET_PICKLE',
@@ -245,9 +246,7 @@ def merge_training_sets(first: TrainingSetData, second: TrainingSetData) -> dict
 
 def _inner_cutoffs(content: bytes) -> dict[str, float]:
     """The ZBL inner cutoff ``r_in`` (Å) of each bond of a potential ``.yaml`` that has one."""
-    import yaml
-
-    document = yaml.safe_load(content)
+    document = yaml_files.safe_load(content)
     cutoffs = {}
     for block in document.get('species') or []:
         names = str(block.get('speciesblock', '')).split()  # `Cu` holds the bond Cu-Cu, `Cu Au` Cu-Au
