@@ -62,6 +62,8 @@ NEEDS_GRADES = ('gamma_min', 'gamma_max', 'fill_to_max', 'tail_min_gamma')
 
 #: strategies that measure coverage against the training structures (need ``training_set``)
 COVERAGE_STRATEGIES = ('hybrid', 'lcmd', 'representative', 'stratified', 'maxdist')
+#: options that only `strategy: hybrid` takes (refused with any other strategy)
+HYBRID_OPTIONS = ('tail_fraction', 'tail_min_gamma', 'coverage')
 #: the default strategy and the share of a hybrid batch that MaxVol picks
 DEFAULT_STRATEGY = 'maxvol'
 DEFAULT_TAIL_FRACTION = 0.5

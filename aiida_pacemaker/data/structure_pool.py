@@ -195,38 +195,35 @@ class StructurePoolData(orm.Data):
 
     def to_ase(self) -> list[ase.Atoms]:
         """Every structure as ASE Atoms, in the pool's order (see :attr:`names`)."""
-        from ase import Atoms
-
         arrays = self.get_arrays()
         bounds = np.concatenate([[0], np.cumsum(arrays['natoms'])])
         return [
-            Atoms(
-                numbers=arrays['numbers'][start:stop],
-                positions=arrays['positions'][start:stop],
-                cell=arrays['cells'][index],
-                pbc=arrays['pbc'][index],
-            )
+            _atoms(arrays, index, start, stop)
             for index, (start, stop) in enumerate(itertools.pairwise(bounds))
         ]
 
     def get_atoms(self, name: str) -> ase.Atoms:
         """The structure ``name`` as ASE Atoms."""
-        from ase import Atoms
-
         arrays = self.get_arrays()
         matches = np.flatnonzero(arrays['names'] == name)
         if not matches.size:
             raise KeyError(f'StructurePoolData<{self.pk}> holds no structure `{name}`')
         index = int(matches[0])
         start = int(arrays['natoms'][:index].sum())
-        stop = start + int(arrays['natoms'][index])
-        return Atoms(
-            numbers=arrays['numbers'][start:stop],
-            positions=arrays['positions'][start:stop],
-            cell=arrays['cells'][index],
-            pbc=arrays['pbc'][index],
-        )
+        return _atoms(arrays, index, start, start + int(arrays['natoms'][index]))
 
     def get_structure(self, name: str) -> orm.StructureData:
         """The structure ``name`` as a new (unstored) StructureData."""
         return orm.StructureData(ase=self.get_atoms(name))
+
+
+def _atoms(arrays: dict[str, np.ndarray], index: int, start: int, stop: int) -> ase.Atoms:
+    """Structure ``index`` of the arrays of ``pool.npz``, whose atoms are rows ``start:stop``."""
+    from ase import Atoms
+
+    return Atoms(
+        numbers=arrays['numbers'][start:stop],
+        positions=arrays['positions'][start:stop],
+        cell=arrays['cells'][index],
+        pbc=arrays['pbc'][index],
+    )

@@ -33,18 +33,24 @@ def hybrid_report(fitted, fitted_active_set, candidates):
     return report
 
 
+def run_select(fitted, active_set, **inputs):
+    """Run `pacemaker.select` with the fitted potential, its code and ``inputs``; it must finish ok."""
+    results, node = engine.run_get_node(
+        CalculationFactory('pacemaker.select'),
+        code=fitted['codes']['pace_select'],
+        potential=fitted['potential'],
+        active_set=active_set,
+        **inputs,
+    )
+    assert node.is_finished_ok, node.exit_message
+    return results, node
+
+
 def select(fitted, active_set, candidates, with_training_set=True, **parameters):
-    inputs = {
-        'code': fitted['codes']['pace_select'],
-        'potential': fitted['potential'],
-        'active_set': active_set,
-        'candidates': candidates,
-        'parameters': orm.Dict(parameters),
-    }
+    inputs = {'candidates': candidates, 'parameters': orm.Dict(parameters)}
     if with_training_set:
         inputs['training_set'] = fitted['training_set']
-    results, node = engine.run_get_node(CalculationFactory('pacemaker.select'), **inputs)
-    assert node.is_finished_ok, node.exit_message
+    results, _ = run_select(fitted, active_set, **inputs)
     return results['report'].get_dict(), results
 
 
@@ -169,16 +175,13 @@ def test_a_pool_node_selects_as_the_candidates_do(fitted, fitted_active_set, can
 
     report = hybrid_report
     pool = StructurePoolData.from_structures(candidates).store()
-    inputs = {
-        'code': fitted['codes']['pace_select'],
-        'potential': fitted['potential'],
-        'active_set': fitted_active_set,
-        'pool': pool,
-        'training_set': fitted['training_set'],
-        'parameters': orm.Dict({'max_structures': 4, 'strategy': 'hybrid', 'seed': 1}),
-    }
-    results, node = engine.run_get_node(CalculationFactory('pacemaker.select'), **inputs)
-    assert node.is_finished_ok, node.exit_message
+    results, node = run_select(
+        fitted,
+        fitted_active_set,
+        pool=pool,
+        training_set=fitted['training_set'],
+        parameters=orm.Dict({'max_structures': 4, 'strategy': 'hybrid', 'seed': 1}),
+    )
     from_pool = results['report'].get_dict()
     assert from_pool['selected'] == report['selected'] and from_pool['reasons'] == report['reasons']
     assert from_pool['gamma'] == pytest.approx(report['gamma'])
@@ -208,18 +211,15 @@ def test_a_pool_less_excluded_plus_candidates_selects_as_the_candidates_do(
     pool = StructurePoolData.from_ase(
         [candidates[k].get_ase() for k in in_pool] + taken, [*in_pool, 'done0', 'done1']
     ).store()
-    results, node = engine.run_get_node(
-        CalculationFactory('pacemaker.select'),
-        code=fitted['codes']['pace_select'],
-        potential=fitted['potential'],
-        active_set=fitted_active_set,
+    results, node = run_select(
+        fitted,
+        fitted_active_set,
         pool=pool,
         exclude=orm.List(['done0', 'done1', 'not_in_the_pool']),
         candidates={k: candidates[k] for k in given},
         training_set=fitted['training_set'],
         parameters=orm.Dict({'max_structures': 4, 'strategy': 'hybrid', 'seed': 1}),
     )
-    assert node.is_finished_ok, node.exit_message
     report = results['report'].get_dict()
     assert sorted(report['gamma']) == keys and report['num_candidates'] == len(keys)
     assert report['gamma'] == pytest.approx(hybrid_report['gamma'])
@@ -238,15 +238,12 @@ def test_an_ungraded_pool_selects_as_maxvol_does(fitted, fitted_active_set, cand
     pool = StructurePoolData.from_structures(candidates).store()
     reports = []
     for graded in (True, False):
-        results, node = engine.run_get_node(
-            CalculationFactory('pacemaker.select'),
-            code=fitted['codes']['pace_select'],
-            potential=fitted['potential'],
-            active_set=fitted_active_set,
+        results, _ = run_select(
+            fitted,
+            fitted_active_set,
             pool=pool,
             parameters=orm.Dict({'max_structures': 3, 'grade_candidates': graded}),
         )
-        assert node.is_finished_ok, node.exit_message
         reports.append(results['report'].get_dict())
         assert sorted(results['selected']) == sorted(reports[-1]['selected'])
     graded_report, ungraded = reports

@@ -12,7 +12,7 @@ checked: an unknown key is refused with the closest valid one, never silently dr
 keys belong to another validator (pacemaker's options, the CalcJobs' parameters) are open.
 
 A selection ``strategy`` given in the overrides replaces the protocol's strategy together with the
-options that only the protocol's strategy has (:data:`STRATEGY_OPTIONS`): ``select: {strategy: maxvol}``
+options that only the protocol's strategy has (``pacemaker.select``'s ``HYBRID_OPTIONS``): ``select: {strategy: maxvol}``
 over the default ``hybrid`` drops the protocol's ``tail_fraction`` and ``coverage``, which
 ``pacemaker.select`` refuses for any other strategy. Such an option given in the same overrides is kept
 (and refused by the calculation's validator with its reason).
@@ -42,9 +42,6 @@ __all__ = (
 class ProtocolError(ValueError):
     """Raised for an unknown protocol or an unknown override key."""
 
-
-#: options of `pacemaker.select` that belong to one strategy (the calculation refuses them for any other)
-STRATEGY_OPTIONS = {'hybrid': ('tail_fraction', 'tail_min_gamma', 'coverage')}
 
 #: sections whose keys belong to another validator (TrainerConfig, the CalcJobs' options)
 OPEN_SECTIONS = ('trainer.ace_basis_config', 'trainer.fitting_params', 'trainer.baseline_parameters',
@@ -108,11 +105,12 @@ def _without_options_of_replaced_strategy(
     protocol: dict[str, t.Any], override: dict[str, t.Any]
 ) -> dict[str, t.Any]:
     """The protocol's ``select`` section less the options of its strategy, if ``override`` names another."""
-    strategy = protocol.get('strategy')
-    if 'strategy' not in override or override['strategy'] == strategy:
+    # imported here: listing the protocols needs no calculation
+    from aiida_pacemaker.calculations.select import HYBRID_OPTIONS
+
+    if protocol.get('strategy') != 'hybrid' or override.get('strategy', 'hybrid') == 'hybrid':
         return protocol
-    own = STRATEGY_OPTIONS.get(str(strategy), ())
-    return {key: value for key, value in protocol.items() if key not in own}
+    return {key: value for key, value in protocol.items() if key not in HYBRID_OPTIONS}
 
 
 class ProtocolMixin:
