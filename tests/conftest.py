@@ -147,8 +147,9 @@ def generate_calc_job(tmp_path):
         from aiida.plugins import CalculationFactory
 
         process = instantiate_process(get_manager().get_runner(), CalculationFactory(entry_point), **inputs)
-        (tmp_path / 'sandbox').mkdir()
-        folder = Folder(str(tmp_path / 'sandbox'))
+        sandbox = tmp_path / f'sandbox_{len(list(tmp_path.glob("sandbox*")))}'  # a fresh one per call
+        sandbox.mkdir()
+        folder = Folder(str(sandbox))
         return folder, process.prepare_for_submission(folder)
 
     return factory

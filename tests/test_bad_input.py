@@ -856,6 +856,26 @@ CASES: list[Case] = [
         r'`os.system` is not an ASE calculator class',
     ),
     (
+        'al-ase-labeller-without-calculator',
+        lambda kit: run_active_learning(kit, labeller={'process': orm.Str('pacemaker.label_ase')}),
+        ValueError,
+        r'the labeller `pacemaker\.label_ase` needs `labeller\.inputs\.calculator` \(the same for every structure\)',
+    ),
+    (
+        'al-active-set-options',
+        lambda kit: run_active_learning(
+            kit, activeset={'code': kit.code, 'parameters': orm.Dict({'batch_size': 10})}
+        ),
+        ValueError,
+        r'pace_activeset needs `all_atoms: true` when a `batch_size` is given',
+    ),
+    (
+        'train-active-set-options',
+        lambda kit: run_train(kit, active_set_parameters=orm.Dict({'maxvol_iter': 5})),
+        ValueError,
+        r'invalid `active_set_parameters`: unknown key `maxvol_iter`; did you mean `maxvol_iters`\?',
+    ),
+    (
         'al-calculator-unknown-kwarg',
         lambda kit: run_active_learning(
             kit,

@@ -14,12 +14,12 @@ from aiida_pacemaker.filenames import ACTIVE_SET_ASI, POTENTIAL_YAML
 from aiida_pacemaker.schema import BOOL, number
 
 from .base import PaceBaseCalculation
-from .options import MEMORY, Option, integer_or_auto, to_cmdline
+from .options import MEMORY, Option, check_options, integer_or_auto, to_cmdline
 
 if t.TYPE_CHECKING:
     from aiida.engine import CalcJobProcessSpec
 
-__all__ = ('ACTIVESET_OPTIONS', 'PaceActiveSetCalculation')
+__all__ = ('ACTIVESET_OPTIONS', 'PaceActiveSetCalculation', 'check_activeset_options')
 
 #: parameters of pace_activeset; see `pace_activeset --help`
 ACTIVESET_OPTIONS: dict[str, Option] = {
@@ -32,6 +32,19 @@ ACTIVESET_OPTIONS: dict[str, Option] = {
     'error_force_threshold': Option('-e', number(minimum=0.0)),
     'all_atoms': Option('-a', BOOL),
 }
+
+
+def check_activeset_options(options: dict[str, t.Any]) -> str | None:
+    """The message for the first bad pace_activeset option of ``options`` (see `ACTIVESET_OPTIONS`), else None.
+
+    Besides each option's own check: pace_activeset batches only with ``all_atoms``.
+    """
+    message = check_options(options, ACTIVESET_OPTIONS)
+    if message:
+        return message
+    if options.get('batch_size', 'auto') != 'auto' and not options.get('all_atoms', False):
+        return 'pace_activeset needs `all_atoms: true` when a `batch_size` is given'
+    return None
 
 
 class PaceActiveSetCalculation(PaceBaseCalculation):
@@ -76,8 +89,9 @@ class PaceActiveSetCalculation(PaceBaseCalculation):
         message, options = PaceBaseCalculation.validate_parameters(inputs, ACTIVESET_OPTIONS)
         if message:
             return message
-        if options.get('batch_size', 'auto') != 'auto' and not options.get('all_atoms', False):
-            return 'pace_activeset needs `all_atoms: true` when a `batch_size` is given'
+        message = check_activeset_options(options)
+        if message:
+            return f'invalid `parameters`: {message}'
         potential, training_set = inputs.get('potential'), inputs.get('training_set')
         if potential is not None and training_set is not None:
             missing = sorted(set(training_set.elements) - set(potential.elements))

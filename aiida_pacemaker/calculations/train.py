@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import copy
+import shlex
 import typing as t
 
 from aiida import orm
 from aiida.common import CalcInfo, CodeInfo
 
 from aiida_pacemaker.config import ConfigError, validate_pacemaker_parameters
+from aiida_pacemaker.data.active_set import NONLINEAR_SUFFIX, ActiveSetData
 from aiida_pacemaker.data.potential import PacePotentialData
 from aiida_pacemaker.data.training_set import TrainingSetData
 from aiida_pacemaker.filenames import POTENTIAL_YAML
 from aiida_pacemaker.scripts import script_text
 
+from .activeset import ACTIVESET_OPTIONS, check_activeset_options
 from .base import PaceBaseCalculation, sibling_command, write_yaml
+from .options import to_cmdline
 
 if t.TYPE_CHECKING:
     from aiida.engine import CalcJobProcessSpec
@@ -28,6 +32,9 @@ class PaceTrainCalculation(PaceBaseCalculation):
     The training (and test) set is written as pacemaker's ``pickle.gzip`` into the job's
     folder, so the job runs unchanged on a remote computer. With ``initial_potential`` the
     fit continues from that potential (pacemaker's ``-p``: fine-tuning with the same basis).
+    With ``active_set_parameters`` the same job then runs ``pace_activeset`` on the fitted
+    potential and the training set (what `PaceActiveSetCalculation` does, one job fewer: on a
+    cluster one queue wait fewer).
     """
 
     TRAINING_FILE = 'training_set.pckl.gzip'
@@ -39,6 +46,8 @@ class PaceTrainCalculation(PaceBaseCalculation):
     FIT_REPORT = 'fit_report.py'
     PER_STRUCTURE_ERRORS = 'per_structure_errors.json'
     STDOUT_FILE = 'pacemaker.out'
+    OUTPUT_ASI_FILE = 'output_potential.asi'  # pace_activeset names it after the potential's .yaml
+    ACTIVESET_LOG = 'activeset.out'
 
     @classmethod
     def define(cls, spec: CalcJobProcessSpec) -> None:  # type: ignore[override]  # aiida's spec type narrows per process class
@@ -71,6 +80,14 @@ class PaceTrainCalculation(PaceBaseCalculation):
             '`training_set` (see `subtract_baseline_from_training_set`); recorded on the output potential so '
             'that using it adds the baseline back.',
         )
+        spec.input(
+            'active_set_parameters',
+            valid_type=orm.Dict,
+            required=False,
+            help='Build the active set of the fitted potential in the same job: the pace_activeset options '
+            f'({", ".join(ACTIVESET_OPTIONS)}; `{{}}` for its defaults) on the training set. The `active_set` '
+            'output is then present unless pace_activeset failed (its log is in `activeset.out`; the fit stands).',
+        )
         spec.inputs['metadata']['options']['parser_name'].default = 'pacemaker.train'  # type: ignore[index]  # plumpy: a namespace item may be a Port
         spec.inputs['metadata']['options']['input_filename'].default = 'input.yaml'  # type: ignore[index]  # plumpy: a namespace item may be a Port
         spec.inputs['metadata']['options']['output_filename'].default = cls.STDOUT_FILE  # type: ignore[index]  # plumpy: a namespace item may be a Port
@@ -91,6 +108,12 @@ class PaceTrainCalculation(PaceBaseCalculation):
             required=False,
             help='Errors of the fitted potential on every training structure, in the order of `training_set`: '
             'arrays `energy` (predicted - reference, meV/atom) and `forces` (RMSE, meV/Å).',
+        )
+        spec.output(
+            'active_set',
+            valid_type=ActiveSetData,
+            required=False,
+            help='With `active_set_parameters`: the active set of the fitted potential, built in the same job.',
         )
         spec.output(
             'interim_potential',
@@ -136,6 +159,10 @@ class PaceTrainCalculation(PaceBaseCalculation):
         message = PaceBaseCalculation.validate_options(inputs)
         if message:
             return message
+        if 'active_set_parameters' in inputs:
+            message = check_activeset_options(inputs['active_set_parameters'].get_dict())
+            if message:
+                return f'invalid `active_set_parameters`: {message}'
         parameters = inputs.get('parameters')
         training_set = inputs.get('training_set')
         if parameters is None or training_set is None:
@@ -224,6 +251,7 @@ class PaceTrainCalculation(PaceBaseCalculation):
                 f'  {yaml2yace} {self.OUTPUT_POTENTIAL_FILE} -o {self.OUTPUT_YACE_FILE} > yaml2yace.out 2>&1',
                 'fi',
                 f'{python} {self.FIT_REPORT} train_pred.pckl.gzip {self.PER_STRUCTURE_ERRORS} > fit_report.out 2>&1',
+                *self._active_set_lines(),
             ]
         )
         calcinfo.retrieve_list = [
@@ -241,4 +269,29 @@ class PaceTrainCalculation(PaceBaseCalculation):
             'test_cycle_metrics.txt',
             'interim_potential_*.yaml',
         ]
+        if 'active_set_parameters' in self.inputs:
+            calcinfo.retrieve_list += [
+                self.ACTIVESET_LOG,
+                self.OUTPUT_ASI_FILE,
+                f'{self.OUTPUT_ASI_FILE}{NONLINEAR_SUFFIX}',
+            ]
         return calcinfo
+
+    def _active_set_lines(self) -> list[str]:
+        """With ``active_set_parameters``: shell lines running pace_activeset on the fitted potential, only
+        after a fit that ended well (each argument shell-quoted: the options are user data)."""
+        if 'active_set_parameters' not in self.inputs:
+            return []
+        arguments = [
+            self.OUTPUT_POTENTIAL_FILE,
+            '-d',
+            self.TRAINING_FILE,
+            *to_cmdline(self.inputs.active_set_parameters.get_dict(), ACTIVESET_OPTIONS),
+        ]
+        pace_activeset = sibling_command(self.inputs.code, 'pace_activeset')
+        command = ' '.join([pace_activeset, *(shlex.quote(argument) for argument in arguments)])
+        return [
+            f'if [ -s {self.OUTPUT_POTENTIAL_FILE} ] && [ "$(cat {self.EXIT_STATUS_FILE})" = 0 ]; then',
+            f'  {command} > {self.ACTIVESET_LOG} 2>&1',
+            'fi',
+        ]

@@ -12,7 +12,9 @@ from aiida_pacemaker.filenames import ACTIVE_SET_ASI
 
 __all__ = ('ActiveSetData', 'ActiveSetMismatchError')
 
-NONLINEAR_FILENAME = f'{ACTIVE_SET_ASI}.nonlinear'
+#: pace_activeset's suffix of the non-linear (``full``) active set beside the ``.asi``
+NONLINEAR_SUFFIX = '.nonlinear'
+NONLINEAR_FILENAME = f'{ACTIVE_SET_ASI}{NONLINEAR_SUFFIX}'
 
 
 class ActiveSetMismatchError(ValueError):

@@ -15,7 +15,13 @@ import typing as t
 from aiida.engine import Process
 from aiida.plugins import CalculationFactory, WorkflowFactory
 
-__all__ = ('LabellerError', 'is_process_function', 'load_labeller', 'validate_labeller')
+__all__ = (
+    'LabellerError',
+    'is_process_function',
+    'load_labeller',
+    'missing_labeller_inputs',
+    'validate_labeller',
+)
 
 REQUIRED_OUTPUTS = ('total_energy', 'forces')
 
@@ -77,3 +83,24 @@ def validate_labeller(labeller: t.Any) -> None:
         raise LabellerError(
             f'the labeller declares no output(s) {missing}; it must return total_energy and forces'
         )
+
+
+def missing_labeller_inputs(labeller: t.Any, given: t.Iterable[str]) -> list[str]:
+    """The labeller's required inputs without a default that are not in ``given`` (the fixed
+    ``labeller.inputs``), leaving out ``structure`` (given per structure) and ``metadata``.
+
+    Only plain ports are checked: a required namespace may be filled in many ways, which its own
+    validation checks when the labeller is launched.
+    """
+    from plumpy.ports import InputPort
+
+    given = set(given)
+    spec = process_class(labeller).spec()
+    return sorted(
+        name
+        for name, port in spec.inputs.items()
+        if name not in {'structure', 'metadata', *given}
+        and isinstance(port, InputPort)
+        and port.required
+        and not port.has_default()
+    )

@@ -14,7 +14,7 @@ from aiida_pacemaker.filenames import ACTIVE_SET_ASI, STDOUT_FILE
 
 from .base import PaceBaseParser
 
-__all__ = ('PaceActiveSetParser', 'read_asi_shapes')
+__all__ = ('PaceActiveSetParser', 'active_set_from_files', 'read_asi_shapes')
 
 
 def read_asi_shapes(content: bytes) -> dict[str, list[int]]:
@@ -32,6 +32,24 @@ def read_asi_shapes(content: bytes) -> dict[str, list[int]]:
     return shapes
 
 
+def active_set_from_files(linear: bytes | None, nonlinear: bytes | None, potential: t.Any) -> ActiveSetData:
+    """The `ActiveSetData` of ``potential`` from pace_activeset's files: the ``.asi`` (``linear``) and the
+    ``.asi.nonlinear`` (``nonlinear``), either of which may be missing (None or empty) but not both.
+
+    :raises ValueError: if neither file is there or one is not a readable ``.asi`` archive.
+    """
+    content = linear or nonlinear
+    if not content:
+        raise ValueError('pace_activeset wrote no .asi file')
+    shapes = read_asi_shapes(content)
+    if linear and nonlinear:
+        read_asi_shapes(nonlinear)
+    active_set = ActiveSetData(asi=content, potential=potential, nonlinear=nonlinear if linear else None)
+    active_set.base.attributes.set('shapes', shapes)
+    active_set.base.attributes.set('mode', 'linear' if linear else 'full')
+    return active_set
+
+
 class PaceActiveSetParser(PaceBaseParser):
     """Attach the `ActiveSetData`; every failure is an exit code."""
 
@@ -47,19 +65,11 @@ class PaceActiveSetParser(PaceBaseParser):
             )
         linear = self.read_bytes(ACTIVE_SET_ASI)
         nonlinear = self.read_bytes(NONLINEAR_FILENAME)
-        content = linear or nonlinear
-        if not content:
+        if not (linear or nonlinear):
             return t.cast(ExitCode, self.exit_codes.ERROR_ACTIVE_SET_MISSING.format(detail=f'\n{log_tail}'))
         try:
-            shapes = read_asi_shapes(content)
-            if linear and nonlinear:
-                read_asi_shapes(nonlinear)
+            active_set = active_set_from_files(linear, nonlinear, self.node.inputs.potential)
         except ValueError as exception:
             return t.cast(ExitCode, self.exit_codes.ERROR_ACTIVE_SET_UNREADABLE.format(detail=str(exception)))
-        active_set = ActiveSetData(
-            asi=content, potential=self.node.inputs.potential, nonlinear=nonlinear if linear else None
-        )
-        active_set.base.attributes.set('shapes', shapes)
-        active_set.base.attributes.set('mode', 'linear' if linear else 'full')
         self.out('active_set', active_set)
         return None

@@ -12,8 +12,10 @@ from aiida import orm
 from aiida.engine import ExitCode
 
 from aiida_pacemaker.calculations.train import PaceTrainCalculation
+from aiida_pacemaker.data.active_set import NONLINEAR_SUFFIX
 from aiida_pacemaker.data.potential import PacePotentialData, PotentialError
 
+from .activeset import active_set_from_files
 from .base import PaceBaseParser
 
 __all__ = ('PaceTrainParser', 'parse_metrics_table', 'parse_optimizer_results')
@@ -97,6 +99,7 @@ class PaceTrainParser(PaceBaseParser):
                 ExitCode, self.exit_codes.ERROR_OUTPUT_POTENTIAL_UNREADABLE.format(detail=str(exception))
             )
         self.out('potential', potential)
+        self._active_set(potential)
         errors = self._per_structure_errors()
         if errors is not None:
             self.out('per_structure_errors', errors)
@@ -106,6 +109,21 @@ class PaceTrainParser(PaceBaseParser):
         if not math.isfinite(metrics['loss']):
             return t.cast(ExitCode, self.exit_codes.ERROR_NON_FINITE_LOSS.format(loss=metrics['loss']))
         return self._check_convergence(metrics)
+
+    def _active_set(self, potential: PacePotentialData) -> None:
+        """With ``active_set_parameters``: attach the active set that the job built. If pace_activeset failed,
+        the fit still stands: the reason goes to the node's log as a warning and `active_set` is left out
+        (the active-learning workchain then builds it in a job of its own)."""
+        if 'active_set_parameters' not in self.node.inputs:
+            return
+        calc = PaceTrainCalculation
+        linear = self.read_bytes(calc.OUTPUT_ASI_FILE)
+        nonlinear = self.read_bytes(f'{calc.OUTPUT_ASI_FILE}{NONLINEAR_SUFFIX}')
+        try:
+            self.out('active_set', active_set_from_files(linear, nonlinear, potential))
+        except ValueError as exception:
+            log = self.tail(calc.ACTIVESET_LOG)
+            self.logger.warning(f'the fit stands, but its active set was not built: {exception}\n{log}')
 
     def _per_structure_errors(self) -> orm.ArrayData | None:
         """The fit report's errors in the order of the training set (None when missing or inconsistent)."""

@@ -26,7 +26,13 @@ from aiida_pacemaker.data.active_set import ActiveSetData
 from aiida_pacemaker.data.potential import PacePotentialData
 from aiida_pacemaker.data.structure_pool import StructurePoolData
 from aiida_pacemaker.data.training_set import TrainingSetData, atoms_hash
-from aiida_pacemaker.labellers import LabellerError, is_process_function, load_labeller, validate_labeller
+from aiida_pacemaker.labellers import (
+    LabellerError,
+    is_process_function,
+    load_labeller,
+    missing_labeller_inputs,
+    validate_labeller,
+)
 from aiida_pacemaker.labellers.ase import check_ase_labeller_inputs, label_with_ase
 from aiida_pacemaker.labellers.batch import BatchLabellingError, label_in_bulk, merge_inputs_of
 from aiida_pacemaker.tools.fits import force_rmse_of_first, has_stalled, labelled_train_errors
@@ -136,6 +142,10 @@ def _validate_inputs(inputs: dict[str, t.Any], _: t.Any) -> str | None:
         except LabellerError as exception:
             return str(exception)
         fixed = inputs.get('labeller', {}).get('inputs') or {}
+        missing = missing_labeller_inputs(process, fixed)
+        if missing:
+            names = ', '.join(f'`labeller.inputs.{name}`' for name in missing)
+            return f'the labeller `{labeller.value}` needs {names} (the same for every structure)'
         if process is label_with_ase and 'calculator' in fixed:
             kwargs = fixed['calculator_kwargs'].get_dict() if 'calculator_kwargs' in fixed else {}
             try:
@@ -326,6 +336,16 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
                 'help': 'Validate the final potential on physics (`pacemaker.validate`): `structures` and '
                 "`parameters`; the reference calculator defaults to the ASE labeller's.",
             },
+        )
+        spec.input(
+            'active_set_in_fit',
+            valid_type=orm.Bool,
+            default=lambda: orm.Bool(True),
+            serializer=orm.to_aiida_type,
+            help="Build each cycle's active set at the end of its fit's job (pace_activeset with the `activeset` "
+            'parameters, on the same computer: one job fewer per cycle, on a cluster one queue wait fewer); '
+            'false, or when the fit job could not build it: a `pacemaker.activeset` job of its own. With `augment` '
+            'the active set always gets a job of its own (it is built from the labelled structures only).',
         )
         spec.input('max_cycles', valid_type=orm.Int, default=lambda: orm.Int(3), serializer=orm.to_aiida_type)
         spec.input(
@@ -753,6 +773,8 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         inputs.train['training_set'] = training_set
         if test_set is not None:
             inputs.train['test_set'] = test_set
+        if self.inputs.active_set_in_fit.value and self.ctx.augmented is None:
+            inputs.train['active_set_parameters'] = self._activeset_parameters()
         self.ctx.train_inputs = dict(inputs.train)  # the same data for a refit from scratch
         if self.ctx.potential is not None and self.inputs.fine_tune.value:
             inputs.train['initial_potential'] = self.ctx.potential
@@ -869,8 +891,27 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             f'{row["train_force_rmse"]:.1f} meV/Å{test}'
         )
 
+    def _activeset_parameters(self) -> orm.Dict:
+        """The ``activeset`` namespace's parameters, or a stored empty ``Dict`` (pace_activeset's defaults)."""
+        parameters = self.inputs.activeset.get('parameters')
+        if parameters is None:
+            if self.ctx.get('activeset_defaults') is None:
+                self.ctx.activeset_defaults = orm.Dict({}).store()
+            parameters = self.ctx.activeset_defaults
+        return t.cast(orm.Dict, parameters)
+
     def build_active_set(self) -> t.Any:
-        """Build the active set of the new potential from its training set."""
+        """Keep the active set that the fit's job built (``active_set_in_fit``), or build it from the training
+        set in a job of its own."""
+        self.ctx.activeset = None
+        if 'active_set' in self.ctx.fit.outputs:
+            self.ctx.active_set = self.ctx.fit.outputs.active_set
+            return None
+        if 'active_set_parameters' in self.ctx.train_inputs:
+            self.report(
+                f"cycle {self.ctx.cycle}: the fit's job did not build the active set (the warning in the log of "
+                'its PaceTrainCalculation says why): building it in a job of its own'
+            )
         inputs = AttributeDict(self.exposed_inputs(PaceActiveSetCalculation, 'activeset'))
         inputs.potential = self.ctx.potential
         inputs.training_set = self.ctx.training_set
@@ -880,6 +921,11 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
     def inspect_active_set(self) -> t.Any:
         """Keep the active set."""
         node = self.ctx.activeset
+        if node is None:
+            self.report(
+                f"cycle {self.ctx.cycle}: active set ActiveSetData<{self.ctx.active_set.pk}> (built in the fit's job)"
+            )
+            return None
         if not node.is_finished_ok:
             return self.exit_codes.ERROR_ACTIVE_SET_FAILED.format(
                 cycle=self.ctx.cycle, message=node.exit_message

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import re
+import sys
+
 import numpy as np
 import pytest
 import yaml
@@ -10,7 +14,14 @@ from aiida import engine, orm
 from aiida_pacemaker.calculations.train import PaceTrainCalculation
 from aiida_pacemaker.data import PacePotentialData, TrainingSetData
 
-from ..conftest import DUMMY_POTENTIAL, FAKE_YAML2YACE, METRICS_HEADER, fast_parameters, run_train
+from ..conftest import (
+    DUMMY_POTENTIAL,
+    FAKE_YAML2YACE,
+    METRICS_HEADER,
+    fast_parameters,
+    run_activeset,
+    run_train,
+)
 
 
 def fake_pacemaker_body(
@@ -61,6 +72,57 @@ def test_prepare_for_submission(aiida_profile, aiida_localhost, training_set, ge
         '/opt/pace/bin/pace_yaml2yace output_potential.yaml -o output_potential.yace' in calcinfo.append_text
     )
     assert calcinfo.append_text.startswith('echo $? > exit_status')
+
+
+def test_prepare_with_active_set_in_the_same_job(
+    aiida_profile, aiida_localhost, training_set, generate_calc_job
+):
+    code = orm.InstalledCode(computer=aiida_localhost, filepath_executable='/opt/pace/bin/pacemaker').store()
+    inputs = {'code': code, 'training_set': training_set, 'parameters': orm.Dict(fast_parameters())}
+    _, calcinfo = generate_calc_job('pacemaker.train', inputs)
+    assert 'pace_activeset' not in calcinfo.append_text
+    assert 'output_potential.asi' not in calcinfo.retrieve_list
+
+    options = {'all_atoms': True, 'batch_size': 100, 'memory_limit': '2GB'}
+    _, calcinfo = generate_calc_job('pacemaker.train', {**inputs, 'active_set_parameters': orm.Dict(options)})
+    lines = calcinfo.append_text.splitlines()
+    command = (
+        '  /opt/pace/bin/pace_activeset output_potential.yaml -d training_set.pckl.gzip -a -b 100 -m 2GB '
+        '> activeset.out 2>&1'
+    )
+    assert command in lines
+    # only after a fit that ended well, and after the exit status of pacemaker was recorded
+    guard = lines.index(command) - 1
+    assert lines[guard] == 'if [ -s output_potential.yaml ] && [ "$(cat exit_status)" = 0 ]; then'
+    assert lines[0] == 'echo $? > exit_status'
+    assert {'output_potential.asi', 'output_potential.asi.nonlinear', 'activeset.out'} <= set(
+        calcinfo.retrieve_list
+    )
+
+
+@pytest.mark.parametrize(
+    ('options', 'message'),
+    [
+        ({'batch_size': 10}, 'needs `all_atoms: true`'),
+        ({'bogus': 1}, 'unknown key `bogus`'),
+        ({'memory_limit': '__import__("os")'}, 'memory_limit'),
+    ],
+    ids=['batch-without-all-atoms', 'unknown-key', 'memory-not-a-size'],
+)
+def test_invalid_active_set_parameters_are_refused(
+    aiida_profile, aiida_localhost, training_set, options, message
+):
+    code = orm.InstalledCode(computer=aiida_localhost, filepath_executable='/opt/pace/bin/pacemaker').store()
+    before = orm.QueryBuilder().append(orm.CalcJobNode).count()
+    with pytest.raises(ValueError, match=r'invalid `active_set_parameters`: .*' + re.escape(message)):
+        engine.run(
+            PaceTrainCalculation,
+            code=code,
+            training_set=training_set,
+            parameters=orm.Dict(fast_parameters()),
+            active_set_parameters=orm.Dict(options),
+        )
+    assert orm.QueryBuilder().append(orm.CalcJobNode).count() == before
 
 
 def test_sibling_command_is_quoted(aiida_profile, aiida_localhost):
@@ -154,6 +216,52 @@ def test_fake_pacemaker_success(aiida_profile, training_set, fake_codes):
     assert results['metrics']['iterations'] == 5
 
 
+#: a pace_activeset that writes a valid one-element .asi (an .npz of a 3 x 3 matrix) named after the potential
+FAKE_ACTIVESET = f"""#!/bin/bash
+echo "fake pace_activeset $@"
+{sys.executable} -c "import numpy; numpy.savez(open('${{1%.yaml}}.asi', 'wb'), Cu=numpy.eye(3))"
+"""
+
+
+@pytest.mark.parametrize(
+    ('body', 'built'),
+    [
+        (FAKE_ACTIVESET, True),
+        ('#!/bin/bash\necho "ValueError: singular matrix"\nexit 1\n', False),
+        ('#!/bin/bash\nhead -c 300 /dev/urandom > output_potential.asi\n', False),
+    ],
+    ids=['built', 'pace-activeset-fails', 'corrupt-asi'],
+)
+def test_fake_active_set_in_the_fit_job(
+    aiida_profile, training_set, fake_codes, fake_executable, body, built
+):
+    """The fit's outputs stand whatever pace_activeset does; its failure is a warning in the node's log."""
+    code = fake_codes()
+    fake_executable('pace_activeset', body)
+    results, node = engine.run_get_node(
+        PaceTrainCalculation,
+        code=code,
+        training_set=training_set,
+        parameters=orm.Dict(fast_parameters()),
+        active_set_parameters=orm.Dict({'all_atoms': True}),
+    )
+    assert node.is_finished_ok, node.exit_message
+    assert isinstance(results['potential'], PacePotentialData)
+    warnings = [log.message for log in orm.Log.collection.get_logs_for(node) if log.levelname == 'WARNING']
+    if built:
+        active_set = results['active_set']
+        assert active_set.potential_uuid == results['potential'].uuid
+        assert active_set.base.attributes.get('shapes') == {'Cu': [3, 3]}
+        assert 'fake pace_activeset output_potential.yaml -d training_set.pckl.gzip -a' in (
+            node.outputs.retrieved.base.repository.get_object_content('activeset.out')
+        )
+        assert not warnings
+    else:
+        assert 'active_set' not in results
+        (warning,) = warnings
+        assert warning.startswith('the fit stands, but its active set was not built')
+
+
 @pytest.mark.parametrize(
     ('kwargs', 'exit_status', 'text'),
     [
@@ -207,13 +315,28 @@ def test_real_fit_and_fine_tune(aiida_profile, pacemaker_codes, emt_structures):
     rmse = 1000 * float(np.sqrt(np.mean(np.square(errors))))
     assert rmse == pytest.approx(metrics['train_energy_rmse'], rel=0.5, abs=5.0)
 
-    # fine-tune from the first potential (pacemaker -p): same basis, a better or equal fit
+    # fine-tune from the first potential (pacemaker -p): same basis, a better or equal fit; the same job
+    # builds the active set, which is what a pace_activeset job of its own builds for that potential
     tuned, _ = run_train(
-        pacemaker_codes['pacemaker'], training, fast_parameters(maxiter=15), initial_potential=potential
+        pacemaker_codes['pacemaker'],
+        training,
+        fast_parameters(maxiter=15),
+        initial_potential=potential,
+        active_set_parameters=orm.Dict({'all_atoms': True}),
     )
     assert tuned['potential'].number_of_functions == potential.number_of_functions
     assert tuned['metrics']['loss'] <= metrics['loss'] * 1.05
     assert tuned['metrics']['initial_loss'] < 0.5 * node.outputs.metrics['initial_loss']
+    in_fit = tuned['active_set']
+    on_its_own = run_activeset(pacemaker_codes['pace_activeset'], tuned['potential'], training)
+    assert in_fit.potential_uuid == on_its_own.potential_uuid == tuned['potential'].uuid
+    assert in_fit.base.attributes.get('shapes') == on_its_own.base.attributes.get('shapes')
+    with (
+        np.load(io.BytesIO(in_fit.get_asi_content())) as one,
+        np.load(io.BytesIO(on_its_own.get_asi_content())) as two,
+    ):
+        assert sorted(one.files) == sorted(two.files) == ['Cu']
+        np.testing.assert_allclose(one['Cu'], two['Cu'], rtol=1e-8, atol=1e-10)
 
 
 @pytest.mark.pacemaker

@@ -58,6 +58,10 @@ def test_active_learning_loop(al_graph):
         assert calc.inputs.training_set.uuid == training_set.uuid
     assert results['potential'].uuid == results['potentials']['cycle_2'].uuid
     assert results['active_set'].potential_uuid == results['potential'].uuid
+    # `active_set_in_fit` (the default): each cycle's fit job built its active set, no job of its own
+    assert not [c for c in node.called_descendants if c.process_label == 'PaceActiveSetCalculation']
+    assert results['active_set'].creator.uuid == results['potential'].creator.uuid
+    assert results['active_set'].creator.process_label == 'PaceTrainCalculation'
 
     # every added structure traces back to the process that labelled it
     initial_names = set(initial.names)

@@ -8,6 +8,7 @@ in ``docs/topics/faults.md`` lists every test of this module.
 
 from __future__ import annotations
 
+import pathlib
 import sys
 
 import numpy as np
@@ -265,6 +266,44 @@ def test_activeset_fault(training_set, make_code, body, exit_status, text):
     assert node.exit_status == exit_status
     assert text in node.exit_message
     assert 'active_set' not in node.outputs
+
+
+@pytest.mark.pacemaker
+def test_active_set_in_fit_fails_falls_back_to_its_own_job(aiida_profile, pacemaker_codes, fake_executable):
+    """pace_activeset fails inside the fit's job: the fit stands, the cycle builds its active set in a job of its
+    own (the real pace_activeset) and the run ends well. The real pacemaker, a failing pace_activeset beside it."""
+    real = pathlib.Path(pacemaker_codes['pacemaker'].filepath_executable).parent
+    for tool in ('pace_yaml2yace', 'python'):
+        fake_executable(tool, f'#!/bin/bash\nexec {real / tool} "$@"\n')
+    fake_executable('pace_activeset', '#!/bin/bash\necho "ValueError: singular matrix"\nexit 1\n')
+    wrapper = fake_executable('pacemaker', f'#!/bin/bash\nexec {real / "pacemaker"} "$@"\n')
+    computer = pacemaker_codes['pacemaker'].computer
+    builder = PaceActiveLearningWorkChain.get_builder()
+    builder.structures = structures(8, seed=21, strain=0.03)
+    builder.pool = structures(12, seed=5, strain=0.12, rattle=(0.05, 0.3))
+    builder.labeller.process = 'pacemaker.label_ase'
+    builder.labeller.inputs = {'calculator': orm.Str('ase.calculators.emt.EMT')}
+    builder.train.train.code = orm.InstalledCode(computer=computer, filepath_executable=str(wrapper)).store()
+    builder.train.train.parameters = orm.Dict(fast_parameters(maxiter=10))
+    builder.activeset.code = pacemaker_codes['pace_activeset']
+    builder.activeset.parameters = orm.Dict({'all_atoms': True})
+    builder.select.code = pacemaker_codes['pace_select']
+    builder.max_cycles = 1
+    builder.max_new_structures_per_cycle = 3
+    builder.gamma_select = 0.0
+    results, node = engine.run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+
+    (fit,) = [c for c in node.called_descendants if c.process_label == 'PaceTrainCalculation']
+    assert fit.is_finished_ok and 'active_set' not in fit.outputs
+    warnings = [log.message for log in orm.Log.collection.get_logs_for(fit) if log.levelname == 'WARNING']
+    assert any('active set was not built' in text and 'singular matrix' in text for text in warnings), (
+        warnings
+    )
+    (own,) = [c for c in node.called if c.process_label == 'PaceActiveSetCalculation']
+    assert own.is_finished_ok and results['active_set'].creator.uuid == own.uuid
+    assert results['active_set'].potential_uuid == results['potential'].uuid
+    assert "the fit's job did not build the active set" in report_text(node)
 
 
 # ---------------------------------------------------------------------------- selection
