@@ -53,6 +53,22 @@ def presto(profile: str, environment: dict) -> float:
     return time.perf_counter() - began
 
 
+def set_poll_interval(profile: str, seconds: float, environment: dict) -> None:
+    """Make the computer that the CLI uses (``get_or_create_localhost``) in ``profile`` beforehand, polling
+    every ``seconds`` instead of the plugin's :data:`~aiida_pacemaker.codes.POLL_INTERVAL`."""
+    script = (
+        'import sys; from aiida import load_profile; load_profile(sys.argv[1]); '
+        'from aiida_pacemaker.codes import get_or_create_localhost; '
+        'get_or_create_localhost().set_minimum_job_poll_interval(float(sys.argv[2]))'
+    )
+    subprocess.run(
+        [str(_common.BIN / 'python'), '-c', script, profile, str(seconds)],
+        check=True,
+        capture_output=True,
+        env=environment,
+    )
+
+
 def cli_run(profile: str, config: pathlib.Path, environment: dict, log: pathlib.Path) -> float:
     command = [str(_common.BIN / 'aiida-pacemaker'), '-p', profile, 'run', 'active-learning', str(config)]
     began = time.perf_counter()
@@ -161,6 +177,12 @@ def main() -> None:
     parser.add_argument('--config', type=pathlib.Path, default=DEFAULT_CONFIG)
     parser.add_argument('--repeats', type=int, default=2)
     parser.add_argument('--output', default='cli')
+    parser.add_argument(
+        '--poll-interval',
+        type=float,
+        default=None,
+        help="seconds between the CLI's polls of a running job (default: the plugin's own setting)",
+    )
     args = parser.parse_args()
 
     aiida_path = pathlib.Path(tempfile.mkdtemp(prefix='aiida_pacemaker_bench_cli_'))
@@ -177,6 +199,8 @@ def main() -> None:
         profile = f'bench-cli-{repeat}'
         load_before = os.getloadavg()[0]
         presto_s = presto(profile, environment)
+        if args.poll_interval is not None:
+            set_poll_interval(profile, args.poll_interval, environment)
         cli_s = cli_run(profile, args.config.resolve(), environment, aiida_path / f'{profile}.log')
         reset_config()  # read the profile that `verdi presto` just wrote
         load_profile(profile, allow_switch=True)
@@ -215,6 +239,7 @@ def main() -> None:
         result = {
             'machine': _common.machine(),
             'config': str(args.config),
+            'poll_interval_s': args.poll_interval,
             'runs': runs,
             'ratio_of_medians': ratio,
         }
