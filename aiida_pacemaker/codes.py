@@ -93,8 +93,9 @@ def get_or_create_localhost(label: str = LOCAL_COMPUTER, workdir: str | None = N
             scheduler_type='core.direct',
             workdir=workdir or str(pathlib.Path(tempfile.gettempdir()) / 'aiida_pacemaker_work'),
         ).store()
-        # measured (benchmarks/RESULTS.md): polling back to back through a login shell takes a third of
-        # a core from the fit on a 2-core machine; one poll a second without a login shell costs ~nothing
+        # measured (benchmarks/RESULTS.md §1, §6): polling back to back through a login shell takes a third
+        # of a core from the fit on a 2-core machine; one poll a second without a login shell costs the
+        # polling process ~50 ms of CPU a second (aiida-core's per-poll node update), which did not slow a fit
         computer.set_minimum_job_poll_interval(POLL_INTERVAL)
         computer.set_default_mpiprocs_per_machine(1)
         computer.configure(safe_interval=0.0, use_login_shell=False)
