@@ -49,7 +49,14 @@ def fit_running() -> bool:
 
 def cli_cpu_during_fits(profile: str, environment: dict, log: pathlib.Path) -> dict:
     """Run the CLI and return its CPU use deep inside fits (see the module docstring)."""
-    command = [str(_common.BIN / 'aiida-pacemaker'), '-p', profile, 'run', 'active-learning', str(DEFAULT_CONFIG)]
+    command = [
+        str(_common.BIN / 'aiida-pacemaker'),
+        '-p',
+        profile,
+        'run',
+        'active-learning',
+        str(DEFAULT_CONFIG),
+    ]
     with log.open('w') as handle:
         process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=environment)
         samples = []
@@ -104,14 +111,18 @@ def fit_beside_load(folder: pathlib.Path, burn_ms: float, repeats: int, environm
             if load is not None:
                 load.start()
             began = time.perf_counter()
-            subprocess.run(['bash', '_aiidasubmit.sh'], cwd=folder, env=environment, capture_output=True, check=True)
+            subprocess.run(
+                ['bash', '_aiidasubmit.sh'], cwd=folder, env=environment, capture_output=True, check=True
+            )
             seconds = time.perf_counter() - began
             stop.set()
             if load is not None:
                 load.join()
             count = iterations(folder)
             runs.append({'burn_ms_per_s': burn, 'seconds': seconds, 'iterations': count})
-            print(f'  burn {burn:4.0f} ms/s: {seconds:6.1f} s, {count} iterations, {1000 * seconds / count:.1f} ms each')
+            print(
+                f'  burn {burn:4.0f} ms/s: {seconds:6.1f} s, {count} iterations, {1000 * seconds / count:.1f} ms each'
+            )
     return runs
 
 
@@ -130,21 +141,27 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     cli = cli_cpu_during_fits(profile, environment, aiida_path / 'cli.log')
     print(
-        f"the CLI deep inside fits ({cli['seconds_inside_fits']:.0f} s): own {cli['own_ms_per_s']:.0f} ms/s, "
-        f"children {cli['children_ms_per_s']:.0f} ms/s"
+        f'the CLI deep inside fits ({cli["seconds_inside_fits"]:.0f} s): own {cli["own_ms_per_s"]:.0f} ms/s, '
+        f'children {cli["children_ms_per_s"]:.0f} ms/s'
     )
     from aiida import load_profile, orm
 
     load_profile(profile, allow_switch=True)
     workchain = last_active_learning_run()
     fit = max(
-        (n for n in workchain.called_descendants if isinstance(n, orm.CalcJobNode) and n.process_label == 'PaceTrainCalculation'),
+        (
+            n
+            for n in workchain.called_descendants
+            if isinstance(n, orm.CalcJobNode) and n.process_label == 'PaceTrainCalculation'
+        ),
         key=lambda node: node.outputs.metrics['iterations'],
     )
     scratch = aiida_path / 'by_hand'
     scratch.mkdir()
     folder = prepare_by_hand(fit, scratch)
-    print(f'the longest fit ({fit.outputs.metrics["iterations"]} iterations in AiiDA), alone and beside the load:')
+    print(
+        f'the longest fit ({fit.outputs.metrics["iterations"]} iterations in AiiDA), alone and beside the load:'
+    )
     runs = fit_beside_load(folder, args.burn_ms, args.repeats, environment)
     alone = statistics.median(r['seconds'] for r in runs if not r['burn_ms_per_s'])
     loaded = statistics.median(r['seconds'] for r in runs if r['burn_ms_per_s'])

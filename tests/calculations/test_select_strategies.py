@@ -60,6 +60,7 @@ def select(fitted, active_set, candidates, with_training_set=True, **parameters)
     [
         ('lcmd', None),
         ('representative', None),
+        ('stratified', None),
         ('maxdist', None),
         ('hybrid', None),
         ('hybrid', 'representative'),

@@ -237,6 +237,11 @@ def test_active_learning_with_augment(aiida_profile, pacemaker_codes, training_s
 
     # cycle 2 trains on the labelled set, then the augmented structures; the curve counts labels
     labelled = results['training_sets']['cycle_2']
+    # the active set comes from the labelled structures only: cycle 1's fit job built it (nothing was
+    # augmented yet), cycle 2's gets a job of its own on the labelled set
+    assert 'activeset_cycle_1' not in calls and 'active_set' in calls_of(node, 'train_cycle_1').outputs
+    assert calls['activeset_cycle_2'].inputs.training_set.uuid == labelled.uuid
+    assert results['active_set'].creator.uuid == calls['activeset_cycle_2'].uuid
     fit = calls_of(node, 'train_cycle_2').called[0]
     trained_on = fit.inputs.training_set
     assert trained_on.structure_hashes() == labelled.structure_hashes() + augmented.structure_hashes()
