@@ -19,6 +19,7 @@ Linux only (``/proc``). Results: ``results/NAME.json``; see benchmarks/RESULTS.m
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import multiprocessing
 import os
@@ -73,7 +74,7 @@ def cli_cpu_during_fits(profile: str, environment: dict, log: pathlib.Path) -> d
         raise RuntimeError(f'the CLI exited with {process.returncode}; see {log}')
     inside = [
         (b[0] - a[0], b[2] - a[2], b[3] - a[3])
-        for a, b in zip(samples, samples[1:], strict=False)
+        for a, b in itertools.pairwise(samples)
         if all(fitting for t, fitting, *_ in samples if abs(t - a[0]) <= 3.0)
     ]
     seconds = sum(row[0] for row in inside)
