@@ -572,6 +572,7 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             'gamma_max',
             'fine_tune',
             'refit_tolerance',
+            'active_set_in_fit',
             'target_test_force_rmse',
         ):
             if settings.get(key) is not None:

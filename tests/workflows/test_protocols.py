@@ -57,7 +57,12 @@ def test_builder_from_protocol(aiida_profile, aiida_localhost, emt_structures):
         training_set=training_set,
         explore_structures=seeds,
         protocol='balanced',
-        overrides={'gamma_max': 30.0, 'target_test_force_rmse': 20.0, 'trainer': {'active_set_size': 500}},
+        overrides={
+            'gamma_max': 30.0,
+            'target_test_force_rmse': 20.0,
+            'trainer': {'active_set_size': 500},
+            'active_set_in_fit': False,
+        },
     )
     parameters = builder.train.train.parameters.get_dict()
     assert parameters['potential']['elements'] == ['Cu']
@@ -66,6 +71,7 @@ def test_builder_from_protocol(aiida_profile, aiida_localhost, emt_structures):
     assert parameters['data']['reference_energy'] == 'auto'
     assert 'repulsion' in parameters['fit'] or 'r_in' in str(parameters['potential'])  # balanced has ZBL
     assert builder.gamma_max.value == 30.0 and builder.target_test_force_rmse.value == 20.0
+    assert builder.active_set_in_fit.value is False  # the protocols' default is true
     assert builder.activeset.parameters['full'] is True  # 500 > 50 functions per element
     assert builder.explore.parameters['gamma_stop'] == 10.0
     assert builder.labeller.process.value == 'pacemaker.label_ase'
