@@ -47,6 +47,7 @@ class PaceTrainCalculation(PaceBaseCalculation):
     PER_STRUCTURE_ERRORS = 'per_structure_errors.json'
     STDOUT_FILE = 'pacemaker.out'
     OUTPUT_ASI_FILE = 'output_potential.asi'  # pace_activeset names it after the potential's .yaml
+    OUTPUT_ASI_NONLINEAR_FILE = f'{OUTPUT_ASI_FILE}{NONLINEAR_SUFFIX}'
     ACTIVESET_LOG = 'activeset.out'
 
     @classmethod
@@ -273,7 +274,7 @@ class PaceTrainCalculation(PaceBaseCalculation):
             calcinfo.retrieve_list += [
                 self.ACTIVESET_LOG,
                 self.OUTPUT_ASI_FILE,
-                f'{self.OUTPUT_ASI_FILE}{NONLINEAR_SUFFIX}',
+                self.OUTPUT_ASI_NONLINEAR_FILE,
             ]
         return calcinfo
 

@@ -12,7 +12,6 @@ from aiida import orm
 from aiida.engine import ExitCode
 
 from aiida_pacemaker.calculations.train import PaceTrainCalculation
-from aiida_pacemaker.data.active_set import NONLINEAR_SUFFIX
 from aiida_pacemaker.data.potential import PacePotentialData, PotentialError
 
 from .activeset import active_set_from_files
@@ -118,7 +117,7 @@ class PaceTrainParser(PaceBaseParser):
             return
         calc = PaceTrainCalculation
         linear = self.read_bytes(calc.OUTPUT_ASI_FILE)
-        nonlinear = self.read_bytes(f'{calc.OUTPUT_ASI_FILE}{NONLINEAR_SUFFIX}')
+        nonlinear = self.read_bytes(calc.OUTPUT_ASI_NONLINEAR_FILE)
         try:
             self.out('active_set', active_set_from_files(linear, nonlinear, potential))
         except ValueError as exception:

@@ -314,6 +314,9 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         spec.expose_inputs(
             PaceActiveSetCalculation, namespace='activeset', exclude=('potential', 'training_set')
         )
+        # an input of the run (pace_activeset's defaults when not given): the fit's job and a job of its own
+        # read the same node
+        spec.inputs['activeset']['parameters'].default = lambda: orm.Dict({})  # type: ignore[index,union-attr]  # plumpy: a namespace item may be a Port
         spec.expose_inputs(
             PaceSelectCalculation,
             namespace='select',
@@ -775,7 +778,7 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         if test_set is not None:
             inputs.train['test_set'] = test_set
         if self.inputs.active_set_in_fit.value and self.ctx.augmented is None:
-            inputs.train['active_set_parameters'] = self._activeset_parameters()
+            inputs.train['active_set_parameters'] = self.inputs.activeset.parameters
         self.ctx.train_inputs = dict(inputs.train)  # the same data for a refit from scratch
         if self.ctx.potential is not None and self.inputs.fine_tune.value:
             inputs.train['initial_potential'] = self.ctx.potential
@@ -891,15 +894,6 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             f'iterations{stopped}: train {row["train_energy_rmse"]:.2f} meV/atom, '
             f'{row["train_force_rmse"]:.1f} meV/Å{test}'
         )
-
-    def _activeset_parameters(self) -> orm.Dict:
-        """The ``activeset`` namespace's parameters, or a stored empty ``Dict`` (pace_activeset's defaults)."""
-        parameters = self.inputs.activeset.get('parameters')
-        if parameters is None:
-            if self.ctx.get('activeset_defaults') is None:
-                self.ctx.activeset_defaults = orm.Dict({}).store()
-            parameters = self.ctx.activeset_defaults
-        return t.cast(orm.Dict, parameters)
 
     def build_active_set(self) -> t.Any:
         """Keep the active set that the fit's job built (``active_set_in_fit``), or build it from the training
