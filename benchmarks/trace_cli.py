@@ -36,11 +36,15 @@ DEFAULT_CONFIG = HERE.parent / 'docs' / 'examples' / 'active_learning_emt.yaml'
 
 SECONDS: dict[str, float] = collections.defaultdict(float)
 CALLS: collections.Counter[str] = collections.Counter()
+INTERVALS: list[tuple[str, float, float]] = []  # (key, start, end) on the perf_counter clock
+SUBMITTED: dict[int, float] = {}  # CalcJob pk -> perf_counter when its job was submitted
 
 
 def _add(key: str, began: float) -> None:
-    SECONDS[key] += time.perf_counter() - began
+    ended = time.perf_counter()
+    SECONDS[key] += ended - began
     CALLS[key] += 1
+    INTERVALS.append((key, began, ended))
 
 
 def timed(
@@ -99,6 +103,14 @@ def instrument() -> None:
     engine_utils.set_process_state_change_timestamp = timed(
         'set_process_state_change_timestamp', engine_utils.set_process_state_change_timestamp
     )
+    submit = tasks.task_submit_job
+
+    async def task_submit_job(node, *args, **kwargs):
+        result = await submit(node, *args, **kwargs)
+        SUBMITTED[node.pk] = time.perf_counter()
+        return result
+
+    tasks.task_submit_job = task_submit_job
     for name in (
         'task_upload_job',
         'task_submit_job',
@@ -113,6 +125,44 @@ def instrument() -> None:
     sqlalchemy.orm.session.Session.commit = timed('SQLite commits', sqlalchemy.orm.session.Session.commit)
 
 
+def job_intervals(clock_offset: float) -> list[tuple[float, float]]:
+    """Each traced CalcJob's job on the perf_counter clock: from its submission to the newest file in its
+    remote folder (its last write)."""
+    from aiida import orm
+
+    intervals = []
+    for pk, started in SUBMITTED.items():
+        node = orm.load_node(pk)
+        folder = pathlib.Path(node.outputs.remote_folder.get_remote_path())
+        newest = max(path.stat().st_mtime for path in folder.rglob('*') if path.is_file())
+        intervals.append((started, newest - clock_offset))
+    return intervals
+
+
+def outside_jobs(began: float, ended: float, jobs: list[tuple[float, float]]) -> dict[str, float]:
+    """The seconds when no job ran, each given to the innermost traced part running then (``waiting``
+    where none ran: the event loop idle, e.g. until the next poll)."""
+    events = [(start, 0, index) for index, (_, start, _) in enumerate(INTERVALS)]
+    events += [(end, 1, index) for index, (_, _, end) in enumerate(INTERVALS)]
+    events += [(start, 0, -1 - index) for index, (start, _) in enumerate(jobs)]
+    events += [(end, 1, -1 - index) for index, (_, end) in enumerate(jobs)]
+    events.sort()
+    seconds: dict[str, float] = collections.defaultdict(float)
+    active: set[int] = set()
+    moment = began
+    for when, kind, index in events:
+        when = min(max(when, began), ended)
+        if when > moment and not any(item < 0 for item in active):
+            inner = min(active, key=lambda item: INTERVALS[item][2] - INTERVALS[item][1], default=None)
+            key = INTERVALS[inner][0] if inner is not None else 'waiting (nothing traced running)'
+            seconds[key] += when - moment
+        moment = max(moment, when)
+        (active.add if kind == 0 else active.discard)(index)
+    if moment < ended and not any(item < 0 for item in active):
+        seconds['waiting (nothing traced running)'] += ended - moment
+    return dict(sorted(seconds.items(), key=lambda item: -item[1]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--config', type=pathlib.Path, default=DEFAULT_CONFIG)
@@ -124,6 +174,7 @@ def main() -> None:
     )
     instrument()
     began = time.perf_counter()
+    clock_offset = time.time() - began
 
     @atexit.register
     def report() -> None:
@@ -132,7 +183,17 @@ def main() -> None:
         print(f'\n{total:.1f} s in all (load {os.getloadavg()[0]:.1f})', file=sys.stderr)
         for key, seconds in rows:
             print(f'{seconds:8.2f} s {CALLS[key]:6d}  {key}', file=sys.stderr)
+        jobs = job_intervals(clock_offset)
+        outside = outside_jobs(began, began + total, jobs)
+        print(
+            f'\n{sum(outside.values()):.1f} s with no job running, by the innermost part running:',
+            file=sys.stderr,
+        )
+        for key, seconds in outside.items():
+            if seconds >= 0.05:
+                print(f'{seconds:8.2f} s  {key}', file=sys.stderr)
         result = {
+            'outside_jobs': outside,
             'machine': _common.machine(),
             'config': str(args.config),
             'total_s': total,

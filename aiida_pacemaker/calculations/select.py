@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import math
 import typing as t
 
-import numpy as np
 from aiida import orm
 from aiida.common import CalcInfo
 
-from aiida_pacemaker.baselines import min_interatomic_distance
 from aiida_pacemaker.data.active_set import ActiveSetData
 from aiida_pacemaker.data.potential import PacePotentialData
-from aiida_pacemaker.data.structure_pool import (
-    ARRAYS_FILE,
-    StructurePoolData,
-    concatenate_structure_arrays,
-    structure_arrays,
-    structures_without,
-)
-from aiida_pacemaker.data.training_set import TrainingSetData, write_structures_pickle
+from aiida_pacemaker.data.structure_pool import StructurePoolData
+from aiida_pacemaker.data.training_set import TrainingSetData
 from aiida_pacemaker.filenames import ACTIVE_SET_ASI, POTENTIAL_YAML
 from aiida_pacemaker.schema import BOOL, number, one_of
-from aiida_pacemaker.scripts import script_text
 
 from .base import PaceBaseCalculation, sibling_command
-from .options import MEMORY, Option, integer_or_auto, to_cmdline
+from .options import MEMORY, Option, integer_or_auto
+from .selection_script import write_selection_script
 
 if t.TYPE_CHECKING:
     from aiida.engine import CalcJobProcessSpec
@@ -131,14 +122,6 @@ class PaceSelectCalculation(PaceBaseCalculation):
     pools that need no window, no fill and no gated tail; ``report.gamma`` is then empty and
     ``report.max_gamma`` is ``None``.
     """
-
-    ALL_CANDIDATES = 'candidates_all.npz'  # arrays, read with allow_pickle=False; the job writes the pickle
-    CANDIDATES = 'candidates.pckl.gzip'
-    SELECTED = 'selected.pkl.gz'
-    SCRIPT = 'gamma_report.py'
-    SELECTION_MODULE = 'selection.py'
-    TRAINING = 'training.pckl.gzip'
-    CHOOSE_SETTINGS = 'choose_input.json'
 
     @classmethod
     def define(cls, spec: CalcJobProcessSpec) -> None:  # type: ignore[override]  # aiida's spec type narrows per process class
@@ -270,109 +253,32 @@ class PaceSelectCalculation(PaceBaseCalculation):
                 return f'the `pool` holds elements {missing} that the potential does not know'
         return PaceBaseCalculation.validate_potential_and_structures(inputs, 'candidates', 'candidate')
 
-    def _pool_copied_as_it_is(self) -> bool:
-        """Whether the candidates are the `pool` alone, whose file the job gets as it is."""
-        return 'pool' in self.inputs and not self.inputs.get('candidates') and 'exclude' not in self.inputs
-
-    def _candidate_arrays(self) -> dict[str, np.ndarray]:
-        """The arrays of every candidate: the `pool` less `exclude`, then the `candidates` by key."""
-        candidates = self.inputs.get('candidates') or {}
-        keys = sorted(candidates)
-        parts = []
-        if 'pool' in self.inputs:
-            excluded = self.inputs.exclude.get_list() if 'exclude' in self.inputs else []
-            parts.append(structures_without(self.inputs.pool.get_arrays(), excluded))
-        if keys:
-            parts.append(structure_arrays([candidates[k].get_ase() for k in keys], keys))
-        return concatenate_structure_arrays(*parts)
-
     def prepare_for_submission(self, folder: t.Any) -> CalcInfo:
         """Write the candidates and the gamma script; run the filter, pace_select, the report."""
         options = self.inputs.parameters.get_dict() if 'parameters' in self.inputs else {}
-        python = sibling_command(self.inputs.code, 'python')
-        if not self._pool_copied_as_it_is():
-            with folder.open(self.ALL_CANDIDATES, 'wb') as handle:
-                np.savez_compressed(handle, **self._candidate_arrays())  # type: ignore[arg-type]
-        for name in (self.SCRIPT, self.SELECTION_MODULE):
-            with folder.open(name, 'w', encoding='utf8') as handle:
-                handle.write(script_text(name))
-        strategy = options.get('strategy', DEFAULT_STRATEGY)
-        choose_lines = []
-        if strategy != 'maxvol':
-            settings = {
-                'strategy': strategy,
-                'max_structures': options['max_structures'],
-                'tail_fraction': options.get('tail_fraction', DEFAULT_TAIL_FRACTION),
-                'tail_min_gamma': options.get('tail_min_gamma', 0.0),
-                'coverage': options.get('coverage', 'lcmd'),
-                'seed': options.get('seed', 0),
-                'potential': POTENTIAL_YAML,
-                'candidates': self.CANDIDATES,
-                'maxvol': 'selected.json',
-                'training': None,
-            }
-            if strategy in COVERAGE_STRATEGIES:
-                training = self.inputs.training_set.to_ase(labels=False)
-                with folder.open(self.TRAINING, 'wb') as handle:
-                    write_structures_pickle(handle, [str(i) for i in range(len(training))], training)
-                settings['training'] = self.TRAINING
-            with folder.open(self.CHOOSE_SETTINGS, 'w', encoding='utf8') as handle:
-                json.dump(settings, handle, indent=1)
-            choose_lines = [
-                f'if [ ! -e nothing_to_select ]; then {python} {self.SCRIPT} choose {self.CHOOSE_SETTINGS} >> gamma.out 2>&1; fi'
-            ]
-
-        gamma_min = float(options.get('gamma_min', 0.0))
-        gamma_max = float(options.get('gamma_max', math.inf))
-        floor = 0.0
-        if 'min_distance' in options:
-            floor = float(options['min_distance'])
-        elif 'min_distance_factor' in options:
-            shortest = min_interatomic_distance(self.inputs.training_set.get_arrays())
-            floor = options['min_distance_factor'] * shortest
-        codeinfo = self.codeinfo(
-            [
-                self.CANDIDATES,
-                '-p',
-                POTENTIAL_YAML,
-                '-a',
-                ACTIVE_SET_ASI,
-                '-o',
-                self.SELECTED,
-                *to_cmdline(options, SELECT_OPTIONS),
-            ]
+        mode = 'full' if self.inputs.active_set.base.attributes.get('mode', 'linear') == 'full' else 'linear'
+        script = write_selection_script(
+            folder,
+            options=options,
+            table=SELECT_OPTIONS,
+            python=sibling_command(self.inputs.code, 'python'),
+            potential_file=POTENTIAL_YAML,
+            asi_file=ACTIVE_SET_ASI,
+            mode=mode,
+            pool=self.inputs.get('pool'),
+            exclude=self.inputs.exclude.get_list() if 'exclude' in self.inputs else (),
+            candidates=dict(self.inputs.get('candidates') or {}),
+            training_set=self.inputs.get('training_set'),
         )
         calcinfo = CalcInfo()
-        calcinfo.codes_info = [codeinfo]
+        calcinfo.codes_info = [self.codeinfo(script.select_arguments)]
         calcinfo.local_copy_list = [
             (self.inputs.potential.uuid, POTENTIAL_YAML, POTENTIAL_YAML),
             (self.inputs.active_set.uuid, ACTIVE_SET_ASI, ACTIVE_SET_ASI),
+            *script.local_copy_list,
         ]
-        if self._pool_copied_as_it_is():
-            calcinfo.local_copy_list.append((self.inputs.pool.uuid, ARRAYS_FILE, self.ALL_CANDIDATES))
-        mode = 'full' if self.inputs.active_set.base.attributes.get('mode', 'linear') == 'full' else 'linear'
-        if options.get('grade_candidates') is False:
-            mode = 'none'
-        calcinfo.prepend_text = (
-            f'{python} {self.SCRIPT} filter {POTENTIAL_YAML} {ACTIVE_SET_ASI} {self.ALL_CANDIDATES} {self.CANDIDATES} '
-            f'{gamma_min!r} {gamma_max!r} {floor!r} {mode} > gamma.out 2>&1'
-        )
-        calcinfo.append_text = '\n'.join(
-            [
-                self.exit_status_capture(),
-                f'{python} {self.SCRIPT} selected {self.SELECTED} >> gamma.out 2>&1',
-                *choose_lines,
-            ]
-        )
-        calcinfo.provenance_exclude_list = [self.ALL_CANDIDATES, self.TRAINING]
-        calcinfo.retrieve_list = [
-            self.EXIT_STATUS_FILE,
-            self._DEFAULT_STDOUT,
-            'gamma.out',
-            'gamma.json',
-            'selected.json',
-            'choice.json',
-            'too_close.json',
-            'nothing_to_select',
-        ]
+        calcinfo.prepend_text = script.filter_line
+        calcinfo.append_text = '\n'.join([self.exit_status_capture(), *script.after_lines])
+        calcinfo.provenance_exclude_list = script.provenance_exclude_list
+        calcinfo.retrieve_list = [self.EXIT_STATUS_FILE, self._DEFAULT_STDOUT, *script.retrieve_list]
         return calcinfo

@@ -12,6 +12,7 @@ from aiida.common import CalcInfo, CodeInfo
 from aiida_pacemaker.config import ConfigError, validate_pacemaker_parameters
 from aiida_pacemaker.data.active_set import NONLINEAR_SUFFIX, ActiveSetData
 from aiida_pacemaker.data.potential import PacePotentialData
+from aiida_pacemaker.data.structure_pool import StructurePoolData
 from aiida_pacemaker.data.training_set import TrainingSetData
 from aiida_pacemaker.filenames import POTENTIAL_YAML
 from aiida_pacemaker.scripts import script_text
@@ -19,6 +20,8 @@ from aiida_pacemaker.scripts import script_text
 from .activeset import ACTIVESET_OPTIONS, check_activeset_options
 from .base import PaceBaseCalculation, sibling_command, write_yaml
 from .options import to_cmdline
+from .select import SELECT_OPTIONS, PaceSelectCalculation
+from .selection_script import write_selection_script
 
 if t.TYPE_CHECKING:
     from aiida.engine import CalcJobProcessSpec
@@ -34,7 +37,9 @@ class PaceTrainCalculation(PaceBaseCalculation):
     fit continues from that potential (pacemaker's ``-p``: fine-tuning with the same basis).
     With ``active_set_parameters`` the same job then runs ``pace_activeset`` on the fitted
     potential and the training set (what `PaceActiveSetCalculation` does, one job fewer: on a
-    cluster one queue wait fewer).
+    cluster one queue wait fewer). With ``selection`` as well, the job then grades the candidates
+    given there with that active set and selects among them (what `PaceSelectCalculation` does, with
+    the fit's training set for the coverage strategies: another job fewer).
     """
 
     TRAINING_FILE = 'training_set.pckl.gzip'
@@ -49,6 +54,8 @@ class PaceTrainCalculation(PaceBaseCalculation):
     OUTPUT_ASI_FILE = 'output_potential.asi'  # pace_activeset names it after the potential's .yaml
     OUTPUT_ASI_NONLINEAR_FILE = f'{OUTPUT_ASI_FILE}{NONLINEAR_SUFFIX}'
     ACTIVESET_LOG = 'activeset.out'
+    SELECT_LOG = 'select.out'
+    SELECT_EXIT_STATUS_FILE = 'select_exit_status'
 
     @classmethod
     def define(cls, spec: CalcJobProcessSpec) -> None:  # type: ignore[override]  # aiida's spec type narrows per process class
@@ -89,6 +96,32 @@ class PaceTrainCalculation(PaceBaseCalculation):
             f'({", ".join(ACTIVESET_OPTIONS)}; `{{}}` for its defaults) on the training set. The `active_set` '
             'output is then present unless pace_activeset failed (its log is in `activeset.out`; the fit stands).',
         )
+        spec.input_namespace(
+            'selection',
+            required=False,
+            populate_defaults=False,
+            help='Select candidates in the same job, after the active set (`active_set_parameters` needed): '
+            "`parameters` (`pacemaker.select`'s options; `max_structures` for a strategy), and the candidates as "
+            '`pool` (less the names in `exclude`) and/or `candidates`. The outputs `selection.selected` and '
+            '`selection.report` are then present unless the selection failed (its log is in `gamma.out` and '
+            '`select.out`; the fit stands).',
+        )
+        spec.input('selection.parameters', valid_type=orm.Dict, required=False, help='The selection options.')
+        spec.input(
+            'selection.pool', valid_type=StructurePoolData, required=False, help='Candidates as one node.'
+        )
+        spec.input(
+            'selection.exclude',
+            valid_type=orm.List,
+            required=False,
+            help='Names of `pool` structures to leave out.',
+        )
+        spec.input_namespace(
+            'selection.candidates',
+            valid_type=orm.StructureData,
+            dynamic=True,
+            help='Candidate structures by key.',
+        )
         spec.inputs['metadata']['options']['parser_name'].default = 'pacemaker.train'  # type: ignore[index]  # plumpy: a namespace item may be a Port
         spec.inputs['metadata']['options']['input_filename'].default = 'input.yaml'  # type: ignore[index]  # plumpy: a namespace item may be a Port
         spec.inputs['metadata']['options']['output_filename'].default = cls.STDOUT_FILE  # type: ignore[index]  # plumpy: a namespace item may be a Port
@@ -115,6 +148,18 @@ class PaceTrainCalculation(PaceBaseCalculation):
             valid_type=ActiveSetData,
             required=False,
             help='With `active_set_parameters`: the active set of the fitted potential, built in the same job.',
+        )
+        spec.output_namespace(
+            'selection.selected',
+            valid_type=orm.StructureData,
+            dynamic=True,
+            help='With `selection`: the chosen candidates, by key.',
+        )
+        spec.output(
+            'selection.report',
+            valid_type=orm.Dict,
+            required=False,
+            help="With `selection`: the selection's report (as `pacemaker.select`'s `report`).",
         )
         spec.output(
             'interim_potential',
@@ -166,6 +211,9 @@ class PaceTrainCalculation(PaceBaseCalculation):
                 return f'invalid `active_set_parameters`: {message}'
         parameters = inputs.get('parameters')
         training_set = inputs.get('training_set')
+        message = PaceTrainCalculation._validate_selection(inputs)
+        if message:
+            return message
         if parameters is None or training_set is None:
             return None
         elements = set(training_set.elements)
@@ -210,6 +258,41 @@ class PaceTrainCalculation(PaceBaseCalculation):
             return f'invalid `parameters`: {exception}'
         return None
 
+    @staticmethod
+    def _validate_selection(inputs: dict[str, t.Any]) -> str | None:
+        """Check the ``selection`` inputs as `PaceSelectCalculation` checks its own, and that the fitted
+        potential knows the candidates' elements."""
+        selection = dict(inputs.get('selection') or {})
+        if not selection:
+            return None
+        if 'parameters' not in selection:
+            return '`selection` needs its `parameters` (at least `max_structures` for a strategy other than maxvol)'
+        if 'active_set_parameters' not in inputs:
+            return (
+                '`selection` grades the candidates with the active set that the job builds: give '
+                "`active_set_parameters` as well (`{}` for pace_activeset's defaults)"
+            )
+        training_set = inputs.get('training_set')
+        checked = {**selection, 'training_set': training_set} if training_set is not None else selection
+        message = PaceSelectCalculation.validate_inputs(checked, ['candidates'])
+        if message:
+            return f'invalid `selection`: {message}'
+        known = set(training_set.elements) if training_set is not None else set()
+        known |= set(
+            ((inputs.get('parameters') or orm.Dict()).get_dict().get('potential') or {}).get('elements') or []
+        )
+        if 'initial_potential' in inputs:
+            known |= set(inputs['initial_potential'].elements)
+        found = set(selection['pool'].elements) if 'pool' in selection else set()
+        for structure in (selection.get('candidates') or {}).values():
+            found |= set(structure.get_symbols_set())  # symbols, not kind names
+        missing = sorted(found - known)
+        if known and missing:
+            return (
+                f'the `selection` candidates hold elements {missing} that the fitted potential would not know'
+            )
+        return None
+
     def prepare_for_submission(self, folder: t.Any) -> CalcInfo:
         """Write ``input.yaml`` and the data files, stage the initial potential, build the command."""
         parameters = copy.deepcopy(self.inputs.parameters.get_dict())
@@ -245,6 +328,8 @@ class PaceTrainCalculation(PaceBaseCalculation):
         calcinfo.codes_info = [codeinfo]
         calcinfo.local_copy_list = local_copy_list
         calcinfo.provenance_exclude_list = [self.TRAINING_FILE, self.TEST_FILE]
+        calcinfo.retrieve_list = []
+        selection_lines = self._selection_lines(folder, python, calcinfo)
         calcinfo.append_text = '\n'.join(
             [
                 self.exit_status_capture(),
@@ -253,9 +338,10 @@ class PaceTrainCalculation(PaceBaseCalculation):
                 'fi',
                 f'{python} {self.FIT_REPORT} train_pred.pckl.gzip {self.PER_STRUCTURE_ERRORS} > fit_report.out 2>&1',
                 *self._active_set_lines(),
+                *selection_lines,
             ]
         )
-        calcinfo.retrieve_list = [
+        calcinfo.retrieve_list += [
             self.EXIT_STATUS_FILE,
             self.STDOUT_FILE,
             self.LOG_FILE,
@@ -294,5 +380,47 @@ class PaceTrainCalculation(PaceBaseCalculation):
         return [
             f'if [ -s {self.OUTPUT_POTENTIAL_FILE} ] && [ "$(cat {self.EXIT_STATUS_FILE})" = 0 ]; then',
             f'  {command} > {self.ACTIVESET_LOG} 2>&1',
+            'fi',
+        ]
+
+    def active_set_file(self) -> str:
+        """The file pace_activeset writes in this job: the ``.asi``, or with ``full`` the ``.asi.nonlinear``."""
+        full = self.inputs.active_set_parameters.get_dict().get('full', False)
+        return self.OUTPUT_ASI_NONLINEAR_FILE if full else self.OUTPUT_ASI_FILE
+
+    def _selection_lines(self, folder: t.Any, python: str, calcinfo: CalcInfo) -> list[str]:
+        """With ``selection``: write the selection's files, add them to ``calcinfo``'s lists, and return the
+        shell lines that grade and select, only after an active set was built (each pace_select argument
+        shell-quoted: the options are user data)."""
+        selection = self.inputs.get('selection') or {}
+        if 'parameters' not in selection:
+            return []
+        asi = self.active_set_file()
+        script = write_selection_script(
+            folder,
+            options=selection['parameters'].get_dict(),
+            table=SELECT_OPTIONS,
+            python=python,
+            potential_file=self.OUTPUT_POTENTIAL_FILE,
+            asi_file=asi,
+            mode='full' if asi == self.OUTPUT_ASI_NONLINEAR_FILE else 'linear',
+            pool=selection.get('pool'),
+            exclude=selection['exclude'].get_list() if 'exclude' in selection else (),
+            candidates=dict(selection.get('candidates') or {}),
+            training_set=self.inputs.training_set,
+        )
+        calcinfo.local_copy_list += script.local_copy_list
+        calcinfo.provenance_exclude_list += script.provenance_exclude_list
+        calcinfo.retrieve_list += [self.SELECT_LOG, self.SELECT_EXIT_STATUS_FILE, *script.retrieve_list]
+        pace_select = sibling_command(self.inputs.code, 'pace_select')
+        command = ' '.join([pace_select, *(shlex.quote(argument) for argument in script.select_arguments)])
+        return [
+            f'if [ -s {asi} ] && [ "$(cat {self.EXIT_STATUS_FILE})" = 0 ]; then',
+            f'  {script.filter_line}',
+            '  if [ ! -e nothing_to_select ]; then',
+            f'    {command} > {self.SELECT_LOG} 2>&1',
+            f'    echo $? > {self.SELECT_EXIT_STATUS_FILE}',
+            '  fi',
+            *(f'  {line}' for line in script.after_lines),
             'fi',
         ]

@@ -13,7 +13,7 @@ from aiida_pacemaker.filenames import STDOUT_FILE
 
 from .base import PaceBaseParser
 
-__all__ = ('PaceSelectParser', 'fill_selection')
+__all__ = ('PaceSelectParser', 'SelectionError', 'fill_selection', 'read_selection')
 
 
 def fill_selection(
@@ -49,111 +49,146 @@ def fill_selection(
     return remaining[:missing]
 
 
+class SelectionError(Exception):
+    """A selection's files are missing or wrong: ``exit_code`` names `PaceSelectCalculation`'s exit code,
+    ``details`` fill its message."""
+
+    def __init__(self, exit_code: str, **details: t.Any) -> None:
+        self.exit_code = exit_code
+        self.details = details
+        super().__init__(exit_code)
+
+    def message(self) -> str:
+        """The exit code's message, filled in."""
+        from aiida_pacemaker.calculations.select import PaceSelectCalculation
+
+        return str(PaceSelectCalculation.exit_codes[self.exit_code].format(**self.details).message)
+
+
+def read_selection(
+    parser: PaceBaseParser,
+    *,
+    parameters: dict[str, t.Any],
+    status: int | None,
+    pool: StructurePoolData | None = None,
+    candidates: dict[str, orm.StructureData] | None = None,
+    exclude: t.Collection[str] = (),
+    log_files: t.Sequence[str] = ('gamma.out',),
+) -> tuple[dict[str, orm.StructureData], orm.Dict]:
+    """The selected structures (new nodes, by key) and the report of a selection in a job, read from
+    ``parser``'s retrieved files (see :mod:`aiida_pacemaker.calculations.selection_script`).
+
+    :param parameters: the selection options the job ran with.
+    :param status: pace_select's exit status as recorded by the job (None: not recorded).
+    :param log_files: where a message's log tail comes from, first found first.
+    :raises SelectionError: when a file is missing or wrong, or pace_select failed.
+    """
+    log_tail = parser.tail(*log_files)
+    try:
+        gamma = json.loads(parser.read_text('gamma.json') or 'null')
+    except json.JSONDecodeError:
+        gamma = None
+    if not isinstance(gamma, dict):
+        raise SelectionError('ERROR_GAMMA_MISSING', log_tail=log_tail)
+    nothing = 'nothing_to_select' in parser.retrieved_names()
+    if not nothing:
+        if status is None:
+            raise SelectionError('ERROR_NO_EXIT_STATUS', detail=f'\n{log_tail}')
+        if status != 0:
+            raise SelectionError('ERROR_SELECT_FAILED', status=status, log_tail=parser.tail(*log_files[1:]))
+    try:
+        selected = [] if nothing else json.loads(parser.read_text('selected.json') or 'null')
+    except json.JSONDecodeError:
+        selected = None
+    if not isinstance(selected, list):
+        raise SelectionError('ERROR_SELECTION_MISSING', log_tail=log_tail)
+
+    given = candidates or {}
+    excluded = set(exclude)
+    from_pool = {name for name in pool.names if name not in excluded} if pool is not None else set()
+    names = from_pool | set(given)
+    unknown = [key for key in selected if key not in names]
+    if unknown:
+        raise SelectionError('ERROR_SELECTION_MISSING', log_tail=f'unknown candidate keys {unknown}')
+    graded = parameters.get('grade_candidates', True)
+    window = (parameters.get('gamma_min', 0.0), parameters.get('gamma_max', float('inf')))
+    strategy = parameters.get('strategy', 'maxvol')
+    reasons = dict.fromkeys(selected, 'maxvol')
+    if strategy != 'maxvol' and not nothing:
+        try:
+            choice = json.loads(parser.read_text('choice.json') or 'null')
+        except json.JSONDecodeError:
+            choice = None
+        valid = isinstance(choice, list) and all(
+            isinstance(entry, list) and len(entry) == 2 and entry[0] in names for entry in choice
+        )
+        if not valid:
+            raise SelectionError(
+                'ERROR_SELECTION_MISSING',
+                log_tail=f'the `{strategy}` selection wrote no valid choice.json\n{log_tail}',
+            )
+        selected = [key for key, _ in choice]
+        reasons = {key: reason for key, reason in choice}
+    try:
+        too_close = json.loads(parser.read_text('too_close.json') or '[]')
+    except json.JSONDecodeError:
+        too_close = []
+    filled = []
+    if parameters.get('fill_to_max'):
+        filled = fill_selection(
+            gamma,
+            selected,
+            window,
+            parameters['max_structures'],
+            by=parameters.get('fill_by', 'grade'),
+            excluded=too_close,
+        )
+        selected = [*selected, *filled]
+        reasons.update(dict.fromkeys(filled, 'fill'))
+    structures = {  # from a pool, only the selected structures become nodes
+        key: given[key].clone() if key in given else t.cast(StructurePoolData, pool).get_structure(key)
+        for key in selected
+    }
+    report = orm.Dict(
+        {
+            'gamma': gamma,
+            'selected': selected,
+            'num_selected': len(selected),
+            'num_candidates': len(names),
+            'num_in_window': (
+                sum(window[0] <= g < window[1] and key not in too_close for key, g in gamma.items())
+                if graded
+                else len(names) - len(too_close)
+            ),
+            'max_gamma': max(gamma.values(), default=None),
+            'filled': filled,
+            'strategy': strategy,
+            'reasons': reasons,
+            'too_close': too_close,
+        }
+    )
+    return structures, report
+
+
 class PaceSelectParser(PaceBaseParser):
     """Attach the selected structures and the gamma report; selecting nothing is a success."""
 
     def parse(self, **kwargs: t.Any) -> ExitCode | None:
         """Parse ``gamma.json`` and ``selected.json``."""
-        log_tail = self.tail('gamma.out', STDOUT_FILE)
-        try:
-            gamma = json.loads(self.read_text('gamma.json') or 'null')
-        except json.JSONDecodeError:
-            gamma = None
-        if not isinstance(gamma, dict):
-            return t.cast(ExitCode, self.exit_codes.ERROR_GAMMA_MISSING.format(log_tail=log_tail))
-        nothing = 'nothing_to_select' in self.retrieved_names()
-        status = self.recorded_exit_status()
-        if not nothing:
-            if status is None:
-                return t.cast(ExitCode, self.exit_codes.ERROR_NO_EXIT_STATUS.format(detail=f'\n{log_tail}'))
-            if status != 0:
-                return t.cast(
-                    ExitCode,
-                    self.exit_codes.ERROR_SELECT_FAILED.format(
-                        status=status, log_tail=self.tail(STDOUT_FILE)
-                    ),
-                )
-        try:
-            selected = [] if nothing else json.loads(self.read_text('selected.json') or 'null')
-        except json.JSONDecodeError:
-            selected = None
-        if not isinstance(selected, list):
-            return t.cast(ExitCode, self.exit_codes.ERROR_SELECTION_MISSING.format(log_tail=log_tail))
-
         inputs = self.node.inputs
-        pool = inputs.pool if 'pool' in inputs else None
-        given = dict(inputs.candidates) if 'candidates' in inputs else {}
-        excluded = set(inputs.exclude.get_list()) if 'exclude' in inputs else set()
-        from_pool = {name for name in pool.names if name not in excluded} if pool is not None else set()
-        candidates = from_pool | set(given)
-        unknown = [key for key in selected if key not in candidates]
-        if unknown:
-            return t.cast(
-                ExitCode,
-                self.exit_codes.ERROR_SELECTION_MISSING.format(log_tail=f'unknown candidate keys {unknown}'),
-            )
-        parameters = self.parameters
-        graded = parameters.get('grade_candidates', True)
-        window = (parameters.get('gamma_min', 0.0), parameters.get('gamma_max', float('inf')))
-        strategy = parameters.get('strategy', 'maxvol')
-        reasons = dict.fromkeys(selected, 'maxvol')
-        if strategy != 'maxvol' and not nothing:
-            try:
-                choice = json.loads(self.read_text('choice.json') or 'null')
-            except json.JSONDecodeError:
-                choice = None
-            valid = isinstance(choice, list) and all(
-                isinstance(entry, list) and len(entry) == 2 and entry[0] in candidates for entry in choice
-            )
-            if not valid:
-                return t.cast(
-                    ExitCode,
-                    self.exit_codes.ERROR_SELECTION_MISSING.format(
-                        log_tail=f'the `{strategy}` selection wrote no valid choice.json\n{log_tail}'
-                    ),
-                )
-            selected = [key for key, _ in choice]
-            reasons = {key: reason for key, reason in choice}
         try:
-            too_close = json.loads(self.read_text('too_close.json') or '[]')
-        except json.JSONDecodeError:
-            too_close = []
-        filled = []
-        if parameters.get('fill_to_max'):
-            filled = fill_selection(
-                gamma,
-                selected,
-                window,
-                parameters['max_structures'],
-                by=parameters.get('fill_by', 'grade'),
-                excluded=too_close,
+            structures, report = read_selection(
+                self,
+                parameters=self.parameters,
+                status=self.recorded_exit_status(),
+                pool=inputs.pool if 'pool' in inputs else None,
+                candidates=dict(inputs.candidates) if 'candidates' in inputs else {},
+                exclude=inputs.exclude.get_list() if 'exclude' in inputs else (),
+                log_files=('gamma.out', STDOUT_FILE),
             )
-            selected = [*selected, *filled]
-            reasons.update(dict.fromkeys(filled, 'fill'))
-        for key in selected:  # from a pool, only the selected structures become nodes
-            structure = (
-                given[key].clone() if key in given else t.cast(StructurePoolData, pool).get_structure(key)
-            )
+        except SelectionError as error:
+            return t.cast(ExitCode, self.exit_codes[error.exit_code].format(**error.details))
+        for key, structure in structures.items():
             self.out(f'selected.{key}', structure)
-        self.out(
-            'report',
-            orm.Dict(
-                {
-                    'gamma': gamma,
-                    'selected': selected,
-                    'num_selected': len(selected),
-                    'num_candidates': len(candidates),
-                    'num_in_window': (
-                        sum(window[0] <= g < window[1] and key not in too_close for key, g in gamma.items())
-                        if graded
-                        else len(candidates) - len(too_close)
-                    ),
-                    'max_gamma': max(gamma.values(), default=None),
-                    'filled': filled,
-                    'strategy': strategy,
-                    'reasons': reasons,
-                    'too_close': too_close,
-                }
-            ),
-        )
+        self.out('report', report)
         return None

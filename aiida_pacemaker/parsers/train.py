@@ -16,6 +16,7 @@ from aiida_pacemaker.data.potential import PacePotentialData, PotentialError
 
 from .activeset import active_set_from_files
 from .base import PaceBaseParser
+from .select import SelectionError, read_selection
 
 __all__ = ('PaceTrainParser', 'parse_metrics_table', 'parse_optimizer_results')
 
@@ -98,7 +99,8 @@ class PaceTrainParser(PaceBaseParser):
                 ExitCode, self.exit_codes.ERROR_OUTPUT_POTENTIAL_UNREADABLE.format(detail=str(exception))
             )
         self.out('potential', potential)
-        self._active_set(potential)
+        if self._active_set(potential):
+            self._selection()
         errors = self._per_structure_errors()
         if errors is not None:
             self.out('per_structure_errors', errors)
@@ -109,12 +111,12 @@ class PaceTrainParser(PaceBaseParser):
             return t.cast(ExitCode, self.exit_codes.ERROR_NON_FINITE_LOSS.format(loss=metrics['loss']))
         return self._check_convergence(metrics)
 
-    def _active_set(self, potential: PacePotentialData) -> None:
+    def _active_set(self, potential: PacePotentialData) -> bool:
         """With ``active_set_parameters``: attach the active set that the job built. If pace_activeset failed,
         the fit still stands: the reason goes to the node's log as a warning and `active_set` is left out
         (the active-learning workchain then builds it in a job of its own)."""
         if 'active_set_parameters' not in self.node.inputs:
-            return
+            return False
         calc = PaceTrainCalculation
         linear = self.read_bytes(calc.OUTPUT_ASI_FILE)
         nonlinear = self.read_bytes(calc.OUTPUT_ASI_NONLINEAR_FILE)
@@ -122,7 +124,45 @@ class PaceTrainParser(PaceBaseParser):
             self.out('active_set', active_set_from_files(linear, nonlinear, potential))
         except ValueError as exception:
             log = self.tail(calc.ACTIVESET_LOG)
-            self.logger.warning(f'the fit stands, but its active set was not built: {exception}\n{log}')
+            skipped = ' (nor the selection, which needs it)' if 'selection' in self.node.inputs else ''
+            self.logger.warning(
+                f'the fit stands, but its active set was not built{skipped}: {exception}\n{log}'
+            )
+            return False
+        return True
+
+    def _selection(self) -> None:
+        """With ``selection``: attach the selected structures and the report. If the selection failed, the fit
+        and its active set still stand: the reason goes to the node's log as a warning and the `selection`
+        outputs are left out (the active-learning workchain then selects in a job of its own)."""
+        inputs = self.node.inputs
+        if 'selection' not in inputs:
+            return
+        selection = inputs.selection
+        calc = PaceTrainCalculation
+        text = self.read_text(calc.SELECT_EXIT_STATUS_FILE)
+        try:
+            status = int(text.strip()) if text is not None else None
+        except ValueError:
+            status = None
+        try:
+            structures, report = read_selection(
+                self,
+                parameters=selection.parameters.get_dict(),
+                status=status,
+                pool=selection.pool if 'pool' in selection else None,
+                candidates=dict(selection.candidates) if 'candidates' in selection else {},
+                exclude=selection.exclude.get_list() if 'exclude' in selection else (),
+                log_files=('gamma.out', calc.SELECT_LOG),
+            )
+        except SelectionError as error:
+            self.logger.warning(
+                f'the fit and its active set stand, but the selection failed: {error.message()}'
+            )
+            return
+        for key, structure in structures.items():
+            self.out(f'selection.selected.{key}', structure)
+        self.out('selection.report', report)
 
     def _per_structure_errors(self) -> orm.ArrayData | None:
         """The fit report's errors in the order of the training set (None when missing or inconsistent)."""

@@ -203,17 +203,39 @@ def structure_origins(training_set: TrainingSetData) -> list[StructureOrigin]:
     return origins
 
 
+#: the candidates' input link labels and the selected structures' output link labels (before the key) of
+#: a ``pacemaker.select`` job and of a fit's job that selected (``selection``)
+_SELECTION_LINKS = (('candidates__', 'selected__'), ('selection__candidates__', 'selection__selected__'))
+
+
 def _selection_copies(structure: orm.StructureData) -> list[orm.StructureData]:
-    """The copies of a candidate that ``pacemaker.select`` returned as selected (same key)."""
+    """The copies of a candidate that a selection (``pacemaker.select``, or a fit's job that selected)
+    returned as selected (same key)."""
     copies: list[orm.StructureData] = []
     for link in structure.base.links.get_outgoing(link_type=LinkType.INPUT_CALC).all():
-        if not link.link_label.startswith('candidates__') or not isinstance(link.node, orm.CalcJobNode):
+        if not isinstance(link.node, orm.CalcJobNode):
             continue
-        key = link.link_label[len('candidates__') :]
-        for out in link.node.base.links.get_outgoing(link_type=LinkType.CREATE).all():
-            if out.link_label == f'selected__{key}' and isinstance(out.node, orm.StructureData):
-                copies.append(out.node)
+        for given, chosen in _SELECTION_LINKS:
+            if not link.link_label.startswith(given):
+                continue
+            key = link.link_label[len(given) :]
+            for out in link.node.base.links.get_outgoing(link_type=LinkType.CREATE).all():
+                if out.link_label == f'{chosen}{key}' and isinstance(out.node, orm.StructureData):
+                    copies.append(out.node)
     return copies
+
+
+def _selection_report(
+    workchain: orm.WorkflowNode, cycle: int, fit: orm.CalcJobNode
+) -> dict[str, t.Any] | None:
+    """The report of ``cycle``'s selection: of its ``pacemaker.select`` job, or of its fit's job that
+    selected; None when nothing was selected from."""
+    select = _called(workchain, f'select_cycle_{cycle}')
+    if select is not None and 'report' in select.outputs:
+        return select.outputs.report.get_dict()
+    if select is None and 'selection' in fit.outputs and 'report' in fit.outputs.selection:
+        return fit.outputs.selection.report.get_dict()
+    return None
 
 
 def potentials_trained_with(structure: orm.StructureData) -> list[PacePotentialData]:
@@ -273,7 +295,6 @@ def rebuild_learning_curve(workchain: orm.WorkflowNode) -> list[dict[str, t.Any]
         train = fit.caller
         calls = train.base.links.get_incoming(link_type=LinkType.CALL_WORK).all() if train is not None else []
         refitted = any(link.link_label.endswith('_from_scratch') for link in calls)
-        select = _called(workchain, f'select_cycle_{cycle}')
         merge = _called(workchain, f'merge_cycle_{cycle}')
         labelled = t.cast(TrainingSetData, outputs[f'training_sets__cycle_{cycle}'])
         fit_record: dict[str, t.Any] = {'refitted': refitted}
@@ -287,9 +308,7 @@ def rebuild_learning_curve(workchain: orm.WorkflowNode) -> list[dict[str, t.Any]
                 cycle,
                 fit.outputs.metrics.get_dict(),
                 labelled,
-                selection=select.outputs.report.get_dict()
-                if select is not None and 'report' in select.outputs
-                else None,
+                selection=_selection_report(workchain, cycle, fit),
                 added=merge.outputs.added.get_dict() if merge is not None and merge.is_finished_ok else None,
                 fit=fit_record,
                 potential=potential,

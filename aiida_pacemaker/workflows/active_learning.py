@@ -309,7 +309,13 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         spec.expose_inputs(
             PaceTrainWorkChain,
             namespace='train',
-            exclude=('train.training_set', 'train.test_set', 'train.initial_potential', 'train.baseline'),
+            exclude=(
+                'train.training_set',
+                'train.test_set',
+                'train.initial_potential',
+                'train.baseline',
+                'train.selection',  # built from `select` for each cycle (`select_in_fit`)
+            ),
         )
         spec.expose_inputs(
             PaceActiveSetCalculation, namespace='activeset', exclude=('potential', 'training_set')
@@ -349,6 +355,17 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             'parameters, on the same computer: one job fewer per cycle, on a cluster one queue wait fewer); '
             'false, or when the fit job could not build it: a `pacemaker.activeset` job of its own. With `augment` '
             'the active set always gets a job of its own (it is built from the labelled structures only).',
+        )
+        spec.input(
+            'select_in_fit',
+            valid_type=orm.Bool,
+            default=lambda: orm.Bool(True),
+            serializer=orm.to_aiida_type,
+            help="Select each cycle's structures at the end of its fit's job, after the active set (pace_select with "
+            'the `select` parameters: another job fewer per cycle). Only where the candidates are known before the '
+            'fit: not with `explore` (MD with the new potential finds them), nor with `augment`, nor with '
+            '`active_set_in_fit` false; false, or when the fit job could not select: a `pacemaker.select` job of its '
+            'own.',
         )
         spec.input('max_cycles', valid_type=orm.Int, default=lambda: orm.Int(3), serializer=orm.to_aiida_type)
         spec.input(
@@ -576,6 +593,7 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             'fine_tune',
             'refit_tolerance',
             'active_set_in_fit',
+            'select_in_fit',
             'target_test_force_rmse',
         ):
             if settings.get(key) is not None:
@@ -779,6 +797,11 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
             inputs.train['test_set'] = test_set
         if self.inputs.active_set_in_fit.value and self.ctx.augmented is None:
             inputs.train['active_set_parameters'] = self.inputs.activeset.parameters
+            if self.inputs.select_in_fit.value and not self.should_explore():
+                selection = self._selection_inputs()
+                if selection is not None:
+                    selection.pop('training_set', None)  # the fit's own
+                    inputs.train['selection'] = selection
         self.ctx.train_inputs = dict(inputs.train)  # the same data for a refit from scratch
         if self.ctx.potential is not None and self.inputs.fine_tune.value:
             inputs.train['initial_potential'] = self.ctx.potential
@@ -957,33 +980,55 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         self.report(f'cycle {self.ctx.cycle}: exploration found {len(found)} candidates')
         return None
 
-    def select(self) -> t.Any:
-        """Grade every candidate and select the most informative ones within the gamma window."""
+    def _selection_inputs(self) -> dict[str, t.Any] | None:
+        """The selection's inputs for this cycle (``parameters``, the candidates as ``candidates``, ``pool`` and
+        ``exclude``, and the ``training_set`` the coverage strategies measure against), or None when no
+        candidate is left."""
         candidates = self._candidates()
         pool, taken, left = self._pool_left()
         if not candidates and not left:
-            self.ctx.select = None
             return None
-        inputs = AttributeDict(self.exposed_inputs(PaceSelectCalculation, 'select'))
-        options = inputs['parameters'].get_dict() if 'parameters' in inputs else {}
+        given = self.inputs.select.get('parameters')
+        options = given.get_dict() if given is not None else {}
         options['max_structures'] = self.inputs.max_new_structures_per_cycle.value
         options['gamma_min'] = self.inputs.gamma_select.value
         if 'gamma_max' in self.inputs:
             options['gamma_max'] = self.inputs.gamma_max.value
-        inputs.parameters = orm.Dict(options)
+        inputs: dict[str, t.Any] = {'parameters': orm.Dict(options)}
         if (
             options.get('strategy', DEFAULT_STRATEGY) in COVERAGE_STRATEGIES
             or 'min_distance_factor' in options
         ):
-            # what coverage and the distance floor measure against
-            inputs.training_set = self.ctx.training_set
+            inputs['training_set'] = (
+                self.ctx.training_set
+            )  # what coverage and the distance floor measure against
+        if candidates:
+            inputs['candidates'] = candidates
+        if pool is not None and left:
+            inputs['pool'] = pool
+            if taken:
+                inputs['exclude'] = orm.List(taken)
+        return inputs
+
+    def select(self) -> t.Any:
+        """Grade every candidate and select the most informative ones within the gamma window: keep the
+        selection the fit's job made (``select_in_fit``), or select in a job of its own."""
+        self.ctx.select = None
+        self.ctx.selected_in_fit = 'selection' in self.ctx.fit.outputs
+        if self.ctx.selected_in_fit:
+            return None
+        if 'selection' in self.ctx.train_inputs:
+            self.report(
+                f"cycle {self.ctx.cycle}: the fit's job did not select (the warning in the log of its "
+                'PaceTrainCalculation says why): selecting in a job of its own'
+            )
+        selection = self._selection_inputs()
+        if selection is None:
+            return None
+        inputs = AttributeDict(self.exposed_inputs(PaceSelectCalculation, 'select'))
+        inputs.update(selection)
         inputs.potential = self.ctx.potential
         inputs.active_set = self.ctx.active_set
-        inputs.candidates = candidates
-        if pool is not None and left:
-            inputs.pool = pool
-            if taken:
-                inputs.exclude = orm.List(taken)
         inputs.setdefault('metadata', {})['call_link_label'] = f'select_cycle_{self.ctx.cycle}'
         return ToContext(select=self.submit(PaceSelectCalculation, **inputs))
 
@@ -993,16 +1038,20 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         row = self.ctx.row
         self.ctx.selected = {}
         self.ctx.num_known_selected = 0
-        if node is None:
+        if self.ctx.get('selected_in_fit'):
+            outputs = self.ctx.fit.outputs.selection
+        elif node is None:
             row.update(num_candidates=0, max_gamma=None, num_selected=0)
             return None
-        if not node.is_finished_ok:
+        elif not node.is_finished_ok:
             return self.exit_codes.ERROR_SELECTION_FAILED.format(
                 cycle=self.ctx.cycle, message=node.exit_message
             )
-        report = node.outputs.report
+        else:
+            outputs = node.outputs
+        report = outputs.report
         self.ctx.curve_inputs[f'selection_{self.ctx.cycle}'] = report
-        selected = dict(node.outputs.selected) if 'selected' in node.outputs else {}
+        selected = dict(outputs.selected) if 'selected' in outputs else {}
         self.ctx.selected = self._drop_known_structures(selected)
         self.ctx.num_known_selected = len(selected) - len(self.ctx.selected)
         self._take_candidates(selected.keys() - self.ctx.selected.keys())  # known already: never again
@@ -1024,7 +1073,9 @@ class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
         self.report(
             f'cycle {self.ctx.cycle}: {report["num_candidates"]} candidates '
             f'({num_extrapolating(row)} extrapolating, gamma >= {EXTRAPOLATING:g}), max gamma {gamma_max}, '
-            f'{len(self.ctx.selected)} selected' + (f' ({why})' if why else '')
+            f'{len(self.ctx.selected)} selected'
+            + (f' ({why})' if why else '')
+            + (" in the fit's job" if self.ctx.get('selected_in_fit') else '')
         )
         self.ctx.row = _row_for_context(row)
         return None
