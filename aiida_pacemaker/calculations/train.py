@@ -21,7 +21,7 @@ from .activeset import ACTIVESET_OPTIONS, check_activeset_options
 from .base import PaceBaseCalculation, sibling_command, write_yaml
 from .options import to_cmdline
 from .select import SELECT_OPTIONS, PaceSelectCalculation
-from .selection_script import write_selection_script
+from .selection_script import SelectionScript, write_selection_script
 
 if t.TYPE_CHECKING:
     from aiida.engine import CalcJobProcessSpec
@@ -328,8 +328,7 @@ class PaceTrainCalculation(PaceBaseCalculation):
         calcinfo.codes_info = [codeinfo]
         calcinfo.local_copy_list = local_copy_list
         calcinfo.provenance_exclude_list = [self.TRAINING_FILE, self.TEST_FILE]
-        calcinfo.retrieve_list = []
-        selection_lines = self._selection_lines(folder, python, calcinfo)
+        selection_lines, selection = self._selection_lines(folder, python)
         calcinfo.append_text = '\n'.join(
             [
                 self.exit_status_capture(),
@@ -341,7 +340,7 @@ class PaceTrainCalculation(PaceBaseCalculation):
                 *selection_lines,
             ]
         )
-        calcinfo.retrieve_list += [
+        calcinfo.retrieve_list = [
             self.EXIT_STATUS_FILE,
             self.STDOUT_FILE,
             self.LOG_FILE,
@@ -361,6 +360,14 @@ class PaceTrainCalculation(PaceBaseCalculation):
                 self.ACTIVESET_LOG,
                 self.OUTPUT_ASI_FILE,
                 self.OUTPUT_ASI_NONLINEAR_FILE,
+            ]
+        if selection is not None:
+            calcinfo.local_copy_list += selection.local_copy_list
+            calcinfo.provenance_exclude_list += selection.provenance_exclude_list
+            calcinfo.retrieve_list += [
+                self.SELECT_LOG,
+                self.SELECT_EXIT_STATUS_FILE,
+                *selection.retrieve_list,
             ]
         return calcinfo
 
@@ -388,13 +395,13 @@ class PaceTrainCalculation(PaceBaseCalculation):
         full = self.inputs.active_set_parameters.get_dict().get('full', False)
         return self.OUTPUT_ASI_NONLINEAR_FILE if full else self.OUTPUT_ASI_FILE
 
-    def _selection_lines(self, folder: t.Any, python: str, calcinfo: CalcInfo) -> list[str]:
-        """With ``selection``: write the selection's files, add them to ``calcinfo``'s lists, and return the
-        shell lines that grade and select, only after an active set was built (each pace_select argument
-        shell-quoted: the options are user data)."""
+    def _selection_lines(self, folder: t.Any, python: str) -> tuple[list[str], SelectionScript | None]:
+        """With ``selection``: write the selection's files and return the shell lines that grade and select,
+        only after an active set was built (each pace_select argument shell-quoted: the options are user
+        data), with the selection's file lists."""
         selection = self.inputs.get('selection') or {}
         if 'parameters' not in selection:
-            return []
+            return [], None
         asi = self.active_set_file()
         script = write_selection_script(
             folder,
@@ -409,12 +416,9 @@ class PaceTrainCalculation(PaceBaseCalculation):
             candidates=dict(selection.get('candidates') or {}),
             training_set=self.inputs.training_set,
         )
-        calcinfo.local_copy_list += script.local_copy_list
-        calcinfo.provenance_exclude_list += script.provenance_exclude_list
-        calcinfo.retrieve_list += [self.SELECT_LOG, self.SELECT_EXIT_STATUS_FILE, *script.retrieve_list]
         pace_select = sibling_command(self.inputs.code, 'pace_select')
         command = ' '.join([pace_select, *(shlex.quote(argument) for argument in script.select_arguments)])
-        return [
+        lines = [
             f'if [ -s {asi} ] && [ "$(cat {self.EXIT_STATUS_FILE})" = 0 ]; then',
             f'  {script.filter_line}',
             '  if [ ! -e nothing_to_select ]; then',
@@ -424,3 +428,4 @@ class PaceTrainCalculation(PaceBaseCalculation):
             *(f'  {line}' for line in script.after_lines),
             'fi',
         ]
+        return lines, script

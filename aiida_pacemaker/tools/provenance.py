@@ -232,9 +232,9 @@ def _selection_report(
     selected; None when nothing was selected from."""
     select = _called(workchain, f'select_cycle_{cycle}')
     if select is not None and 'report' in select.outputs:
-        return select.outputs.report.get_dict()
+        return t.cast(dict[str, t.Any], select.outputs.report.get_dict())
     if select is None and 'selection' in fit.outputs and 'report' in fit.outputs.selection:
-        return fit.outputs.selection.report.get_dict()
+        return t.cast(dict[str, t.Any], fit.outputs.selection.report.get_dict())
     return None
 
 
