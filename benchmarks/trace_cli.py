@@ -37,6 +37,7 @@ DEFAULT_CONFIG = HERE.parent / 'docs' / 'examples' / 'active_learning_emt.yaml'
 SECONDS: dict[str, float] = collections.defaultdict(float)
 CALLS: collections.Counter[str] = collections.Counter()
 INTERVALS: list[tuple[str, float, float]] = []  # (key, start, end) on the perf_counter clock
+STATES: list[tuple[float, str, int, str]] = []  # (perf_counter, process class, pk, state entered)
 SUBMITTED: dict[int, float] = {}  # CalcJob pk -> perf_counter when its job was submitted
 
 
@@ -93,9 +94,22 @@ def instrument() -> None:
     persistence.AiiDAPersister.save_checkpoint = timed(
         lambda self, proc, *a: f'checkpoint {type(proc).__name__}', save
     )
-    process.Process.on_entered = timed(
-        lambda self, *a: f'state change {type(self).__name__}', process.Process.on_entered
-    )
+    entered = timed(lambda self, *a: f'state change {type(self).__name__}', process.Process.on_entered)
+
+    def on_entered(self, *args):
+        STATES.append((time.perf_counter(), type(self).__name__, self.pid, self._state.LABEL.value))
+        return entered(self, *args)
+
+    process.Process.on_entered = on_entered
+    terminated = process.Process.on_terminated
+
+    def on_terminated(self):
+        try:
+            return terminated(self)
+        finally:
+            STATES.append((time.perf_counter(), type(self).__name__, self.pid, 'terminated (sealed)'))
+
+    process.Process.on_terminated = on_terminated
     process.Process.update_outputs = timed('update_outputs (output links)', process.Process.update_outputs)
     process.Process._setup_db_record = timed(
         '_setup_db_record (process node, input links)', process.Process._setup_db_record
@@ -123,6 +137,23 @@ def instrument() -> None:
     calcjob.CalcJob.parse = timed('CalcJob.parse', calcjob.CalcJob.parse)
     FunctionProcess.run = timed_async('calcfunction bodies', FunctionProcess.run)
     sqlalchemy.orm.session.Session.commit = timed('SQLite commits', sqlalchemy.orm.session.Session.commit)
+
+
+def wake_ups() -> list[float]:
+    """Seconds from each child process being sealed to the next state change of a workchain that was
+    waiting (the time the workchain took to learn that its child ended)."""
+    waits = []
+    waiting: set[int] = set()
+    for index, (moment, name, pk, state) in enumerate(STATES):
+        if state == 'waiting' and name.endswith('WorkChain'):
+            waiting.add(pk)
+        elif state == 'terminated (sealed)':
+            for later, _, other_pk, other_state in STATES[index + 1 :]:
+                if other_pk in waiting and other_state == 'running':
+                    waits.append(later - moment)
+                    waiting.discard(other_pk)
+                    break
+    return waits
 
 
 def job_intervals(clock_offset: float) -> list[tuple[float, float]]:
@@ -167,6 +198,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--config', type=pathlib.Path, default=DEFAULT_CONFIG)
     parser.add_argument('--output', default='trace_cli')
+    parser.add_argument(
+        '--plain-runner',
+        action='store_true',
+        help="aiida-core's runner without the foreground runner's wake-up hook (workchains look at the "
+        "child's node every runner.poll.interval)",
+    )
     args = parser.parse_args()
     os.environ['AIIDA_PATH'] = tempfile.mkdtemp(prefix='aiida_pacemaker_trace_')
     subprocess.run(
@@ -192,7 +229,17 @@ def main() -> None:
         for key, seconds in outside.items():
             if seconds >= 0.05:
                 print(f'{seconds:8.2f} s  {key}', file=sys.stderr)
+        print('\nstate changes (s since start, process, state):', file=sys.stderr)
+        for moment, name, pk, state in STATES:
+            print(f'{moment - began:9.3f}  {name}<{pk}> {state}', file=sys.stderr)
+        waits = wake_ups()
+        print(
+            f'\n{len(waits)} wake-ups of a workchain after its child ended: {sum(waits):.2f} s',
+            file=sys.stderr,
+        )
         result = {
+            'wake_ups_s': waits,
+            'states': [(moment - began, name, pk, state) for moment, name, pk, state in STATES],
             'outside_jobs': outside,
             'machine': _common.machine(),
             'config': str(args.config),
@@ -201,7 +248,12 @@ def main() -> None:
         }
         (HERE / 'results' / f'{args.output}.json').write_text(json.dumps(result, indent=1))
 
-    from aiida_pacemaker.cli import cmd_root
+    from aiida_pacemaker.cli import cmd_root, launch
+
+    if args.plain_runner:
+        from aiida.manage import get_manager
+
+        launch.foreground_runner = lambda: get_manager().create_runner(communicator=None)
 
     cmd_root(['-p', 'trace', 'run', 'active-learning', str(args.config)])
 

@@ -11,6 +11,7 @@ from aiida.common import CodeInfo
 from aiida.engine import CalcJob
 
 from aiida_pacemaker.filenames import EXIT_STATUS_FILE, STDOUT_FILE
+from aiida_pacemaker.processes import NewOutputLinksOnly
 
 from .options import Option, check_options
 
@@ -39,7 +40,7 @@ def sibling_command(code: orm.AbstractCode, executable: str) -> str:
     return shlex.quote(str(filepath.parent / executable))
 
 
-class PaceBaseCalculation(CalcJob):
+class PaceBaseCalculation(NewOutputLinksOnly, CalcJob):
     """Base of the pacemaker CalcJobs: defaults for resources and the exit-status capture."""
 
     #: file into which the job script writes the main command's exit status

@@ -8,7 +8,61 @@ import typing as t
 from aiida import orm
 from aiida.cmdline.utils import echo
 
-__all__ = ('run_in_foreground', 'submit_to_daemon')
+__all__ = ('foreground_runner', 'run_in_foreground', 'submit_to_daemon')
+
+
+def foreground_runner(poll_interval: float | None = None) -> t.Any:
+    """A runner without a broker connection whose workchains go on as soon as the child they wait on ends.
+
+    Without a broker, aiida-core's runner learns that a child ended by looking at the child's node every
+    `runner.poll.interval` (1 s on a `verdi presto` profile): half a second on average after every child,
+    8 such waits in the example run (benchmarks/RESULTS.md section 6). The children of a foreground run
+    run in this interpreter, so this runner hooks the wait onto the child's own future instead, which is
+    resolved when its process ends (its done-callbacks are not part of any checkpoint); the look at the
+    node stays as the fallback, for a child this runner did not start.
+
+    :param poll_interval: seconds between those looks (default: the profile's `runner.poll.interval`).
+    """
+    import weakref
+
+    from aiida.engine.runners import Runner
+    from aiida.manage import get_manager
+
+    class ForegroundRunner(Runner):
+        """See :func:`foreground_runner`."""
+
+        def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._started: weakref.WeakValueDictionary[int, t.Any] = weakref.WeakValueDictionary()
+
+        def instantiate_process(self, process: t.Any, **inputs: t.Any) -> t.Any:
+            instance = super().instantiate_process(process, **inputs)
+            self._started[instance.node.pk] = instance
+            return instance
+
+        def call_on_process_finish(self, pk: int, callback: t.Callable[[], t.Any]) -> None:
+            process = self._started.get(pk)
+            if process is None:
+                super().call_on_process_finish(pk, callback)
+                return
+            called = []
+
+            def once(*_: t.Any) -> None:
+                if not called:
+                    called.append(True)
+                    callback()
+
+            process.future().add_done_callback(once)
+            super().call_on_process_finish(pk, once)
+
+    manager = get_manager()
+    if poll_interval is None:  # as aiida-core's runners: the profile's option (0 on a test profile)
+        profile = manager.get_profile()
+        test = profile is not None and profile.is_test_profile
+        poll_interval = 0.0 if test else manager.get_option('runner.poll.interval')
+    return ForegroundRunner(
+        poll_interval=poll_interval, broker_submit=False, communicator=None, persister=manager.get_persister()
+    )
 
 
 def run_in_foreground(builder: t.Any) -> orm.ProcessNode:
@@ -16,14 +70,14 @@ def run_in_foreground(builder: t.Any) -> orm.ProcessNode:
 
     What :func:`aiida.engine.run_get_node` does, with the process PK printed as soon as the node
     exists (its reports follow as it runs). The runner has no broker connection (as for process
-    functions), so a foreground run needs no broker or daemon. Ctrl-C (or SIGTERM) stops it: the
+    functions), so a foreground run needs no broker or daemon; a workchain goes on as soon as the process
+    it waits on ends (:func:`foreground_runner`). Ctrl-C (or SIGTERM) stops it: the
     scheduler jobs it started are killed, the unfinished processes marked killed, and one line says
     what was killed.
     """
     from aiida.engine.utils import loop_scope
-    from aiida.manage import get_manager
 
-    runner = get_manager().create_runner(communicator=None)
+    runner = foreground_runner()
     with loop_scope(runner.loop):
         process = runner.instantiate_process(builder)
         echo.echo_report(

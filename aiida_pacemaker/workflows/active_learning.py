@@ -35,6 +35,7 @@ from aiida_pacemaker.labellers import (
 )
 from aiida_pacemaker.labellers.ase import check_ase_labeller_inputs, label_with_ase
 from aiida_pacemaker.labellers.batch import BatchLabellingError, label_in_bulk, merge_inputs_of
+from aiida_pacemaker.processes import NewOutputLinksOnly
 from aiida_pacemaker.tools.fits import force_rmse_of_first, has_stalled, labelled_train_errors
 
 from .input_checks import check_loop_settings, check_structures
@@ -231,7 +232,7 @@ def _row_for_context(row: dict[str, t.Any]) -> dict[str, t.Any]:
     return {key: value for key, value in row.items() if key != 'gamma'}
 
 
-class PaceActiveLearningWorkChain(ProtocolMixin, WorkChain):
+class PaceActiveLearningWorkChain(NewOutputLinksOnly, ProtocolMixin, WorkChain):
     """Active learning of an ACE potential with pacemaker, every step in the provenance graph.
 
     One cycle: train (the first from scratch, later ones continuing from the previous

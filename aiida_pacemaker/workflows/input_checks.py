@@ -50,9 +50,10 @@ def check_loop_settings(inputs: t.Mapping[str, t.Any]) -> str | None:
         target = _number(inputs['target_test_force_rmse'])
         if target is None or target <= 0:
             return f'`target_test_force_rmse` must be a positive number (meV/Å), got {_shown(inputs, "target_test_force_rmse")}'
-    fine_tune = getattr(inputs.get('fine_tune', True), 'value', inputs.get('fine_tune', True))
-    if not isinstance(fine_tune, bool):
-        return f'`fine_tune` must be true or false, got {fine_tune!r}'
+    for switch in ('fine_tune', 'active_set_in_fit', 'select_in_fit'):
+        value = getattr(inputs.get(switch, True), 'value', inputs.get(switch, True))
+        if not isinstance(value, bool):
+            return f'`{switch}` must be true or false, got {value!r}'
     tolerance = _number(inputs.get('refit_tolerance', 0.0))
     if tolerance is None or tolerance < -1.0:
         return (

@@ -11,6 +11,7 @@ from aiida.engine import BaseRestartWorkChain, ProcessHandlerReport, process_han
 
 from aiida_pacemaker.calculations.train import PaceTrainCalculation
 from aiida_pacemaker.data.training_set import TrainingSetData
+from aiida_pacemaker.processes import NewOutputLinksOnly
 
 from .protocols import ProtocolMixin
 
@@ -51,7 +52,7 @@ def render_trainer(
     return parameters, baseline
 
 
-class PaceTrainWorkChain(ProtocolMixin, BaseRestartWorkChain):
+class PaceTrainWorkChain(NewOutputLinksOnly, ProtocolMixin, BaseRestartWorkChain):
     """Run `PaceTrainCalculation` and restart it on recoverable failures.
 
     Handlers, in order of priority:

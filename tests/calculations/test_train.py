@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import yaml
 from aiida import engine, orm
+from aiida.plugins import CalculationFactory
 
 from aiida_pacemaker.calculations.train import PaceTrainCalculation
 from aiida_pacemaker.data import PacePotentialData, TrainingSetData
@@ -121,6 +122,129 @@ def test_invalid_active_set_parameters_are_refused(
             training_set=training_set,
             parameters=orm.Dict(fast_parameters()),
             active_set_parameters=orm.Dict(options),
+        )
+    assert orm.QueryBuilder().append(orm.CalcJobNode).count() == before
+
+
+def _pool(count: int, elements: str = 'Cu', seed: int = 3):
+    from aiida_pacemaker.data.structure_pool import StructurePoolData
+    from aiida_pacemaker.tools.examples import random_bulk_structures
+
+    structures = random_bulk_structures(count, seed=seed)
+    if elements != 'Cu':
+        for atoms in structures:
+            atoms.symbols[0] = elements
+    return StructurePoolData.from_ase(structures, [f'p{i}' for i in range(count)]).store()
+
+
+def test_prepare_with_selection_in_the_same_job(
+    aiida_profile, aiida_localhost, training_set, generate_calc_job
+):
+    """With `selection` the job grades and selects after pace_activeset, only once the active set exists; the
+    files and shell lines are those of a `pacemaker.select` job, with the fit's potential and training set."""
+    code = orm.InstalledCode(computer=aiida_localhost, filepath_executable='/opt/pace/bin/pacemaker').store()
+    pool = _pool(6)
+    options = {'max_structures': 2, 'gamma_min': 1.5, 'strategy': 'hybrid', 'coverage': 'stratified'}
+    inputs = {
+        'code': code,
+        'training_set': training_set,
+        'parameters': orm.Dict(fast_parameters()),
+        'active_set_parameters': orm.Dict({}),
+        'selection': {'parameters': orm.Dict(options), 'pool': pool, 'exclude': orm.List(['p0', 'p1'])},
+    }
+    folder, calcinfo = generate_calc_job('pacemaker.train', inputs)
+    lines = calcinfo.append_text.splitlines()
+    guard = 'if [ -s output_potential.asi ] && [ "$(cat exit_status)" = 0 ]; then'
+    assert guard in lines and lines.index(guard) > lines.index(
+        '  /opt/pace/bin/pace_activeset output_potential.yaml -d training_set.pckl.gzip > activeset.out 2>&1'
+    )
+    body = lines[lines.index(guard) + 1 :]
+    assert body[0].startswith(
+        '  /opt/pace/bin/python gamma_report.py filter output_potential.yaml output_potential.asi '
+    )
+    assert body[0].endswith(' 1.5 inf 0.0 linear > gamma.out 2>&1')
+    select = '    /opt/pace/bin/pace_select candidates.pckl.gzip -p output_potential.yaml -a output_potential.asi -o selected.pkl.gz -m 2 > select.out 2>&1'
+    assert select in body and body[body.index(select) + 1] == '    echo $? > select_exit_status'
+    assert body[-1] == 'fi' and any('gamma_report.py choose choose_input.json' in line for line in body)
+    # the pool less `exclude` is written as arrays (never a pickle), the coverage's training structures beside it
+    content = set(folder.get_content_list())
+    assert {
+        'candidates_all.npz',
+        'training.pckl.gzip',
+        'gamma_report.py',
+        'selection.py',
+        'choose_input.json',
+    } <= content
+    with np.load(folder.get_abs_path('candidates_all.npz'), allow_pickle=False) as arrays:
+        assert sorted(arrays['names'].tolist()) == ['p2', 'p3', 'p4', 'p5']
+    assert {'candidates_all.npz', 'training.pckl.gzip'} <= set(calcinfo.provenance_exclude_list)
+    assert {'gamma.json', 'selected.json', 'choice.json', 'select.out', 'select_exit_status'} <= set(
+        calcinfo.retrieve_list
+    )
+
+    # the whole pool is copied as it is; with `full` the non-linear active set grades; without grades: none
+    inputs['active_set_parameters'] = orm.Dict({'full': True})
+    inputs['selection'] = {
+        'parameters': orm.Dict({'max_structures': 2, 'grade_candidates': False}),
+        'pool': pool,
+    }
+    folder, calcinfo = generate_calc_job('pacemaker.train', inputs)
+    assert (pool.uuid, 'pool.npz', 'candidates_all.npz') in calcinfo.local_copy_list
+    assert 'candidates_all.npz' not in folder.get_content_list()
+    text = calcinfo.append_text
+    assert 'if [ -s output_potential.asi.nonlinear ] &&' in text and ' 0.0 none > gamma.out' in text
+    assert '-a output_potential.asi.nonlinear -o selected.pkl.gz -m 2' in text
+    inputs['selection'] = {'parameters': orm.Dict({'max_structures': 2}), 'pool': pool}
+    _, calcinfo = generate_calc_job('pacemaker.train', inputs)
+    assert ' 0.0 full > gamma.out' in calcinfo.append_text
+
+
+@pytest.mark.parametrize(
+    ('selection', 'active_set', 'message'),
+    [
+        ({'max_structures': 2}, False, 'give `active_set_parameters` as well'),
+        (None, True, '`selection` needs its `parameters`'),
+        (
+            {'max_structures': 2, 'bogus': 1},
+            True,
+            'invalid `selection`: invalid `parameters`: unknown key `bogus`',
+        ),
+        ({'strategy': 'lcmd'}, True, '`strategy: lcmd` spends a budget: set `max_structures`'),
+        ({'max_structures': 2, 'gamma_min': 3.0, 'gamma_max': 2.0}, True, '`gamma_min` must be smaller'),
+        (
+            {'max_structures': 2, 'pool': 'Ni'},
+            True,
+            "elements ['Ni'] that the fitted potential would not know",
+        ),
+    ],
+    ids=[
+        'no-active-set',
+        'no-parameters',
+        'unknown-option',
+        'strategy-without-budget',
+        'empty-window',
+        'unknown-element',
+    ],
+)
+def test_invalid_selection_is_refused(
+    aiida_profile, aiida_localhost, training_set, selection, active_set, message
+):
+    """A bad `selection` is refused before anything runs, and nothing is stored."""
+    code = orm.InstalledCode(computer=aiida_localhost, filepath_executable='/opt/pace/bin/pacemaker').store()
+    pool = _pool(4, elements=(selection or {}).pop('pool', 'Cu'))
+    inputs = {'pool': pool}
+    if selection is not None:
+        inputs['parameters'] = orm.Dict(selection)
+    extra = {'active_set_parameters': orm.Dict({})} if active_set else {}
+    before = orm.QueryBuilder().append(orm.CalcJobNode).count()
+    with pytest.raises(ValueError, match=re.escape(message)):
+        engine.run(
+            PaceTrainCalculation,
+            code=code,
+            training_set=training_set,
+            parameters=orm.Dict(fast_parameters()),
+            selection=inputs,
+            **extra,
         )
     assert orm.QueryBuilder().append(orm.CalcJobNode).count() == before
 
@@ -272,8 +396,6 @@ def test_fake_active_set_in_the_fit_job(
     ],
 )
 def test_fake_pacemaker_failures(aiida_profile, training_set, fake_codes, kwargs, exit_status, text):
-    from aiida.plugins import CalculationFactory
-
     _, node = engine.run_get_node(
         CalculationFactory('pacemaker.train'),
         code=fake_codes(**kwargs),
@@ -317,12 +439,19 @@ def test_real_fit_and_fine_tune(aiida_profile, pacemaker_codes, emt_structures):
 
     # fine-tune from the first potential (pacemaker -p): same basis, a better or equal fit; the same job
     # builds the active set, which is what a pace_activeset job of its own builds for that potential
-    tuned, _ = run_train(
+    # and selects from a pool after it, as a `pacemaker.select` job selects with that potential and active set
+    from aiida_pacemaker.data.structure_pool import StructurePoolData
+
+    pool = StructurePoolData.from_ase(emt_structures(8, seed=5), [f'p{i}' for i in range(8)]).store()
+    options = {'max_structures': 3, 'strategy': 'hybrid', 'coverage': 'stratified', 'fill_to_max': True}
+    selection = {'parameters': orm.Dict(options), 'pool': pool, 'exclude': orm.List(['p0'])}
+    tuned, tuned_node = run_train(
         pacemaker_codes['pacemaker'],
         training,
         fast_parameters(maxiter=15),
         initial_potential=potential,
         active_set_parameters=orm.Dict({'all_atoms': True}),
+        selection=selection,
     )
     assert tuned['potential'].number_of_functions == potential.number_of_functions
     assert tuned['metrics']['loss'] <= metrics['loss'] * 1.05
@@ -337,6 +466,24 @@ def test_real_fit_and_fine_tune(aiida_profile, pacemaker_codes, emt_structures):
     ):
         assert sorted(one.files) == sorted(two.files) == ['Cu']
         np.testing.assert_allclose(one['Cu'], two['Cu'], rtol=1e-8, atol=1e-10)
+    report = tuned_node.outputs.selection.report.get_dict()
+    alone, _ = engine.run_get_node(
+        CalculationFactory('pacemaker.select'),
+        code=pacemaker_codes['pace_select'],
+        potential=tuned['potential'],
+        active_set=in_fit,
+        training_set=training,
+        **selection,
+    )
+    assert report['num_candidates'] == alone['report']['num_candidates'] == 7  # the pool less `exclude`
+    assert report['selected'] == alone['report']['selected'] and report['num_selected'] == 3
+    assert report['reasons'] == alone['report']['reasons']
+    assert report['gamma'] == pytest.approx(alone['report']['gamma'])
+    chosen = tuned_node.outputs.selection.selected
+    assert sorted(chosen) == sorted(report['selected'])
+    for key, structure in chosen.items():  # made by the fit's job from the pool
+        assert structure.creator.uuid == tuned_node.uuid
+        np.testing.assert_allclose(structure.get_ase().positions, pool.get_structure(key).get_ase().positions)
 
 
 @pytest.mark.pacemaker

@@ -453,6 +453,7 @@ AL_BASE = {
         ({'overrides': {'max_new_structures_per_cycle': 0}}, ('`max_new_structures_per_cycle` must be',)),
         ({'overrides': {'max_cycles': 0}}, ('`max_cycles` must be an integer of at least 1', 'got 0')),
         ({'overrides': {'max_cycles': 'two'}}, ('`max_cycles` must be an integer', "got 'two'")),
+        ({'overrides': {'select_in_fit': 'maybe'}}, ('`select_in_fit` must be true or false', "got 'maybe'")),
         ({'overrides': {'gamma_select': -5}}, ('`gamma_select` must be a non-negative number',)),
         (
             {'elements': ['Al']},

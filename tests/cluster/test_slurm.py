@@ -147,8 +147,10 @@ def test_active_learning(slurm_codes, assert_ran_on_slurm):
 
     jobs = [descendant for descendant in node.called_descendants if isinstance(descendant, orm.CalcJobNode)]
     kinds = sorted(job.process_type.rsplit(':', 1)[-1] for job in jobs)
-    # each cycle's active set was built at the end of its fit's SLURM job (`active_set_in_fit`): no job of its own
-    assert kinds == ['pacemaker.select'] * 2 + ['pacemaker.train'] * 2
+    # each cycle's active set and selection were made at the end of its fit's SLURM job (`active_set_in_fit`,
+    # `select_in_fit`): no job of their own
+    assert kinds == ['pacemaker.train'] * 2
     assert results['active_set'].creator.process_label == 'PaceTrainCalculation'
+    assert all('selection' in job.outputs for job in jobs)
     for job in jobs:
         assert_ran_on_slurm(job)

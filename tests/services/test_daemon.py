@@ -154,8 +154,7 @@ def summary(node: orm.WorkflowNode) -> dict[str, t.Any]:
     pool_keys = {
         structure.uuid: key
         for child in node.called_descendants
-        if child.process_type == SELECT and 'selected' in child.outputs
-        for key, structure in child.outputs.selected.items()
+        for key, structure in _selected(child).items()
     }
     return {
         'sources': [pool_keys.get(name, name) for name in training_set.names],
@@ -167,6 +166,15 @@ def summary(node: orm.WorkflowNode) -> dict[str, t.Any]:
             for k in range(1, len(node.outputs.potentials) + 1)
         ],
     }
+
+
+def _selected(process: orm.ProcessNode) -> dict[str, orm.StructureData]:
+    """The structures a selection job returned: a `pacemaker.select` job, or a fit's job that selected."""
+    if process.process_type == SELECT and 'selected' in process.outputs:
+        return dict(process.outputs.selected)
+    if isinstance(process, orm.CalcJobNode) and 'selection' in process.outputs:
+        return dict(process.outputs.selection.get('selected', {}))
+    return {}
 
 
 def potential_digest(potential: t.Any) -> str:

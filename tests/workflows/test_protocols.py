@@ -62,6 +62,7 @@ def test_builder_from_protocol(aiida_profile, aiida_localhost, emt_structures):
             'target_test_force_rmse': 20.0,
             'trainer': {'active_set_size': 500},
             'active_set_in_fit': False,
+            'select_in_fit': False,
         },
     )
     parameters = builder.train.train.parameters.get_dict()
@@ -72,6 +73,7 @@ def test_builder_from_protocol(aiida_profile, aiida_localhost, emt_structures):
     assert 'repulsion' in parameters['fit'] or 'r_in' in str(parameters['potential'])  # balanced has ZBL
     assert builder.gamma_max.value == 30.0 and builder.target_test_force_rmse.value == 20.0
     assert builder.active_set_in_fit.value is False  # the protocols' default is true
+    assert builder.select_in_fit.value is False  # the same
     assert builder.activeset.parameters['full'] is True  # 500 > 50 functions per element
     assert builder.explore.parameters['gamma_stop'] == 10.0
     assert builder.labeller.process.value == 'pacemaker.label_ase'
