@@ -45,7 +45,7 @@ def foreground_runner(poll_interval: float | None = None) -> t.Any:
             if process is None:
                 super().call_on_process_finish(pk, callback)
                 return
-            called = []
+            called: list[bool] = []
 
             def once(*_: t.Any) -> None:
                 if not called:
