@@ -1000,9 +1000,8 @@ class PaceActiveLearningWorkChain(NewOutputLinksOnly, ProtocolMixin, WorkChain):
             options.get('strategy', DEFAULT_STRATEGY) in COVERAGE_STRATEGIES
             or 'min_distance_factor' in options
         ):
-            inputs['training_set'] = (
-                self.ctx.training_set
-            )  # what coverage and the distance floor measure against
+            # what coverage and the distance floor measure against
+            inputs['training_set'] = self.ctx.training_set
         if candidates:
             inputs['candidates'] = candidates
         if pool is not None and left:
