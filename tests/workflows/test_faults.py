@@ -268,14 +268,14 @@ def test_activeset_fault(training_set, make_code, body, exit_status, text):
     assert 'active_set' not in node.outputs
 
 
-@pytest.mark.pacemaker
-def test_active_set_in_fit_fails_falls_back_to_its_own_job(aiida_profile, pacemaker_codes, fake_executable):
-    """pace_activeset fails inside the fit's job: the fit stands, the cycle builds its active set in a job of its
-    own (the real pace_activeset) and the run ends well. The real pacemaker, a failing pace_activeset beside it."""
+def run_one_cycle_with_a_failing_tool(pacemaker_codes, fake_executable, failing: str, body: str):
+    """A one-cycle active-learning run with the real pacemaker and its tools beside it, except ``failing``,
+    which the fake script ``body`` stands in for (inside the fit's job, which runs its code's siblings);
+    the jobs of their own use the real codes. Returns ``(results, node)``, checked to have finished ok."""
     real = pathlib.Path(pacemaker_codes['pacemaker'].filepath_executable).parent
-    for tool in ('pace_yaml2yace', 'python'):
+    for tool in {'pace_yaml2yace', 'python', 'pace_activeset', 'pace_select'} - {failing}:
         fake_executable(tool, f'#!/bin/bash\nexec {real / tool} "$@"\n')
-    fake_executable('pace_activeset', '#!/bin/bash\necho "ValueError: singular matrix"\nexit 1\n')
+    fake_executable(failing, body)
     wrapper = fake_executable('pacemaker', f'#!/bin/bash\nexec {real / "pacemaker"} "$@"\n')
     computer = pacemaker_codes['pacemaker'].computer
     builder = PaceActiveLearningWorkChain.get_builder()
@@ -293,6 +293,19 @@ def test_active_set_in_fit_fails_falls_back_to_its_own_job(aiida_profile, pacema
     builder.gamma_select = 0.0
     results, node = engine.run_get_node(builder)
     assert node.is_finished_ok, node.exit_message
+    return results, node
+
+
+@pytest.mark.pacemaker
+def test_active_set_in_fit_fails_falls_back_to_its_own_job(aiida_profile, pacemaker_codes, fake_executable):
+    """pace_activeset fails inside the fit's job: the fit stands, the cycle builds its active set in a job of its
+    own (the real pace_activeset) and the run ends well. The real pacemaker, a failing pace_activeset beside it."""
+    results, node = run_one_cycle_with_a_failing_tool(
+        pacemaker_codes,
+        fake_executable,
+        'pace_activeset',
+        '#!/bin/bash\necho "ValueError: singular matrix"\nexit 1\n',
+    )
 
     (fit,) = [c for c in node.called_descendants if c.process_label == 'PaceTrainCalculation']
     assert fit.is_finished_ok and 'active_set' not in fit.outputs
@@ -311,31 +324,16 @@ def test_select_in_fit_fails_falls_back_to_its_own_job(aiida_profile, pacemaker_
     """pace_select fails inside the fit's job: the fit and its active set stand, the cycle selects in a job of its
     own (the real pace_select) and the run ends well. The real pacemaker and pace_activeset, a failing pace_select
     beside them."""
-    real = pathlib.Path(pacemaker_codes['pacemaker'].filepath_executable).parent
-    for tool in ('pace_yaml2yace', 'python', 'pace_activeset'):
-        fake_executable(tool, f'#!/bin/bash\nexec {real / tool} "$@"\n')
-    fake_executable('pace_select', '#!/bin/bash\necho "MemoryError: no room for the projections"\nexit 1\n')
-    wrapper = fake_executable('pacemaker', f'#!/bin/bash\nexec {real / "pacemaker"} "$@"\n')
-    computer = pacemaker_codes['pacemaker'].computer
-    builder = PaceActiveLearningWorkChain.get_builder()
-    builder.structures = structures(8, seed=21, strain=0.03)
-    builder.pool = structures(12, seed=5, strain=0.12, rattle=(0.05, 0.3))
-    builder.labeller.process = 'pacemaker.label_ase'
-    builder.labeller.inputs = {'calculator': orm.Str('ase.calculators.emt.EMT')}
-    builder.train.train.code = orm.InstalledCode(computer=computer, filepath_executable=str(wrapper)).store()
-    builder.train.train.parameters = orm.Dict(fast_parameters(maxiter=10))
-    builder.activeset.code = pacemaker_codes['pace_activeset']
-    builder.activeset.parameters = orm.Dict({'all_atoms': True})
-    builder.select.code = pacemaker_codes['pace_select']
-    builder.max_cycles = 1
-    builder.max_new_structures_per_cycle = 3
-    builder.gamma_select = 0.0
-    results, node = engine.run_get_node(builder)
-    assert node.is_finished_ok, node.exit_message
+    results, node = run_one_cycle_with_a_failing_tool(
+        pacemaker_codes,
+        fake_executable,
+        'pace_select',
+        '#!/bin/bash\necho "MemoryError: no room for the projections"\nexit 1\n',
+    )
 
     (fit,) = [c for c in node.called_descendants if c.process_label == 'PaceTrainCalculation']
     assert fit.is_finished_ok and 'active_set' in fit.outputs and 'selection' not in fit.outputs
-    assert sorted(fit.inputs.selection.candidates) == sorted(builder.pool)  # it was asked to select
+    assert sorted(fit.inputs.selection.candidates) == sorted(node.inputs.pool)  # it was asked to select
     warnings = [log.message for log in orm.Log.collection.get_logs_for(fit) if log.levelname == 'WARNING']
     assert any('the selection failed' in text and 'MemoryError' in text for text in warnings), warnings
     (own,) = [c for c in node.called if c.process_label == 'PaceSelectCalculation']
