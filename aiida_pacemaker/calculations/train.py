@@ -278,9 +278,8 @@ class PaceTrainCalculation(PaceBaseCalculation):
         if message:
             return f'invalid `selection`: {message}'
         known = set(training_set.elements) if training_set is not None else set()
-        known |= set(
-            ((inputs.get('parameters') or orm.Dict()).get_dict().get('potential') or {}).get('elements') or []
-        )
+        parameters = inputs['parameters'].get_dict() if 'parameters' in inputs else {}
+        known |= set((parameters.get('potential') or {}).get('elements') or [])
         if 'initial_potential' in inputs:
             known |= set(inputs['initial_potential'].elements)
         found = set(selection['pool'].elements) if 'pool' in selection else set()

@@ -42,9 +42,10 @@ class PaceBaseParser(Parser):
         """Names of the retrieved files."""
         return self.folder.base.repository.list_object_names()
 
-    def recorded_exit_status(self) -> int | None:
-        """The exit status the job script recorded for the main command, or None if missing."""
-        text = self.read_text(self.EXIT_STATUS_FILE)
+    def recorded_exit_status(self, filename: str | None = None) -> int | None:
+        """The exit status the job script recorded for the main command (or into ``filename``, for another
+        command of the job), or None if missing."""
+        text = self.read_text(filename or self.EXIT_STATUS_FILE)
         try:
             return int(text.strip()) if text is not None else None
         except ValueError:

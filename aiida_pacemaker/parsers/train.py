@@ -140,16 +140,11 @@ class PaceTrainParser(PaceBaseParser):
             return
         selection = inputs.selection
         calc = PaceTrainCalculation
-        text = self.read_text(calc.SELECT_EXIT_STATUS_FILE)
-        try:
-            status = int(text.strip()) if text is not None else None
-        except ValueError:
-            status = None
         try:
             structures, report = read_selection(
                 self,
                 parameters=selection.parameters.get_dict(),
-                status=status,
+                status=self.recorded_exit_status(calc.SELECT_EXIT_STATUS_FILE),
                 pool=selection.pool if 'pool' in selection else None,
                 candidates=dict(selection.candidates) if 'candidates' in selection else {},
                 exclude=selection.exclude.get_list() if 'exclude' in selection else (),

@@ -1010,12 +1010,16 @@ class PaceActiveLearningWorkChain(NewOutputLinksOnly, ProtocolMixin, WorkChain):
                 inputs['exclude'] = orm.List(taken)
         return inputs
 
+    def _selection_of_fit(self) -> t.Any:
+        """The ``selection`` outputs (``report``, ``selected``) of the cycle's kept fit, if its job selected."""
+        outputs = self.ctx.fit.outputs
+        return outputs.selection if 'selection' in outputs else None
+
     def select(self) -> t.Any:
         """Grade every candidate and select the most informative ones within the gamma window: keep the
         selection the fit's job made (``select_in_fit``), or select in a job of its own."""
         self.ctx.select = None
-        self.ctx.selected_in_fit = 'selection' in self.ctx.fit.outputs
-        if self.ctx.selected_in_fit:
+        if self._selection_of_fit() is not None:
             return None
         if 'selection' in self.ctx.train_inputs:
             self.report(
@@ -1038,8 +1042,9 @@ class PaceActiveLearningWorkChain(NewOutputLinksOnly, ProtocolMixin, WorkChain):
         row = self.ctx.row
         self.ctx.selected = {}
         self.ctx.num_known_selected = 0
-        if self.ctx.get('selected_in_fit'):
-            outputs = self.ctx.fit.outputs.selection
+        in_fit = self._selection_of_fit() if node is None else None
+        if in_fit is not None:
+            outputs = in_fit
         elif node is None:
             row.update(num_candidates=0, max_gamma=None, num_selected=0)
             return None
@@ -1075,7 +1080,7 @@ class PaceActiveLearningWorkChain(NewOutputLinksOnly, ProtocolMixin, WorkChain):
             f'({num_extrapolating(row)} extrapolating, gamma >= {EXTRAPOLATING:g}), max gamma {gamma_max}, '
             f'{len(self.ctx.selected)} selected'
             + (f' ({why})' if why else '')
-            + (" in the fit's job" if self.ctx.get('selected_in_fit') else '')
+            + (" in the fit's job" if in_fit is not None else '')
         )
         self.ctx.row = _row_for_context(row)
         return None
